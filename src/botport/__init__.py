@@ -1,0 +1,3 @@
+"""botport: a self-hosted gateway and web chat for Coze bots."""
+
+__version__ = "0.1.0"

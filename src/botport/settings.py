@@ -1,0 +1,119 @@
+"""One validated Settings object, loaded from the environment (``BOTPORT_`` prefix) or a TOML file.
+
+Nothing reads the environment at import time: ``Settings()`` (or :func:`load_settings`) builds it,
+and it is passed to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+COZE_COM = "https://api.coze.com"
+COZE_CN = "https://api.coze.cn"
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class BotConfig(BaseModel):
+    """A Coze bot that this server offers. Clients pick a bot by ``slug``, never by Coze bot id."""
+
+    slug: str = Field(description="Short name used in URLs and as the OpenAI model id.")
+    bot_id: str = Field(min_length=1, description="The Coze bot id.")
+    name: str = ""
+    description: str = ""
+    greeting: str = ""
+
+    @field_validator("slug")
+    @classmethod
+    def _slug_is_url_safe(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise ValueError("slug must be 1-64 lowercase letters, digits, '-' or '_'")
+        return value
+
+    @model_validator(mode="after")
+    def _default_name(self) -> BotConfig:
+        if not self.name:
+            self.name = self.slug
+        return self
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BOTPORT_", extra="ignore", env_nested_delimiter="__")
+
+    # Upstream
+    coze_token: SecretStr | None = Field(default=None, description="Coze personal access token. Unset: demo mode.")
+    coze_base_url: str = Field(default=COZE_COM, description="api.coze.com, api.coze.cn or a Coze Studio URL.")
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=120.0, gt=0, description="Longest silence allowed inside a stream.")
+    turn_timeout: float = Field(default=600.0, gt=0, description="Longest a whole turn may take.")
+
+    # Bots
+    bots: list[BotConfig] = Field(default_factory=list)
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = Field(default=8400, ge=0, le=65535)
+    data_dir: Path = Field(default=Path("botport-data"))
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
+    secret_key: SecretStr | None = Field(default=None, description="Signs cookies; default: generated once.")
+    public_url: str | None = None
+
+    # Limits
+    max_message_chars: int = Field(default=8000, gt=0)
+    max_body_bytes: int = Field(default=256 * 1024, gt=0)
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("coze_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("coze_base_url must start with http:// or https://")
+        return value
+
+    @field_validator("coze_token")
+    @classmethod
+    def _blank_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _unique_slugs(self) -> Settings:
+        slugs = [bot.slug for bot in self.bots]
+        dupes = sorted({s for s in slugs if slugs.count(s) > 1})
+        if dupes:
+            raise ValueError(f"bot slugs must be unique: {', '.join(dupes)}")
+        return self
+
+    @property
+    def demo_mode(self) -> bool:
+        """No token: the built-in emulator answers, with its demo bots."""
+        return self.coze_token is None
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'botport.db').resolve()}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from a TOML file (if given), then the environment, then explicit overrides.
+
+    The file takes the same keys as the environment without the prefix, and ``[[bots]]`` tables.
+    """
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        with config_file.open("rb") as fh:
+            values = tomllib.load(fh)
+    env = Settings()
+    merged = {**values, **env.model_dump(exclude_unset=True), **overrides}
+    return Settings.model_validate(merged)

@@ -1,0 +1,157 @@
+"""Coze v3 objects as the client reads them: tolerant of unknown fields and unknown enum values."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _OpenEnum(StrEnum):
+    """A string enum whose unknown values become ``UNKNOWN`` instead of raising."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        return cls("unknown")
+
+
+class ChatStatus(_OpenEnum):
+    CREATED = "created"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REQUIRES_ACTION = "requires_action"
+    CANCELED = "canceled"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL_STATUSES
+
+
+_FINAL_STATUSES = {ChatStatus.COMPLETED, ChatStatus.FAILED, ChatStatus.REQUIRES_ACTION, ChatStatus.CANCELED}
+
+
+class MessageType(_OpenEnum):
+    QUESTION = "question"
+    ANSWER = "answer"
+    FUNCTION_CALL = "function_call"
+    TOOL_OUTPUT = "tool_output"
+    TOOL_RESPONSE = "tool_response"
+    FOLLOW_UP = "follow_up"
+    VERBOSE = "verbose"
+    UNKNOWN = "unknown"
+
+
+class MessageRole(_OpenEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+    UNKNOWN = "unknown"
+
+
+class Usage(_Tolerant):
+    token_count: int = 0
+    output_count: int = 0
+    input_count: int = 0
+
+
+class LastError(_Tolerant):
+    code: int = 0
+    msg: str = ""
+
+
+class FunctionCall(_Tolerant):
+    name: str = ""
+    arguments: str = ""  # a JSON string, as Coze sends it
+
+
+class ToolCall(_Tolerant):
+    id: str
+    type: str = "function"
+    function: FunctionCall = Field(default_factory=FunctionCall)
+
+
+class SubmitToolOutputs(_Tolerant):
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+
+
+class RequiredAction(_Tolerant):
+    type: str = "submit_tool_outputs"
+    submit_tool_outputs: SubmitToolOutputs = Field(default_factory=SubmitToolOutputs)
+
+
+class Chat(_Tolerant):
+    id: str
+    conversation_id: str
+    bot_id: str = ""
+    created_at: int | None = None
+    completed_at: int | None = None
+    failed_at: int | None = None
+    meta_data: dict[str, str] | None = None
+    last_error: LastError | None = None
+    status: ChatStatus = ChatStatus.UNKNOWN
+    required_action: RequiredAction | None = None
+    usage: Usage | None = None
+    section_id: str | None = None
+
+
+class Message(_Tolerant):
+    id: str = ""
+    conversation_id: str = ""
+    bot_id: str = ""
+    chat_id: str = ""
+    section_id: str | None = None
+    role: MessageRole = MessageRole.ASSISTANT
+    type: MessageType = MessageType.UNKNOWN
+    content: str = ""
+    content_type: str = "text"
+    reasoning_content: str = ""
+    meta_data: dict[str, str] | None = None
+    created_at: int | None = None
+    updated_at: int | None = None
+
+    @field_validator("reasoning_content", "content", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return "" if value is None else value
+
+
+class Conversation(_Tolerant):
+    id: str
+    created_at: int | None = None
+    meta_data: dict[str, str] | None = None
+    last_section_id: str | None = None
+
+
+class EnterMessage(BaseModel):
+    """A message sent to Coze in ``additional_messages``."""
+
+    role: str = "user"
+    type: str | None = None
+    content: str
+    content_type: str = "text"
+    meta_data: dict[str, str] | None = None
+
+    @classmethod
+    def user_text(cls, text: str) -> EnterMessage:
+        return cls(role="user", type="question", content=text, content_type="text")
+
+    @classmethod
+    def assistant_text(cls, text: str) -> EnterMessage:
+        return cls(role="assistant", type="answer", content=text, content_type="text")
+
+    @classmethod
+    def user_parts(cls, parts: list[dict[str, Any]]) -> EnterMessage:
+        """Multimodal content: Coze wants the parts list as a JSON *string*."""
+        return cls(role="user", type="question", content=json.dumps(parts), content_type="object_string")
+
+
+class ToolOutput(BaseModel):
+    tool_call_id: str
+    output: str
