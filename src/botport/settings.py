@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     read_timeout: float = Field(default=120.0, gt=0, description="Longest silence allowed inside a stream.")
     turn_timeout: float = Field(default=600.0, gt=0, description="Longest a whole turn may take.")
 
-    # Bots
+    # Bots: one by BOTPORT_BOT_ID, or several as [[bots]] in the config file (or BOTPORT_BOTS as JSON).
+    bot_id: str | None = Field(default=None, description="Shorthand for one bot, slug 'default'.")
+    bot_name: str = ""
     bots: list[BotConfig] = Field(default_factory=list)
 
     # Server
@@ -97,6 +99,13 @@ class Settings(BaseSettings):
     def demo_mode(self) -> bool:
         """No token: the built-in emulator answers, with its demo bots."""
         return self.coze_token is None
+
+    def all_bots(self) -> list[BotConfig]:
+        """The configured bots, the ``bot_id`` shorthand first."""
+        bots = list(self.bots)
+        if self.bot_id and all(bot.bot_id != self.bot_id for bot in bots):
+            bots.insert(0, BotConfig(slug="default", bot_id=self.bot_id, name=self.bot_name or "Assistant"))
+        return bots
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,0 +1,85 @@
+"""FastAPI dependencies, named as types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from botport.bots import BotRegistry
+from botport.chat.service import ChatService
+from botport.errors import AuthenticationError
+from botport.identity import Identity, IdentitySigner
+from botport.settings import Settings
+from botport.store import keys
+from botport.store.db import Database
+
+
+@dataclass
+class Services:
+    """What the lifespan builds and the routes use."""
+
+    settings: Settings
+    db: Database
+    bots: BotRegistry
+    chat: ChatService
+    signer: IdentitySigner
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_chat_service(services: ServicesDep) -> ChatService:
+    return services.chat
+
+
+ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
+
+
+def get_bots(services: ServicesDep) -> BotRegistry:
+    return services.bots
+
+
+BotsDep = Annotated[BotRegistry, Depends(get_bots)]
+
+
+async def get_identity(request: Request, services: ServicesDep) -> Identity:
+    """An API key when the request carries one; otherwise the browser's cookie identity."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        return await api_key_identity(header, services)
+    identity: Identity | None = request.scope.get("state", {}).get("web_identity")
+    if identity is None:  # the middleware always sets one; this guards a misconfigured app
+        raise AuthenticationError("no identity")
+    return identity
+
+
+async def api_key_identity(header: str, services: ServicesDep) -> Identity:
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("use 'Authorization: Bearer <botport API key>'", code="invalid_api_key")
+    async with services.db.session() as session:
+        record = await keys.authenticate_api_key(session, token.strip())
+    if record is None:
+        raise AuthenticationError("the API key is unknown or revoked", code="invalid_api_key")
+    return Identity("key", record.id)
+
+
+IdentityDep = Annotated[Identity, Depends(get_identity)]
+
+
+async def require_api_key(request: Request, services: ServicesDep) -> Identity:
+    """For machine edges (OpenAI, tool): a key is required, a cookie is not enough."""
+    header = request.headers.get("authorization")
+    if header is None:
+        raise AuthenticationError("an API key is required: 'Authorization: Bearer bp_...'", code="missing_api_key")
+    return await api_key_identity(header, services)
+
+
+ApiKeyIdentityDep = Annotated[Identity, Depends(require_api_key)]

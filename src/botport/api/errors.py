@@ -1,0 +1,48 @@
+"""The one place where exceptions become HTTP responses: ``{"error": {"code", "message", ...}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from botport.errors import BotportError
+
+log = logging.getLogger(__name__)
+
+_TUTORIAL_PATH = "/chat"  # the tutorial's page expects {"error": "text"}
+
+
+def error_response(request: Request, status: int, body: dict[str, object]) -> JSONResponse:
+    if request.url.path == _TUTORIAL_PATH:
+        return JSONResponse({"error": str(body.get("message", ""))}, status_code=status)
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(BotportError)
+    async def botport_error(request: Request, exc: BotportError) -> JSONResponse:
+        if exc.status >= 500:
+            log.warning("%s %s -> %s", request.method, request.url.path, exc)
+        return error_response(request, exc.status, exc.to_dict())
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        body = {"code": "invalid_request", "message": _describe_validation(exc)}
+        return error_response(request, 422, body)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(request, exc.status_code, {"code": code, "message": str(exc.detail)})

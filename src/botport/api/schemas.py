@@ -1,0 +1,144 @@
+"""Request and response bodies of botport's own API (``XCreate`` / ``XPublic``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from botport.render import render_markdown
+from botport.settings import BotConfig
+from botport.store.repository import ConversationRecord, MessageRecord
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BotPublic(BaseModel):
+    slug: str
+    name: str
+    description: str
+    greeting: str
+
+    @classmethod
+    def of(cls, bot: BotConfig) -> BotPublic:
+        return cls(slug=bot.slug, name=bot.name, description=bot.description, greeting=bot.greeting)
+
+
+class Limits(BaseModel):
+    max_message_chars: int
+
+
+class ConfigPublic(BaseModel):
+    version: str
+    demo_mode: bool
+    bots: list[BotPublic]
+    limits: Limits
+
+
+class ConversationCreate(_Strict):
+    bot: str | None = Field(default=None, description="A bot slug; default: the first configured bot.")
+    title: str = Field(default="", max_length=200)
+
+
+class ConversationUpdate(_Strict):
+    title: str = Field(min_length=1, max_length=200)
+
+
+class ConversationPublic(BaseModel):
+    id: str
+    bot: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, record: ConversationRecord) -> ConversationPublic:
+        return cls(
+            id=record.id,
+            bot=record.bot,
+            title=record.title,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationPublic]
+    next_cursor: str | None
+
+
+class UsagePublic(BaseModel):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class ErrorPublic(BaseModel):
+    code: str
+    message: str
+    logid: str | None = None
+
+
+class ToolCallPublic(BaseModel):
+    id: str
+    name: str
+    arguments: str
+
+
+class MessageCreate(_Strict):
+    content: str = Field(min_length=1, description="The user's message.")
+    stream: bool = Field(default=True, description="Answer as Server-Sent Events (true) or one JSON (false).")
+
+
+class MessagePublic(BaseModel):
+    id: str
+    conversation_id: str
+    role: str
+    content: str
+    html: str
+    reasoning: str
+    status: str
+    follow_ups: list[str]
+    usage: UsagePublic | None
+    error: ErrorPublic | None
+    tool_calls: list[ToolCallPublic] | None = None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, record: MessageRecord) -> MessagePublic:
+        usage = None
+        if record.total_tokens is not None:
+            usage = UsagePublic(
+                input_tokens=record.input_tokens or 0,
+                output_tokens=record.output_tokens or 0,
+                total_tokens=record.total_tokens,
+            )
+        error = None
+        if record.error_code:
+            error = ErrorPublic(code=record.error_code, message=record.error_message or "", logid=record.logid)
+        tool_calls: list[dict[str, Any]] | None = record.tool_calls
+        return cls(
+            id=record.id,
+            conversation_id=record.conversation_id,
+            role=record.role,
+            content=record.content,
+            html=render_markdown(record.content) if record.role == "assistant" and record.content else "",
+            reasoning=record.reasoning or "",
+            status=record.status,
+            follow_ups=list(record.follow_ups or []),
+            usage=usage,
+            error=error,
+            tool_calls=[ToolCallPublic(**c) for c in tool_calls] if tool_calls else None,
+            created_at=record.created_at,
+        )
+
+
+class MessageList(BaseModel):
+    items: list[MessagePublic]
+
+
+class CancelResult(BaseModel):
+    cancelled: bool

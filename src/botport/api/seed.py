@@ -1,0 +1,88 @@
+"""The tutorial's contract: ``POST /chat`` with a Coze create-chat body, answered ``{"replies": [...]}``.
+
+The tutorial's page chose ``bot_id`` and ``user_id`` itself. Here ``bot_id`` is honoured only when it
+names a configured bot, ``user_id`` is ignored (the caller's identity counts), and context is kept:
+each identity has one tutorial conversation per bot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from botport.api.deps import IdentityDep, ServicesDep
+from botport.bots import BotRegistry
+from botport.chat.service import TurnRequest
+from botport.errors import BadRequestError, BotportError
+from botport.settings import BotConfig
+from botport.store import repository as repo
+
+router = APIRouter(tags=["tutorial"])
+
+SEED_TITLE = "Tutorial page (/chat)"
+
+
+class SeedMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str = "user"
+    content: str = ""
+    content_type: str = "text"
+
+
+class SeedChatBody(BaseModel):
+    """The tutorial page's body. Unknown fields (``stream``, ``auto_save_history``...) are accepted."""
+
+    model_config = ConfigDict(extra="allow")
+    bot_id: str | None = None
+    user_id: str | None = Field(default=None, description="Ignored: the caller's identity counts.")
+    additional_messages: list[SeedMessage] = Field(default_factory=list, max_length=100)
+
+
+def _bot_for(bots: BotRegistry, bot_id: str | None) -> BotConfig:
+    if not bot_id:
+        return bots.default
+    bot = bots.by_coze_id(bot_id)
+    if bot is None:
+        # Only configured bots may be used: the token must not serve arbitrary bots.
+        raise BadRequestError("this server does not offer that bot_id", code="unknown_bot")
+    return bot
+
+
+def _error(exc: BotportError) -> JSONResponse:
+    text = exc.message
+    logid = getattr(exc, "logid", None)
+    if logid:
+        text += f" (logid {logid})"
+    return JSONResponse({"error": text}, status_code=exc.status)
+
+
+@router.post("/chat", responses={200: {"description": '{"replies": [answer]} or {"error": "..."}'}})
+async def seed_chat(body: SeedChatBody, identity: IdentityDep, services: ServicesDep) -> JSONResponse:
+    try:
+        bot = _bot_for(services.bots, body.bot_id)
+        questions = [m.content for m in body.additional_messages if m.role == "user" and m.content.strip()]
+        if not questions:
+            raise BadRequestError("additional_messages holds no user message", code="empty_message")
+        async with services.db.session() as session:
+            conversation = await repo.find_conversation_by_title(session, identity.owner, bot.slug, SEED_TITLE)
+            if conversation is None:
+                conversation = await repo.create_conversation(session, identity.owner, bot.slug, SEED_TITLE)
+        turn = await services.chat.start_turn(
+            TurnRequest(identity=identity, conversation_id=conversation.id, content=questions[-1])
+        )
+        message = await services.chat.run_to_end(turn)
+    except BotportError as exc:
+        return _error(exc)
+    if message.status != "completed":
+        text = message.error_message or "the bot did not answer"
+        if message.logid:
+            text += f" (logid {message.logid})"
+        status = 504 if message.error_code == "upstream_timeout" else 502
+        return JSONResponse({"error": text}, status_code=status)
+    payload: dict[str, Any] = {"replies": [message.content]}
+    if message.follow_ups:
+        payload["follow_ups"] = list(message.follow_ups)
+    return JSONResponse(payload)

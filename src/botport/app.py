@@ -1,0 +1,139 @@
+"""``create_app(settings)`` builds the FastAPI app. Nothing is configured at import time; the lifespan
+owns the HTTP client and the database."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import SecretStr
+
+from botport import __version__
+from botport.api import seed, web
+from botport.api.deps import Services
+from botport.api.errors import install_error_handlers
+from botport.api.limits import BodySizeLimitMiddleware
+from botport.bots import BotRegistry
+from botport.chat.service import ChatService
+from botport.identity import BrowserIdentityMiddleware, IdentitySigner, load_or_create_secret
+from botport.security_headers import SecurityHeadersMiddleware
+from botport.settings import Settings
+from botport.store import repository as repo
+from botport.store.db import Database
+from botport.upstream.client import CozeClient
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).parent / "web"
+
+
+def _coze_client(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> CozeClient:
+    """The real Coze, or in demo mode the built-in emulator, in-process and streaming."""
+    if settings.demo_mode:
+        from botport.asgi_transport import StreamingASGITransport
+        from botport.emulator.app import create_emulator_app
+
+        token = secrets.token_urlsafe(24)  # private to this process: only our client talks to it
+        emulator = create_emulator_app(tokens=[token])
+        return CozeClient(
+            base_url="http://emulator.invalid",
+            token=SecretStr(token),
+            transport=transport or StreamingASGITransport(emulator),
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+        )
+    assert settings.coze_token is not None
+    return CozeClient(
+        base_url=settings.coze_base_url,
+        token=settings.coze_token,
+        transport=transport,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+    )
+
+
+def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """Build botport. ``upstream_transport`` replaces the network (tests pass a mock or the emulator)."""
+    bots = BotRegistry.from_settings(settings)
+    secret = (
+        settings.secret_key.get_secret_value().encode()
+        if settings.secret_key
+        else load_or_create_secret(settings.data_dir)
+    )
+    signer = IdentitySigner(secret)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.resolved_database_url)
+        await db.start()
+        async with db.session() as session:
+            stale = await repo.mark_streaming_messages_interrupted(session)
+        if stale:
+            log.warning("%d answer(s) cut off by the last shutdown were marked interrupted", stale)
+        coze = _coze_client(settings, upstream_transport)
+        chat = ChatService(
+            db=db,
+            coze=coze,
+            bots=bots,
+            coze_user_id=signer.coze_user_id,
+            turn_timeout=settings.turn_timeout,
+            max_message_chars=settings.max_message_chars,
+        )
+        app.state.services = Services(settings=settings, db=db, bots=bots, chat=chat, signer=signer)
+        if settings.demo_mode:
+            log.warning("DEMO MODE: no Coze token is set; the built-in emulator answers with its demo bots")
+        else:
+            log.info("serving %d bot(s) from %s", len(list(bots)), settings.coze_base_url)
+        try:
+            yield
+        finally:
+            await coze.aclose()
+            await db.close()
+
+    app = FastAPI(
+        title="botport",
+        version=__version__,
+        description="A self-hosted gateway and web chat for Coze bots.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(web.router)
+    app.include_router(seed.router)
+
+    @app.get("/healthz", tags=["meta"])
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    _mount_page(app)
+
+    # Outermost last: security headers wrap everything, then the body limit, then identity.
+    app.add_middleware(BrowserIdentityMiddleware, signer=signer, secure=_is_https(settings))
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def _is_https(settings: Settings) -> bool:
+    return bool(settings.public_url and settings.public_url.startswith("https://"))
+
+
+def _mount_page(app: FastAPI) -> None:
+    index = WEB_DIR / "index.html"
+    if not index.exists():  # the page ships with the package; a source tree without it still serves the API
+        return
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/c/{conversation_id}", include_in_schema=False)
+    async def page_for_conversation(conversation_id: str) -> FileResponse:
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,387 @@
+"""The turn, one service for every edge: lock the conversation, store the user message, open the
+upstream stream, hand domain events to the edge as they come, store the answer.
+
+A turn's upstream stream is read by a *pump* task into a queue. The edge reads the queue, so a
+cancel (from another request) or a client disconnect stops the pump at once and the partial answer is
+stored, whichever edge started the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Literal
+
+from botport.bots import BotRegistry
+from botport.chat.events import (
+    DomainEvent,
+    FollowUps,
+    TurnCompleted,
+    TurnFailed,
+    TurnStarted,
+    Usage,
+)
+from botport.chat.translate import TurnState
+from botport.errors import (
+    BadRequestError,
+    BotportError,
+    NotFoundError,
+    TurnInProgressError,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from botport.identity import Identity
+from botport.store import repository as repo
+from botport.store.db import Database
+from botport.store.repository import ConversationRecord, MessageRecord
+from botport.upstream.client import ChatStream, CozeClient
+from botport.upstream.models import EnterMessage, ToolOutput
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE = object()  # yielded by Turn.events() after a quiet spell, for SSE keep-alive comments
+_END = object()
+_FREE = object()
+
+StreamOpener = Callable[[], AbstractAsyncContextManager[ChatStream]]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    """Who asks what in which conversation."""
+
+    identity: Identity
+    conversation_id: str
+    content: str
+
+
+class Turn:
+    """One running turn. Iterate :meth:`events` once; it always stores the outcome."""
+
+    def __init__(
+        self,
+        service: ChatService,
+        conversation: ConversationRecord,
+        user_message: MessageRecord | None,
+        answer: MessageRecord,
+        opener: StreamOpener,
+    ) -> None:
+        self.service = service
+        self.conversation = conversation
+        self.user_message = user_message
+        self.answer = answer
+        self.state = TurnState(coze_conversation_id=conversation.coze_conversation_id)
+        self._opener = opener
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._pump: asyncio.Task[None] | None = None
+        self._cancelled = False
+        self._outcome: DomainEvent | None = None
+        self._created = time.monotonic()
+
+    @property
+    def is_stale(self) -> bool:
+        """A turn never iterated (its client vanished before the response started) must not block
+        the conversation forever."""
+        return self._pump is None and time.monotonic() - self._created > 30
+
+    @property
+    def started(self) -> TurnStarted:
+        return TurnStarted(
+            conversation_id=self.conversation.id,
+            user_message_id=self.user_message.id if self.user_message else "",
+            message_id=self.answer.id,
+            bot=self.conversation.bot,
+        )
+
+    def cancel(self) -> None:
+        """Stop the turn now (the Stop button); the partial answer is kept as ``interrupted``."""
+        self._cancelled = True
+        if self._pump is not None:
+            self._pump.cancel()
+
+    async def events(self, *, keepalive: float | None = None) -> AsyncIterator[object]:
+        """Domain events, ending with TurnCompleted or TurnFailed. With ``keepalive``, yields
+        :data:`KEEPALIVE` after that many quiet seconds."""
+        self._pump = asyncio.create_task(self._run_pump())
+        try:
+            yield self.started
+            while True:
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), keepalive) if keepalive else (
+                        await self._queue.get()
+                    )
+                except TimeoutError:
+                    yield KEEPALIVE
+                    continue
+                if item is _END:
+                    break
+                yield item
+        finally:
+            # Reached on normal end, on an error and when the consumer goes away (disconnect).
+            if not self._pump.done():
+                self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._pump)
+            if self._outcome is None:
+                await asyncio.shield(self._finish_interrupted("client_disconnected", "the client went away"))
+
+    async def _run_pump(self) -> None:
+        try:
+            async with asyncio.timeout(self.service.turn_timeout):
+                async with self._opener() as stream:
+                    async for upstream_event in stream:
+                        was_unknown = self.state.chat_id is None
+                        for event in self.state.apply(upstream_event):
+                            self._queue.put_nowait(event)
+                        if was_unknown and self.state.chat_id:
+                            await self.service._remember_upstream_ids(self)
+            await self._finish_ok()
+        except asyncio.CancelledError:
+            if self._cancelled:
+                await asyncio.shield(self._finish_interrupted("cancelled", "stopped by the user"))
+            raise
+        except TimeoutError:
+            err = UpstreamTimeout(f"the turn took longer than {self.service.turn_timeout:g} s")
+            await self._finish_failed(err)
+        except BotportError as exc:
+            await self._finish_failed(exc)
+        except Exception as exc:  # a bug must still end the turn cleanly and be visible in the log
+            log.exception("turn %s crashed", self.answer.id)
+            await self._finish_failed(BotportError(f"internal error: {type(exc).__name__}"))
+        finally:
+            self._queue.put_nowait(_END)
+
+    async def _finish_ok(self) -> None:
+        state = self.state
+        if not state.finished:
+            await self._finish_failed(UpstreamError("the upstream stream ended before the answer finished"))
+            return
+        status: Literal["completed", "requires_action"] = (
+            "requires_action" if state.requires_action else "completed"
+        )
+        await self.service._store_outcome(self, status=status)
+        if state.follow_ups:
+            self._queue.put_nowait(FollowUps(tuple(state.follow_ups)))
+        self._outcome = TurnCompleted(message_id=self.answer.id, status=status, usage=state.usage or Usage())
+        self._queue.put_nowait(self._outcome)
+
+    async def _finish_failed(self, exc: BotportError) -> None:
+        upstream_code = getattr(exc, "upstream_code", None)
+        logid = getattr(exc, "logid", None)
+        await self.service._store_outcome(self, status="failed", error=exc)
+        log.warning("turn %s failed: %s", self.answer.id, exc)
+        self._outcome = TurnFailed(
+            message_id=self.answer.id,
+            status="failed",
+            code=exc.code,
+            message=exc.message,
+            http_status=exc.status,
+            upstream_code=upstream_code,
+            logid=logid,
+        )
+        self._queue.put_nowait(self._outcome)
+
+    async def _finish_interrupted(self, code: str, message: str) -> None:
+        if self._outcome is not None:
+            return
+        self._outcome = TurnFailed(
+            message_id=self.answer.id, status="interrupted", code=code, message=message, http_status=499
+        )
+        await self.service._store_outcome(self, status="interrupted", error=BotportError(message, code=code))
+        await self.service._cancel_upstream(self)
+        self._queue.put_nowait(self._outcome)
+
+
+class ChatService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        coze: CozeClient,
+        bots: BotRegistry,
+        coze_user_id: Callable[[Identity], str],
+        turn_timeout: float,
+        max_message_chars: int,
+    ) -> None:
+        self.db = db
+        self.coze = coze
+        self.bots = bots
+        self.coze_user_id = coze_user_id
+        self.turn_timeout = turn_timeout
+        self.max_message_chars = max_message_chars
+        # conversation id -> its running turn (None while the turn is being set up)
+        self._running: dict[str, Turn | None] = {}
+
+    # --- starting -----------------------------------------------------------------------------
+
+    async def start_turn(self, request: TurnRequest) -> Turn:
+        """Validate, lock the conversation and store the user message. Raises before anything is
+        stored when the request is wrong (4xx), so nothing is half-written."""
+        content = request.content.strip()
+        if not content:
+            raise BadRequestError("the message is empty", code="empty_message")
+        if len(content) > self.max_message_chars:
+            raise BadRequestError(
+                f"the message has {len(content)} characters; the limit is {self.max_message_chars}",
+                code="message_too_long",
+                status=413,
+            )
+        owner = request.identity.owner
+        conversation = await self._owned_conversation(owner, request.conversation_id)
+        bot = self.bots.get(conversation.bot)
+        self._claim(conversation.id)
+        try:
+            async with self.db.session() as session:
+                user_message = await repo.add_message(
+                    session, conversation_id=conversation.id, role="user", content=content, status="completed"
+                )
+                answer = await repo.add_message(
+                    session, conversation_id=conversation.id, role="assistant", content="", status="streaming"
+                )
+                if conversation.title == "":
+                    await repo.rename_conversation(session, owner, conversation.id, _title_from(content))
+        except BaseException:
+            self._running.pop(conversation.id, None)
+            raise
+
+        def opener() -> AbstractAsyncContextManager[ChatStream]:
+            return self.coze.stream_chat(
+                bot_id=bot.bot_id,
+                user_id=self.coze_user_id(request.identity),
+                messages=[EnterMessage.user_text(content)],
+                conversation_id=conversation.coze_conversation_id,
+            )
+
+        turn = Turn(self, conversation, user_message, answer, opener)
+        self._running[conversation.id] = turn
+        return turn
+
+    async def continue_with_tool_outputs(
+        self, identity: Identity, conversation_id: str, chat_id: str, outputs: list[ToolOutput]
+    ) -> Turn:
+        """Resume a chat paused in ``requires_action`` with the caller's tool results."""
+        conversation = await self._owned_conversation(identity.owner, conversation_id)
+        if not conversation.coze_conversation_id:
+            raise BadRequestError("this conversation has no paused chat", code="no_paused_chat")
+        self._claim(conversation.id)
+        try:
+            async with self.db.session() as session:
+                answer = await repo.add_message(
+                    session, conversation_id=conversation.id, role="assistant", content="", status="streaming"
+                )
+        except BaseException:
+            self._running.pop(conversation.id, None)
+            raise
+        coze_conversation_id = conversation.coze_conversation_id
+
+        def opener() -> AbstractAsyncContextManager[ChatStream]:
+            return self.coze.stream_submit_tool_outputs(
+                conversation_id=coze_conversation_id, chat_id=chat_id, tool_outputs=outputs
+            )
+
+        turn = Turn(self, conversation, None, answer, opener)
+        self._running[conversation.id] = turn
+        return turn
+
+    def _claim(self, conversation_id: str) -> None:
+        running = self._running.get(conversation_id, _FREE)
+        if running is not _FREE and not (isinstance(running, Turn) and running.is_stale):
+            raise TurnInProgressError(
+                "an answer is still being written in this conversation; wait for it or stop it first"
+            )
+        # Reserve the slot before the first await so two sends cannot both pass the check.
+        self._running[conversation_id] = None
+
+    async def _owned_conversation(self, owner: str, conversation_id: str) -> ConversationRecord:
+        async with self.db.session() as session:
+            conversation = await repo.get_conversation(session, owner, conversation_id)
+        if conversation is None:
+            raise NotFoundError("no such conversation", code="conversation_not_found")
+        return conversation
+
+    # --- running ------------------------------------------------------------------------------
+
+    async def cancel(self, identity: Identity, conversation_id: str) -> bool:
+        """Stop the running turn of a conversation. False when nothing was running."""
+        await self._owned_conversation(identity.owner, conversation_id)
+        turn = self._running.get(conversation_id)
+        if turn is None:
+            return False
+        turn.cancel()
+        return True
+
+    def is_running(self, conversation_id: str) -> bool:
+        return conversation_id in self._running
+
+    async def run_to_end(self, turn: Turn) -> MessageRecord:
+        """Serve a non-streaming request from the same upstream stream: consume, then read back."""
+        async for _ in turn.events():
+            pass
+        async with self.db.session() as session:
+            message = await repo.get_message(session, turn.answer.id)
+        assert message is not None
+        return message
+
+    # --- storing ------------------------------------------------------------------------------
+
+    async def _remember_upstream_ids(self, turn: Turn) -> None:
+        """Keep Coze's conversation id at once: it carries context across turns and restarts."""
+        state = turn.state
+        async with self.db.session() as session:
+            await repo.update_message(session, turn.answer.id, upstream_chat_id=state.chat_id)
+            if state.coze_conversation_id and state.coze_conversation_id != turn.conversation.coze_conversation_id:
+                await repo.set_coze_conversation_id(session, turn.conversation.id, state.coze_conversation_id)
+
+    async def _store_outcome(self, turn: Turn, *, status: str, error: BotportError | None = None) -> None:
+        state = turn.state
+        fields: dict[str, object] = {
+            "content": state.content,
+            "reasoning": state.reasoning,
+            "status": status,
+            "follow_ups": list(state.follow_ups),
+            "upstream_chat_id": state.chat_id,
+        }
+        if state.usage is not None:
+            fields |= {
+                "input_tokens": state.usage.input_tokens,
+                "output_tokens": state.usage.output_tokens,
+                "total_tokens": state.usage.total_tokens,
+            }
+        if state.tool_calls:
+            fields["tool_calls"] = [
+                {"id": c.id, "name": c.name, "arguments": c.arguments} for c in state.tool_calls
+            ]
+        if error is not None:
+            fields |= {"error_code": error.code, "error_message": error.message}
+            logid = getattr(error, "logid", None)
+            if logid:
+                fields["logid"] = logid
+        try:
+            async with self.db.session() as session:
+                await repo.update_message(session, turn.answer.id, **fields)
+                await repo.touch_conversation(session, turn.conversation.id)
+        finally:
+            if self._running.get(turn.conversation.id) is turn:
+                del self._running[turn.conversation.id]
+
+    async def _cancel_upstream(self, turn: Turn) -> None:
+        """Best effort: tell Coze to stop too, so the bot does not keep working (and billing)."""
+        state = turn.state
+        if not (state.chat_id and state.coze_conversation_id) or state.finished:
+            return
+        try:
+            async with asyncio.timeout(5):
+                await self.coze.cancel_chat(conversation_id=state.coze_conversation_id, chat_id=state.chat_id)
+        except (UpstreamError, TimeoutError) as exc:
+            log.info("cancel of chat %s upstream did not go through: %s", state.chat_id, exc)
+
+
+def _title_from(content: str, limit: int = 60) -> str:
+    line = " ".join(content.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+

@@ -1,0 +1,104 @@
+"""Coze stream events -> domain events, accumulating the answer as it goes.
+
+Pure and synchronous, so every rule (pick messages by type, several answers per turn, follow-ups,
+``requires_action``) is tested without a network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from botport.chat.events import (
+    DomainEvent,
+    MessageCompleted,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallRequest,
+    ToolCallsRequired,
+    Usage,
+)
+from botport.upstream.events import ChatEvent, ChatEventType
+from botport.upstream.models import MessageType
+
+ANSWER_SEPARATOR = "\n\n"
+
+
+@dataclass
+class TurnState:
+    """What a turn has produced so far; it is what gets stored, also when the turn fails."""
+
+    chat_id: str | None = None
+    coze_conversation_id: str | None = None
+    content: str = ""
+    reasoning: str = ""
+    follow_ups: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    tool_calls: tuple[ToolCallRequest, ...] = ()
+    finished: bool = False
+    requires_action: bool = False
+    # Content of the answer message being streamed (one turn may hold several answers).
+    _current_answer: str = ""
+    _completed_answers: list[str] = field(default_factory=list)
+
+    def apply(self, event: ChatEvent) -> list[DomainEvent]:
+        """Fold one upstream event into the state; return the domain events it gives."""
+        if event.chat is not None and event.is_chat_event:
+            self.chat_id = event.chat.id or self.chat_id
+            self.coze_conversation_id = event.chat.conversation_id or self.coze_conversation_id
+        if event.type is ChatEventType.MESSAGE_DELTA and event.message is not None:
+            return self._delta(event)
+        if event.type is ChatEventType.MESSAGE_COMPLETED and event.message is not None:
+            return self._completed(event)
+        if event.type is ChatEventType.CHAT_COMPLETED and event.chat is not None:
+            usage = event.chat.usage
+            if usage is not None:
+                self.usage = Usage(usage.input_count, usage.output_count, usage.token_count)
+            self.finished = True
+        if event.type is ChatEventType.CHAT_REQUIRES_ACTION and event.chat is not None:
+            action = event.chat.required_action
+            calls = action.submit_tool_outputs.tool_calls if action else []
+            self.tool_calls = tuple(
+                ToolCallRequest(id=c.id, name=c.function.name, arguments=c.function.arguments) for c in calls
+            )
+            self.finished = True
+            self.requires_action = True
+            return [ToolCallsRequired(chat_id=self.chat_id or event.chat.id, tool_calls=self.tool_calls)]
+        return []
+
+    def _delta(self, event: ChatEvent) -> list[DomainEvent]:
+        message = event.message
+        assert message is not None
+        if message.type is not MessageType.ANSWER:
+            return []
+        out: list[DomainEvent] = []
+        if message.reasoning_content:
+            self.reasoning += message.reasoning_content
+            out.append(ReasoningDelta(message.reasoning_content))
+        if message.content:
+            if not self._current_answer and self._completed_answers:
+                # A new answer message after a completed one: keep them apart.
+                self.content += ANSWER_SEPARATOR
+                out.append(TextDelta(ANSWER_SEPARATOR))
+            self._current_answer += message.content
+            self.content += message.content
+            out.append(TextDelta(message.content))
+        return out
+
+    def _completed(self, event: ChatEvent) -> list[DomainEvent]:
+        message = event.message
+        assert message is not None
+        if message.type is MessageType.FOLLOW_UP:
+            if message.content:
+                self.follow_ups.append(message.content)
+            return []
+        if message.type is not MessageType.ANSWER:
+            return []
+        # The completed message is authoritative: it fixes any delta the stream lost.
+        whole = message.content
+        prefix = ANSWER_SEPARATOR.join(self._completed_answers)
+        self._completed_answers.append(whole)
+        self._current_answer = ""
+        self.content = prefix + (ANSWER_SEPARATOR if prefix else "") + whole
+        if message.reasoning_content and len(message.reasoning_content) >= len(self.reasoning):
+            self.reasoning = message.reasoning_content
+        return [MessageCompleted(content=self.content, reasoning=self.reasoning)]

@@ -1,0 +1,51 @@
+"""What a scripted bot decides for one turn (a :class:`TurnPlan`), from what it knows (a :class:`TurnContext`).
+
+Bots are pure functions from context to plan; :mod:`botport.emulator.runner` plays the plan out as
+Coze events with the delays and faults in force.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+Ending = Literal["completed", "failed", "error", "requires_action"]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnContext:
+    question: str  # the text of the user's question (text parts of multimodal content)
+    turn: int  # 1 for the first question in this conversation section
+    previous_questions: tuple[str, ...] = ()  # oldest first, without this one
+    attachments: int = 0  # image/file/audio parts in the question
+    tool_outputs: tuple[tuple[str, str], ...] = ()  # (tool_call_id, output) after submit_tool_outputs
+    tool_arguments: tuple[str, ...] = ()  # the arguments JSON of the calls those outputs answer
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallPlan:
+    name: str
+    arguments: str  # a JSON string, as Coze sends it
+
+
+@dataclass(frozen=True, slots=True)
+class TurnPlan:
+    answer: str = ""
+    reasoning: str = ""
+    follow_ups: tuple[str, ...] = ()
+    ending: Ending = "completed"
+    stop_after: int = 0  # for "failed" / "error": message.delta events sent before the ending
+    error: tuple[int, str] = (5000, "internal error")  # last_error / error event for those endings
+    tool_calls: tuple[ToolCallPlan, ...] = ()  # for "requires_action"
+    tool_responses: tuple[str, ...] = ()  # tool_response messages to emit before the answer
+    delta_delay: float | None = None  # a script's own pace (``/slow``); the request's header still wins
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+_PIECE = re.compile(r"\S+\s*|\s+")
+
+
+def word_chunks(text: str) -> list[str]:
+    """Split into word-sized pieces whose concatenation is exactly ``text``."""
+    return _PIECE.findall(text)

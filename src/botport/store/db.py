@@ -1,0 +1,126 @@
+"""The database: engine construction from user-friendly URLs, and the :class:`Database` the app owns.
+
+URLs:
+
+- ``sqlite:///path/to/file.db`` (or ``sqlite+aiosqlite://...``): SQLite through aiosqlite, with WAL
+  journaling, foreign keys on and a busy timeout. ``sqlite://`` is an in-memory database.
+- ``postgresql://...`` or ``postgres://...`` (or ``postgresql+psycopg://...``): PostgreSQL through
+  psycopg 3. Query parameters go to libpq, e.g. ``?options=-csearch_path%3Dmyschema``.
+- Other async drivers (``postgresql+asyncpg``) are passed through; synchronous drivers are refused.
+
+Use :meth:`Database.connect` for one short transaction; never hold it across a streamed turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from botport.store.migrations import migrate
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+_ASYNC_DRIVERS = {"sqlite+aiosqlite", "postgresql+psycopg", "postgresql+psycopg_async", "postgresql+asyncpg"}
+
+
+def normalize_url(url: str) -> URL:
+    """The SQLAlchemy async URL for a user-friendly one (see the module docstring)."""
+    parsed = make_url(url)
+    driver = parsed.drivername
+    if driver == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if driver in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if driver in _ASYNC_DRIVERS:
+        return parsed
+    raise ValueError(
+        f"unsupported database URL scheme {driver!r}: use sqlite:///path or postgresql://user@host/db"
+    )
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite URL, or None for another backend or an in-memory database."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def create_engine_for(url: str, *, create_dirs: bool = True) -> AsyncEngine:
+    """An async engine for ``url``; for a SQLite file, also creates its directory (unless told not to)."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, create_dirs=create_dirs)
+    return create_async_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: URL, *, create_dirs: bool) -> AsyncEngine:
+    path = sqlite_file(url)
+    options: dict[str, Any] = {}
+    if path is None:
+        # One shared connection, or each connection would see its own empty in-memory database.
+        options["poolclass"] = StaticPool
+    elif create_dirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, **options)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own implicit BEGIN would defer the write lock; we emit BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front, so a transaction waits (busy_timeout) for another
+        # writer instead of failing with SQLITE_BUSY when it later tries to write.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """Owns the engine. ``await start()`` migrates, ``await close()`` releases the connections."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine_for(url, create_dirs=False)
+
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    async def start(self) -> list[str]:
+        """Create the SQLite directory if needed, then apply pending migrations (returns their names)."""
+        path = sqlite_file(self.engine.url)
+        if path is not None:
+            await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        return await migrate(self.engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        async with self.engine.begin() as conn:
+            yield conn

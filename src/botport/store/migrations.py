@@ -1,0 +1,150 @@
+"""Ordered, named schema migrations, applied on start and recorded in ``botport_migrations``.
+
+Each step is ``(name, function)``; the function gets a synchronous ``Connection`` inside the
+migration transaction. A step, once released, never changes: a schema change is a new step. Steps
+build their tables from their own frozen definitions, not from :mod:`botport.store.tables`.
+
+Several instances may start at once. On PostgreSQL the whole run holds a transaction-scoped
+advisory lock, so one instance migrates and the others then find nothing to do. On SQLite every
+transaction begins with ``BEGIN IMMEDIATE`` (see :mod:`botport.store.db`), which serializes them.
+All steps run in one transaction: DDL is transactional on both backends, so a failed step leaves
+the database as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from botport.store.tables import NAMING_CONVENTION
+from botport.store.types import UTCDateTime, utcnow
+
+logger = logging.getLogger(__name__)
+
+MigrationStep = Callable[[Connection], None]
+
+# Any fixed 64-bit number works; this one is "botport" in ASCII.
+_PG_LOCK_KEY = 0x626F74706F7274
+
+_record_metadata = MetaData(naming_convention=NAMING_CONVENTION)
+migrations_table = Table(
+    "botport_migrations",
+    _record_metadata,
+    Column("name", String(200), primary_key=True),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+
+
+def _0001_initial(conn: Connection) -> None:
+    schema = MetaData(naming_convention=NAMING_CONVENTION)
+    Table(
+        "api_keys",
+        schema,
+        Column("id", String(32), primary_key=True),
+        Column("name", String(200), nullable=False),
+        Column("prefix", String(32), nullable=False, index=True),
+        Column("key_hash", String(64), nullable=False, unique=True),
+        Column("owner", String(255), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("last_used_at", UTCDateTime, nullable=True),
+        Column("revoked_at", UTCDateTime, nullable=True),
+    )
+    Table(
+        "conversations",
+        schema,
+        Column("id", String(32), primary_key=True),
+        Column("owner", String(255), nullable=False),
+        Column("bot", String(64), nullable=False),
+        Column("title", Text, nullable=False),
+        Column("coze_conversation_id", String(128), nullable=True),
+        Column("history_hash", String(64), nullable=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Index(None, "owner", "updated_at", "id"),
+        Index(None, "owner", "bot", "history_hash"),
+    )
+    Table(
+        "messages",
+        schema,
+        Column("id", String(32), primary_key=True),
+        Column(
+            "conversation_id",
+            String(32),
+            ForeignKey("conversations.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        Column("role", String(16), nullable=False),
+        Column("content", Text, nullable=False),
+        Column("reasoning", Text, nullable=False),
+        Column("status", String(32), nullable=False),
+        Column("input_tokens", Integer, nullable=True),
+        Column("output_tokens", Integer, nullable=True),
+        Column("total_tokens", Integer, nullable=True),
+        Column("upstream_chat_id", String(128), nullable=True),
+        Column("logid", String(128), nullable=True),
+        Column("follow_ups", JSON(none_as_null=True), nullable=False),
+        Column("error_code", String(64), nullable=True),
+        Column("error_message", Text, nullable=True),
+        Column("tool_calls", JSON(none_as_null=True), nullable=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Index(None, "conversation_id", "created_at"),
+        Index(None, "status"),
+    )
+    schema.create_all(conn)
+
+
+MIGRATIONS: Sequence[tuple[str, MigrationStep]] = (("0001_initial", _0001_initial),)
+
+
+def _apply_pending(conn: Connection, steps: Sequence[tuple[str, MigrationStep]]) -> list[str]:
+    migrations_table.create(conn, checkfirst=True)
+    done = set(conn.execute(select(migrations_table.c.name)).scalars())
+    applied: list[str] = []
+    for name, step in steps:
+        if name in done:
+            continue
+        logger.info("applying database migration %s", name)
+        step(conn)
+        conn.execute(insert(migrations_table).values(name=name, applied_at=utcnow()))
+        applied.append(name)
+    return applied
+
+
+async def migrate(engine: AsyncEngine, steps: Sequence[tuple[str, MigrationStep]] = MIGRATIONS) -> list[str]:
+    """Apply the steps not yet recorded, in order; return the names applied (empty: up to date)."""
+    names = [name for name, _ in steps]
+    if len(set(names)) != len(names):
+        raise ValueError("migration names must be unique")
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        return await conn.run_sync(_apply_pending, steps)
+
+
+async def applied_migrations(engine: AsyncEngine) -> list[str]:
+    """Names of the applied migrations, oldest first (empty on a blank database)."""
+    async with engine.connect() as conn:
+        exists = await conn.run_sync(lambda sync: inspect(sync).has_table(migrations_table.name))
+        if not exists:
+            return []
+        result = await conn.execute(select(migrations_table.c.name).order_by(migrations_table.c.name))
+        return list(result.scalars())

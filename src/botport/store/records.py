@@ -1,0 +1,112 @@
+"""What the store returns: small frozen records, read straight from rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import RowMapping
+
+MessageRole = Literal["user", "assistant"]
+MessageStatus = Literal["streaming", "completed", "failed", "interrupted", "requires_action"]
+
+MESSAGE_ROLES: frozenset[str] = frozenset({"user", "assistant"})
+MESSAGE_STATUSES: frozenset[str] = frozenset(
+    {"streaming", "completed", "failed", "interrupted", "requires_action"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    id: str
+    owner: str
+    bot: str
+    title: str
+    coze_conversation_id: str | None
+    created_at: datetime
+    updated_at: datetime  # last activity: a new message or a touch (a rename does not reorder)
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> ConversationRecord:
+        return cls(
+            id=row["id"],
+            owner=row["owner"],
+            bot=row["bot"],
+            title=row["title"],
+            coze_conversation_id=row["coze_conversation_id"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    id: str
+    conversation_id: str
+    role: MessageRole
+    content: str
+    reasoning: str
+    status: MessageStatus
+    input_tokens: int | None
+    output_tokens: int | None
+    total_tokens: int | None
+    upstream_chat_id: str | None
+    logid: str | None
+    follow_ups: tuple[str, ...]
+    error_code: str | None
+    error_message: str | None
+    tool_calls: list[dict[str, Any]] | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> MessageRecord:
+        return cls(
+            id=row["id"],
+            conversation_id=row["conversation_id"],
+            role=row["role"],
+            content=row["content"],
+            reasoning=row["reasoning"],
+            status=row["status"],
+            input_tokens=row["input_tokens"],
+            output_tokens=row["output_tokens"],
+            total_tokens=row["total_tokens"],
+            upstream_chat_id=row["upstream_chat_id"],
+            logid=row["logid"],
+            follow_ups=tuple(row["follow_ups"] or ()),
+            error_code=row["error_code"],
+            error_message=row["error_message"],
+            tool_calls=row["tool_calls"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """An API key as listed; the key itself is never stored, only its sha256."""
+
+    id: str
+    name: str
+    prefix: str  # the key's first characters, to recognise it in a list
+    owner: str  # the identity its requests act as: "key:<id>"
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> ApiKeyRecord:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            prefix=row["prefix"],
+            owner=row["owner"],
+            created_at=row["created_at"],
+            last_used_at=row["last_used_at"],
+            revoked_at=row["revoked_at"],
+        )

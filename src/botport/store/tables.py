@@ -1,0 +1,85 @@
+"""The current schema, as SQLAlchemy Core tables. Queries use these.
+
+A change here needs a new migration in :mod:`botport.store.migrations` (the migrations keep their
+own frozen copy of each step); ``tests/store`` checks that the migrated database matches this file.
+
+``conversations.history_hash`` is the sha256 of the conversation's completed messages (see
+:func:`botport.store.repository.history_hash`). It lets the OpenAI edge, whose clients resend the
+whole history each time, find the stored conversation that the history continues with one indexed
+lookup instead of comparing message lists.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+
+from botport.store.types import UTCDateTime
+
+# Stable constraint names, so later migrations can alter them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(32), nullable=False, index=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("owner", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(255), nullable=False),
+    Column("bot", String(64), nullable=False),
+    Column("title", Text, nullable=False, default=""),
+    Column("coze_conversation_id", String(128), nullable=True),
+    Column("history_hash", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "owner", "updated_at", "id"),
+    Index(None, "owner", "bot", "history_hash"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "conversation_id",
+        String(32),
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("role", String(16), nullable=False),
+    Column("content", Text, nullable=False, default=""),
+    Column("reasoning", Text, nullable=False, default=""),
+    Column("status", String(32), nullable=False),
+    Column("input_tokens", Integer, nullable=True),
+    Column("output_tokens", Integer, nullable=True),
+    Column("total_tokens", Integer, nullable=True),
+    Column("upstream_chat_id", String(128), nullable=True),
+    Column("logid", String(128), nullable=True),
+    Column("follow_ups", JSON(none_as_null=True), nullable=False),
+    Column("error_code", String(64), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("tool_calls", JSON(none_as_null=True), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "conversation_id", "created_at"),
+    # Finding rows left 'streaming' by a crash, on start.
+    Index(None, "status"),
+)

@@ -1,0 +1,370 @@
+"""The async Coze v3 client: one shared ``httpx.AsyncClient``, typed results, errors from
+:mod:`botport.errors` that always carry Coze's log id.
+
+::
+
+    async with CozeClient(base_url=..., token=SecretStr("pat_...")) as coze:
+        async with coze.stream_chat(bot_id=..., user_id=..., messages=[EnterMessage.user_text("hi")]) as s:
+            async for event in s:
+                ...
+
+Tests and demo mode pass ``transport=`` (``httpx.MockTransport`` or the in-process emulator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any
+
+import anyio
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from botport import __version__
+from botport.errors import (
+    ChatFailedError,
+    UpstreamError,
+    UpstreamHTTPError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+    coze_error,
+)
+from botport.settings import COZE_COM
+from botport.upstream.models import Chat, ChatStatus, Conversation, EnterMessage, Message, ToolOutput
+from botport.upstream.stream import ChatStream, transport_error
+
+logger = logging.getLogger("botport.upstream")
+
+_LOGID_HEADER = "x-tt-logid"
+_EXCERPT_CHARS = 200
+
+
+class CozeClient:
+    """Coze v3 over HTTP. Owns its ``httpx.AsyncClient`` unless one is passed in as ``http``."""
+
+    def __init__(
+        self,
+        *,
+        token: SecretStr,
+        base_url: str = COZE_COM,
+        http: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 120.0,
+    ) -> None:
+        if http is not None and transport is not None:
+            raise ValueError("pass either http or transport, not both")
+        self._base_url = base_url.rstrip("/")
+        self._token = token
+        # Write and pool waits are short operations: bound them like a connect.
+        self._timeout = httpx.Timeout(
+            connect=connect_timeout, read=read_timeout, write=connect_timeout, pool=connect_timeout
+        )
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(transport=transport, timeout=self._timeout)
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> CozeClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # --- chat -------------------------------------------------------------------------------------
+
+    def stream_chat(
+        self,
+        *,
+        bot_id: str,
+        user_id: str,
+        messages: Sequence[EnterMessage],
+        conversation_id: str | None = None,
+        custom_variables: Mapping[str, str] | None = None,
+        meta_data: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[ChatStream]:
+        """Start a turn and stream it: ``async with client.stream_chat(...) as stream``."""
+        body = _chat_body(bot_id, user_id, messages, custom_variables, meta_data, stream=True)
+        params = {"conversation_id": conversation_id} if conversation_id else None
+        return self._stream("/v3/chat", params=params, body=body)  # type: ignore[return-value]
+
+    def stream_submit_tool_outputs(
+        self, *, conversation_id: str, chat_id: str, tool_outputs: Sequence[ToolOutput]
+    ) -> AsyncIterator[ChatStream]:
+        """Continue a ``requires_action`` chat with tool results, streaming the rest of the turn."""
+        body = {"tool_outputs": [t.model_dump() for t in tool_outputs], "stream": True}
+        params = {"conversation_id": conversation_id, "chat_id": chat_id}
+        return self._stream("/v3/chat/submit_tool_outputs", params=params, body=body)  # type: ignore[return-value]
+
+    async def create_chat(
+        self,
+        *,
+        bot_id: str,
+        user_id: str,
+        messages: Sequence[EnterMessage],
+        conversation_id: str | None = None,
+        custom_variables: Mapping[str, str] | None = None,
+        meta_data: Mapping[str, str] | None = None,
+    ) -> Chat:
+        """Start a turn without streaming; the Chat comes back ``created`` / ``in_progress``."""
+        body = _chat_body(bot_id, user_id, messages, custom_variables, meta_data, stream=False)
+        params = {"conversation_id": conversation_id} if conversation_id else None
+        return await self._call(Chat, "POST", "/v3/chat", params=params, body=body)
+
+    async def submit_tool_outputs(
+        self, *, conversation_id: str, chat_id: str, tool_outputs: Sequence[ToolOutput]
+    ) -> Chat:
+        body = {"tool_outputs": [t.model_dump() for t in tool_outputs], "stream": False}
+        params = {"conversation_id": conversation_id, "chat_id": chat_id}
+        return await self._call(Chat, "POST", "/v3/chat/submit_tool_outputs", params=params, body=body)
+
+    async def retrieve_chat(self, *, conversation_id: str, chat_id: str) -> Chat:
+        params = {"conversation_id": conversation_id, "chat_id": chat_id}
+        return await self._call(Chat, "GET", "/v3/chat/retrieve", params=params)
+
+    async def list_chat_messages(self, *, conversation_id: str, chat_id: str) -> list[Message]:
+        params = {"conversation_id": conversation_id, "chat_id": chat_id}
+        data = await self._request("GET", "/v3/chat/message/list", params=params)
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise UpstreamProtocolError("message list: 'data' is not a list")
+        return [_validate(Message, item, "message list") for item in data]
+
+    async def cancel_chat(self, *, conversation_id: str, chat_id: str) -> Chat:
+        body = {"conversation_id": conversation_id, "chat_id": chat_id}
+        return await self._call(Chat, "POST", "/v3/chat/cancel", body=body)
+
+    async def create_and_poll(
+        self,
+        *,
+        bot_id: str,
+        user_id: str,
+        messages: Sequence[EnterMessage],
+        conversation_id: str | None = None,
+        custom_variables: Mapping[str, str] | None = None,
+        meta_data: Mapping[str, str] | None = None,
+        poll_interval: float = 1.0,
+        timeout: float = 600.0,
+    ) -> tuple[Chat, list[Message]]:
+        """Start a turn, poll retrieve (at most once per ``poll_interval``) until it ends, then read
+        its messages. On the deadline the chat is canceled and :class:`UpstreamTimeout` raised.
+        Coze asks for one retrieve a second at most: keep ``poll_interval`` >= 1 against real Coze."""
+        chat = await self.create_chat(
+            bot_id=bot_id,
+            user_id=user_id,
+            messages=messages,
+            conversation_id=conversation_id,
+            custom_variables=custom_variables,
+            meta_data=meta_data,
+        )
+        deadline = time.monotonic() + timeout
+        while not chat.status.is_final:
+            remaining = deadline - time.monotonic()
+            await asyncio.sleep(max(0.0, min(poll_interval, remaining)))
+            if time.monotonic() >= deadline:
+                await self._cancel_quietly(chat)
+                raise UpstreamTimeout(f"the chat did not finish within {timeout:g} s; it was canceled")
+            chat = await self.retrieve_chat(conversation_id=chat.conversation_id, chat_id=chat.id)
+        if chat.status is ChatStatus.FAILED:
+            error = chat.last_error
+            raise ChatFailedError(
+                (error.msg if error else "") or "the chat failed",
+                upstream_code=(error.code if error else None) or None,
+            )
+        found = await self.list_chat_messages(conversation_id=chat.conversation_id, chat_id=chat.id)
+        return chat, found
+
+    async def _cancel_quietly(self, chat: Chat) -> None:
+        # The chat may have finished meanwhile (4104): the timeout is still what the caller gets.
+        try:
+            await self.cancel_chat(conversation_id=chat.conversation_id, chat_id=chat.id)
+        except UpstreamError as exc:
+            logger.debug("cancel after deadline failed: %s", type(exc).__name__)
+
+    # --- conversations ----------------------------------------------------------------------------
+
+    async def create_conversation(
+        self,
+        *,
+        bot_id: str | None = None,
+        messages: Sequence[EnterMessage] | None = None,
+        meta_data: Mapping[str, str] | None = None,
+    ) -> Conversation:
+        body: dict[str, Any] = {}
+        if bot_id:
+            body["bot_id"] = bot_id
+        if messages:
+            body["messages"] = [m.model_dump(exclude_none=True) for m in messages]
+        if meta_data:
+            body["meta_data"] = dict(meta_data)
+        return await self._call(Conversation, "POST", "/v1/conversation/create", body=body)
+
+    async def retrieve_conversation(self, conversation_id: str) -> Conversation:
+        params = {"conversation_id": conversation_id}
+        return await self._call(Conversation, "GET", "/v1/conversation/retrieve", params=params)
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def _build(
+        self, method: str, path: str, params: Mapping[str, str] | None, body: Any | None
+    ) -> httpx.Request:
+        headers = {
+            "Authorization": f"Bearer {self._token.get_secret_value()}",
+            "User-Agent": f"botport/{__version__}",
+            "Accept": "text/event-stream, application/json",
+        }
+        return self._http.build_request(
+            method,
+            self._base_url + path,
+            params=dict(params) if params else None,
+            json=body,
+            headers=headers,
+            timeout=self._timeout,
+        )
+
+    async def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        try:
+            response = await self._http.send(request, stream=stream)
+        except httpx.HTTPError as exc:
+            logger.debug("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
+            raise transport_error(exc, logid=None, mid_stream=False) from exc
+        logger.debug(
+            "%s %s -> %s logid=%s",
+            request.method,
+            request.url.path,
+            response.status_code,
+            response.headers.get(_LOGID_HEADER),
+        )
+        return response
+
+    @asynccontextmanager
+    async def _stream(
+        self, path: str, *, params: Mapping[str, str] | None, body: Any
+    ) -> AsyncIterator[ChatStream]:
+        response = await self._send(self._build("POST", path, params, body), stream=True)
+        stream = ChatStream(response, logid=response.headers.get(_LOGID_HEADER))
+        try:
+            content_type = response.headers.get("content-type", "")
+            if response.status_code >= 400 or not content_type.startswith("text/event-stream"):
+                await self._read_body(response)
+                # An envelope where a stream was asked for: only an error explains it.
+                self._envelope_data(response)
+                raise UpstreamProtocolError(
+                    f"expected an event stream, got '{content_type or 'no content type'}'",
+                    logid=stream.logid,
+                    http_status=response.status_code,
+                )
+            yield stream
+        finally:
+            # Shielded: a cancelled consumer must still release the connection.
+            with anyio.CancelScope(shield=True):
+                await stream.aclose()
+
+    async def _read_body(self, response: httpx.Response) -> None:
+        try:
+            await response.aread()
+        except httpx.HTTPError as exc:
+            raise transport_error(
+                exc, logid=response.headers.get(_LOGID_HEADER), mid_stream=True
+            ) from exc
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any | None = None,
+    ) -> Any:
+        response = await self._send(self._build(method, path, params, body), stream=True)
+        try:
+            await self._read_body(response)
+        finally:
+            await response.aclose()
+        return self._envelope_data(response)
+
+    async def _call(
+        self,
+        model: type[Any],
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any | None = None,
+    ) -> Any:
+        data = await self._request(method, path, params=params, body=body)
+        return _validate(model, data, path, logid=None)
+
+    def _envelope_data(self, response: httpx.Response) -> Any:
+        """``data`` of a Coze envelope; the typed error for ``code > 0`` or a failed HTTP status."""
+        logid = response.headers.get(_LOGID_HEADER)
+        status = response.status_code
+        try:
+            envelope = json.loads(response.content) if response.content.strip() else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            envelope = None
+            if status < 400:
+                raise UpstreamProtocolError("Coze sent a body that is not JSON", logid=logid) from None
+        if isinstance(envelope, dict) and isinstance(envelope.get("code"), int):
+            detail = envelope.get("detail")
+            if not logid and isinstance(detail, dict) and isinstance(detail.get("logid"), str):
+                logid = detail["logid"]
+            code = envelope["code"]
+            if code > 0:
+                raise coze_error(code, str(envelope.get("msg") or ""), logid=logid, http_status=status)
+            if status < 400:
+                return envelope.get("data")
+        if status >= 400:
+            raise UpstreamHTTPError(
+                f"Coze answered HTTP {status}: {self._excerpt(response)}", logid=logid, http_status=status
+            )
+        raise UpstreamProtocolError("Coze sent JSON without an envelope", logid=logid)
+
+    def _excerpt(self, response: httpx.Response) -> str:
+        text = response.content[: _EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
+        text = " ".join(text.split())[:_EXCERPT_CHARS]
+        secret = self._token.get_secret_value()
+        if secret:
+            text = text.replace(secret, "***")
+        return text or "(empty body)"
+
+
+def _chat_body(
+    bot_id: str,
+    user_id: str,
+    messages: Sequence[EnterMessage],
+    custom_variables: Mapping[str, str] | None,
+    meta_data: Mapping[str, str] | None,
+    *,
+    stream: bool,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "bot_id": bot_id,
+        "user_id": user_id,
+        "additional_messages": [m.model_dump(exclude_none=True) for m in messages],
+        "stream": stream,
+        "auto_save_history": True,  # retrieve and message list need the saved history
+    }
+    if custom_variables:
+        body["custom_variables"] = dict(custom_variables)
+    if meta_data:
+        body["meta_data"] = dict(meta_data)
+    return body
+
+
+def _validate(model: type[BaseModel], data: Any, what: str, logid: str | None = None) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise UpstreamProtocolError(f"unexpected data from {what}", logid=logid) from exc
