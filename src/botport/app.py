@@ -7,6 +7,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -73,8 +74,10 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.resolved_database_url)
         await db.start()
-        async with db.session() as session:
-            stale = await repo.mark_streaming_messages_interrupted(session)
+        async with db.connect() as conn:
+            # With a shared PostgreSQL, another instance may be streaming right now: only dead turns.
+            older = None if db.backend == "sqlite" else timedelta(seconds=settings.turn_timeout + 30)
+            stale = await repo.mark_streaming_messages_interrupted(conn, older_than=older)
         if stale:
             log.warning("%d answer(s) cut off by the last shutdown were marked interrupted", stale)
         coze = _coze_client(settings, upstream_transport)

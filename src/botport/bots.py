@@ -19,23 +19,21 @@ def demo_bots() -> list[BotConfig]:
     }
     return [
         BotConfig(
-            slug=slugs[bot.bot_id],
-            bot_id=bot.bot_id,
+            slug=slugs[bot.id],
+            bot_id=bot.id,
             name=bot.name,
             description=bot.description,
             greeting=bot.greeting,
         )
         for bot in emulated.DEMO_BOTS
-        if bot.bot_id in slugs
+        if bot.id in slugs
     ]
 
 
 class BotRegistry:
     def __init__(self, bots: list[BotConfig]) -> None:
         if not bots:
-            raise ValueError(
-                "no bot configured: set BOTPORT_BOT_ID (one bot) or [[bots]] in the config file"
-            )
+            raise ValueError("no bot configured: set BOTPORT_BOT_ID (one bot) or [[bots]] in the config file")
         self._by_slug = {bot.slug: bot for bot in bots}
         self._by_bot_id = {bot.bot_id: bot for bot in bots}
 

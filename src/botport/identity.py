@@ -73,7 +73,7 @@ def _cookie_value(scope: Scope) -> str | None:
             for part in value.decode("latin-1").split(";"):
                 key, _, val = part.strip().partition("=")
                 if key == COOKIE_NAME:
-                    return val
+                    return str(val)
     return None
 
 

@@ -47,8 +47,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BOTPORT_", extra="ignore", env_nested_delimiter="__")
 
     # Upstream
-    coze_token: SecretStr | None = Field(default=None, description="Coze personal access token. Unset: demo mode.")
-    coze_base_url: str = Field(default=COZE_COM, description="api.coze.com, api.coze.cn or a Coze Studio URL.")
+    coze_token: SecretStr | None = Field(
+        default=None, description="Coze personal access token. Unset: demo mode."
+    )
+    coze_base_url: str = Field(
+        default=COZE_COM, description="api.coze.com, api.coze.cn or a Coze Studio URL."
+    )
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=120.0, gt=0, description="Longest silence allowed inside a stream.")
     turn_timeout: float = Field(default=600.0, gt=0, description="Longest a whole turn may take.")

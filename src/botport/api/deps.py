@@ -64,8 +64,8 @@ async def api_key_identity(header: str, services: ServicesDep) -> Identity:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError("use 'Authorization: Bearer <botport API key>'", code="invalid_api_key")
-    async with services.db.session() as session:
-        record = await keys.authenticate_api_key(session, token.strip())
+    async with services.db.connect() as conn:
+        record = await keys.authenticate_api_key(conn, token.strip())
     if record is None:
         raise AuthenticationError("the API key is unknown or revoked", code="invalid_api_key")
     return Identity("key", record.id)
@@ -78,7 +78,9 @@ async def require_api_key(request: Request, services: ServicesDep) -> Identity:
     """For machine edges (OpenAI, tool): a key is required, a cookie is not enough."""
     header = request.headers.get("authorization")
     if header is None:
-        raise AuthenticationError("an API key is required: 'Authorization: Bearer bp_...'", code="missing_api_key")
+        raise AuthenticationError(
+            "an API key is required: 'Authorization: Bearer bp_...'", code="missing_api_key"
+        )
     return await api_key_identity(header, services)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 _TUTORIAL_PATH = "/chat"  # the tutorial's page expects {"error": "text"}
 
 
-def error_response(request: Request, status: int, body: dict[str, object]) -> JSONResponse:
+def error_response(request: Request, status: int, body: Mapping[str, object]) -> JSONResponse:
     if request.url.path == _TUTORIAL_PATH:
         return JSONResponse({"error": str(body.get("message", ""))}, status_code=status)
     return JSONResponse({"error": body}, status_code=status)

@@ -49,6 +49,7 @@ class BodySizeLimitMiddleware:
 
     async def _reject(self, scope: Scope, send: Send) -> None:
         message = f"the request body is larger than {self.max_bytes} bytes"
+        body: dict[str, object]
         if scope.get("path") == "/chat":
             body = {"error": message}
         else:
@@ -58,7 +59,10 @@ class BodySizeLimitMiddleware:
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(data)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": data})

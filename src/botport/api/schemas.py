@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from botport.render import render_markdown
 from botport.settings import BotConfig
-from botport.store.repository import ConversationRecord, MessageRecord
+from botport.store.records import ConversationRecord, MessageRecord
 
 
 class _Strict(BaseModel):
@@ -118,7 +118,9 @@ class MessagePublic(BaseModel):
             )
         error = None
         if record.error_code:
-            error = ErrorPublic(code=record.error_code, message=record.error_message or "", logid=record.logid)
+            error = ErrorPublic(
+                code=record.error_code, message=record.error_message or "", logid=record.logid
+            )
         tool_calls: list[dict[str, Any]] | None = record.tool_calls
         return cls(
             id=record.id,

@@ -66,10 +66,10 @@ async def seed_chat(body: SeedChatBody, identity: IdentityDep, services: Service
         questions = [m.content for m in body.additional_messages if m.role == "user" and m.content.strip()]
         if not questions:
             raise BadRequestError("additional_messages holds no user message", code="empty_message")
-        async with services.db.session() as session:
-            conversation = await repo.find_conversation_by_title(session, identity.owner, bot.slug, SEED_TITLE)
+        async with services.db.connect() as conn:
+            conversation = await repo.find_conversation_by_title(conn, identity.owner, bot.slug, SEED_TITLE)
             if conversation is None:
-                conversation = await repo.create_conversation(session, identity.owner, bot.slug, SEED_TITLE)
+                conversation = await repo.create_conversation(conn, identity.owner, bot.slug, SEED_TITLE)
         turn = await services.chat.start_turn(
             TurnRequest(identity=identity, conversation_id=conversation.id, content=questions[-1])
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -37,8 +37,8 @@ from botport.chat.events import (
 )
 from botport.chat.service import KEEPALIVE, Turn, TurnRequest
 from botport.errors import NotFoundError
-from botport.render import render_markdown
 from botport.store import repository as repo
+from botport.store.records import ConversationRecord
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
@@ -65,8 +65,8 @@ async def create_conversation(
     body: ConversationCreate, identity: IdentityDep, services: ServicesDep
 ) -> ConversationPublic:
     bot = services.bots.get(body.bot)
-    async with services.db.session() as session:
-        record = await repo.create_conversation(session, identity.owner, bot.slug, body.title.strip())
+    async with services.db.connect() as conn:
+        record = await repo.create_conversation(conn, identity.owner, bot.slug, body.title.strip())
     return ConversationPublic.of(record)
 
 
@@ -77,21 +77,25 @@ async def list_conversations(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> ConversationPage:
-    async with services.db.session() as session:
-        items, next_cursor = await repo.list_conversations(session, identity.owner, limit=limit, before=before)
-    return ConversationPage(items=[ConversationPublic.of(c) for c in items], next_cursor=next_cursor)
+    async with services.db.connect() as conn:
+        page = await repo.list_conversations(conn, identity.owner, limit=limit, before=before)
+    return ConversationPage(
+        items=[ConversationPublic.of(c) for c in page.items], next_cursor=page.next_cursor
+    )
 
 
-async def _get_owned(services: ServicesDep, owner: str, conversation_id: str) -> repo.ConversationRecord:
-    async with services.db.session() as session:
-        record = await repo.get_conversation(session, owner, conversation_id)
+async def _get_owned(services: ServicesDep, owner: str, conversation_id: str) -> ConversationRecord:
+    async with services.db.connect() as conn:
+        record = await repo.get_conversation(conn, owner, conversation_id)
     if record is None:
         raise NotFoundError("no such conversation", code="conversation_not_found")
     return record
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationPublic)
-async def get_conversation(conversation_id: str, identity: IdentityDep, services: ServicesDep) -> ConversationPublic:
+async def get_conversation(
+    conversation_id: str, identity: IdentityDep, services: ServicesDep
+) -> ConversationPublic:
     return ConversationPublic.of(await _get_owned(services, identity.owner, conversation_id))
 
 
@@ -100,8 +104,8 @@ async def rename_conversation(
     conversation_id: str, body: ConversationUpdate, identity: IdentityDep, services: ServicesDep
 ) -> ConversationPublic:
     await _get_owned(services, identity.owner, conversation_id)
-    async with services.db.session() as session:
-        await repo.rename_conversation(session, identity.owner, conversation_id, body.title.strip())
+    async with services.db.connect() as conn:
+        await repo.rename_conversation(conn, identity.owner, conversation_id, body.title.strip())
     return ConversationPublic.of(await _get_owned(services, identity.owner, conversation_id))
 
 
@@ -112,16 +116,16 @@ async def delete_conversation(
     await _get_owned(services, identity.owner, conversation_id)
     if chat.is_running(conversation_id):
         await chat.cancel(identity, conversation_id)
-    async with services.db.session() as session:
-        await repo.delete_conversation(session, identity.owner, conversation_id)
+    async with services.db.connect() as conn:
+        await repo.delete_conversation(conn, identity.owner, conversation_id)
     return Response(status_code=204)
 
 
 @router.get("/conversations/{conversation_id}/messages", response_model=MessageList)
 async def list_messages(conversation_id: str, identity: IdentityDep, services: ServicesDep) -> MessageList:
     await _get_owned(services, identity.owner, conversation_id)
-    async with services.db.session() as session:
-        records = await repo.list_messages(session, conversation_id)
+    async with services.db.connect() as conn:
+        records = await repo.list_messages(conn, conversation_id)
     return MessageList(items=[MessagePublic.of(m) for m in records])
 
 
@@ -133,7 +137,9 @@ async def list_messages(conversation_id: str, identity: IdentityDep, services: S
 async def send_message(
     conversation_id: str, body: MessageCreate, identity: IdentityDep, chat: ChatServiceDep
 ) -> StreamingResponse | JSONResponse:
-    turn = await chat.start_turn(TurnRequest(identity=identity, conversation_id=conversation_id, content=body.content))
+    turn = await chat.start_turn(
+        TurnRequest(identity=identity, conversation_id=conversation_id, content=body.content)
+    )
     if body.stream:
         return sse_response(turn_frames(turn))
     record = await chat.run_to_end(turn)
@@ -160,12 +166,8 @@ async def turn_frames(turn: Turn) -> AsyncIterator[bytes]:
         elif isinstance(event, TurnStarted):
             yield frame("turn.started", asdict(event))
         elif isinstance(event, MessageCompleted):
-            public = MessagePublic.of(
-                turn.answer.__class__(
-                    **{**asdict_record(turn.answer), "content": event.content, "reasoning": event.reasoning}
-                )
-            )
-            public.html = render_markdown(event.content) if event.content else ""
+            so_far = replace(turn.answer, content=event.content, reasoning=event.reasoning)
+            public = MessagePublic.of(so_far)
             yield frame("message.completed", public.model_dump(mode="json"))
         elif isinstance(event, FollowUps):
             yield frame("follow_ups", {"suggestions": list(event.suggestions)})
@@ -192,7 +194,3 @@ async def turn_frames(turn: Turn) -> AsyncIterator[bytes]:
             if event.upstream_code is not None:
                 data["upstream_code"] = event.upstream_code
             yield frame("error", data)
-
-
-def asdict_record(record: object) -> dict[str, object]:
-    return asdict(record)  # type: ignore[call-overload, no-any-return]

@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 from botport.bots import BotRegistry
@@ -38,15 +39,17 @@ from botport.errors import (
 from botport.identity import Identity
 from botport.store import repository as repo
 from botport.store.db import Database
-from botport.store.repository import ConversationRecord, MessageRecord
-from botport.upstream.client import ChatStream, CozeClient
+from botport.store.records import ConversationRecord, MessageRecord, MessageStatus
+from botport.upstream.client import CozeClient
 from botport.upstream.models import EnterMessage, ToolOutput
+from botport.upstream.stream import ChatStream
 
 log = logging.getLogger(__name__)
 
 KEEPALIVE = object()  # yielded by Turn.events() after a quiet spell, for SSE keep-alive comments
 _END = object()
 _FREE = object()
+BUSY_MESSAGE = "an answer is still being written in this conversation; wait for it or stop it first"
 
 StreamOpener = Callable[[], AbstractAsyncContextManager[ChatStream]]
 
@@ -112,8 +115,10 @@ class Turn:
             yield self.started
             while True:
                 try:
-                    item = await asyncio.wait_for(self._queue.get(), keepalive) if keepalive else (
-                        await self._queue.get()
+                    item = (
+                        await asyncio.wait_for(self._queue.get(), keepalive)
+                        if keepalive
+                        else (await self._queue.get())
                     )
                 except TimeoutError:
                     yield KEEPALIVE
@@ -216,6 +221,8 @@ class ChatService:
         self.max_message_chars = max_message_chars
         # conversation id -> its running turn (None while the turn is being set up)
         self._running: dict[str, Turn | None] = {}
+        # A 'streaming' row older than this cannot belong to a live turn on any instance.
+        self._live_window = timedelta(seconds=turn_timeout + 30)
 
     # --- starting -----------------------------------------------------------------------------
 
@@ -236,15 +243,13 @@ class ChatService:
         bot = self.bots.get(conversation.bot)
         self._claim(conversation.id)
         try:
-            async with self.db.session() as session:
-                user_message = await repo.add_message(
-                    session, conversation_id=conversation.id, role="user", content=content, status="completed"
-                )
-                answer = await repo.add_message(
-                    session, conversation_id=conversation.id, role="assistant", content="", status="streaming"
-                )
+            async with self.db.connect() as conn:
+                if await repo.has_live_turn(conn, conversation.id, younger_than=self._live_window):
+                    raise TurnInProgressError(BUSY_MESSAGE)
+                user_message = await repo.add_message(conn, conversation.id, "user", content)
+                answer = await repo.add_message(conn, conversation.id, "assistant", "", status="streaming")
                 if conversation.title == "":
-                    await repo.rename_conversation(session, owner, conversation.id, _title_from(content))
+                    await repo.rename_conversation(conn, owner, conversation.id, _title_from(content))
         except BaseException:
             self._running.pop(conversation.id, None)
             raise
@@ -270,10 +275,10 @@ class ChatService:
             raise BadRequestError("this conversation has no paused chat", code="no_paused_chat")
         self._claim(conversation.id)
         try:
-            async with self.db.session() as session:
-                answer = await repo.add_message(
-                    session, conversation_id=conversation.id, role="assistant", content="", status="streaming"
-                )
+            async with self.db.connect() as conn:
+                if await repo.has_live_turn(conn, conversation.id, younger_than=self._live_window):
+                    raise TurnInProgressError(BUSY_MESSAGE)
+                answer = await repo.add_message(conn, conversation.id, "assistant", "", status="streaming")
         except BaseException:
             self._running.pop(conversation.id, None)
             raise
@@ -291,15 +296,13 @@ class ChatService:
     def _claim(self, conversation_id: str) -> None:
         running = self._running.get(conversation_id, _FREE)
         if running is not _FREE and not (isinstance(running, Turn) and running.is_stale):
-            raise TurnInProgressError(
-                "an answer is still being written in this conversation; wait for it or stop it first"
-            )
+            raise TurnInProgressError(BUSY_MESSAGE)
         # Reserve the slot before the first await so two sends cannot both pass the check.
         self._running[conversation_id] = None
 
     async def _owned_conversation(self, owner: str, conversation_id: str) -> ConversationRecord:
-        async with self.db.session() as session:
-            conversation = await repo.get_conversation(session, owner, conversation_id)
+        async with self.db.connect() as conn:
+            conversation = await repo.get_conversation(conn, owner, conversation_id)
         if conversation is None:
             raise NotFoundError("no such conversation", code="conversation_not_found")
         return conversation
@@ -322,8 +325,8 @@ class ChatService:
         """Serve a non-streaming request from the same upstream stream: consume, then read back."""
         async for _ in turn.events():
             pass
-        async with self.db.session() as session:
-            message = await repo.get_message(session, turn.answer.id)
+        async with self.db.connect() as conn:
+            message = await repo.get_message(conn, turn.answer.id)
         assert message is not None
         return message
 
@@ -332,14 +335,19 @@ class ChatService:
     async def _remember_upstream_ids(self, turn: Turn) -> None:
         """Keep Coze's conversation id at once: it carries context across turns and restarts."""
         state = turn.state
-        async with self.db.session() as session:
-            await repo.update_message(session, turn.answer.id, upstream_chat_id=state.chat_id)
-            if state.coze_conversation_id and state.coze_conversation_id != turn.conversation.coze_conversation_id:
-                await repo.set_coze_conversation_id(session, turn.conversation.id, state.coze_conversation_id)
+        async with self.db.connect() as conn:
+            await repo.update_message(conn, turn.answer.id, upstream_chat_id=state.chat_id)
+            if (
+                state.coze_conversation_id
+                and state.coze_conversation_id != turn.conversation.coze_conversation_id
+            ):
+                await repo.set_coze_conversation_id(conn, turn.conversation.id, state.coze_conversation_id)
 
-    async def _store_outcome(self, turn: Turn, *, status: str, error: BotportError | None = None) -> None:
+    async def _store_outcome(
+        self, turn: Turn, *, status: MessageStatus, error: BotportError | None = None
+    ) -> None:
         state = turn.state
-        fields: dict[str, object] = {
+        fields: repo.MessageFields = {
             "content": state.content,
             "reasoning": state.reasoning,
             "status": status,
@@ -347,24 +355,23 @@ class ChatService:
             "upstream_chat_id": state.chat_id,
         }
         if state.usage is not None:
-            fields |= {
-                "input_tokens": state.usage.input_tokens,
-                "output_tokens": state.usage.output_tokens,
-                "total_tokens": state.usage.total_tokens,
-            }
+            fields["input_tokens"] = state.usage.input_tokens
+            fields["output_tokens"] = state.usage.output_tokens
+            fields["total_tokens"] = state.usage.total_tokens
         if state.tool_calls:
             fields["tool_calls"] = [
                 {"id": c.id, "name": c.name, "arguments": c.arguments} for c in state.tool_calls
             ]
         if error is not None:
-            fields |= {"error_code": error.code, "error_message": error.message}
+            fields["error_code"] = error.code
+            fields["error_message"] = error.message
             logid = getattr(error, "logid", None)
             if logid:
                 fields["logid"] = logid
         try:
-            async with self.db.session() as session:
-                await repo.update_message(session, turn.answer.id, **fields)
-                await repo.touch_conversation(session, turn.conversation.id)
+            async with self.db.connect() as conn:
+                await repo.update_message(conn, turn.answer.id, **fields)
+                await repo.touch_conversation(conn, turn.conversation.id)
         finally:
             if self._running.get(turn.conversation.id) is turn:
                 del self._running[turn.conversation.id]
@@ -384,4 +391,3 @@ class ChatService:
 def _title_from(content: str, limit: int = 60) -> str:
     line = " ".join(content.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
-

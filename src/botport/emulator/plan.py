@@ -1,4 +1,4 @@
-"""What a scripted bot decides for one turn (a :class:`TurnPlan`), from what it knows (a :class:`TurnContext`).
+"""What a scripted bot decides for a turn (:class:`TurnPlan`) from what it knows (:class:`TurnContext`).
 
 Bots are pure functions from context to plan; :mod:`botport.emulator.runner` plays the plan out as
 Coze events with the delays and faults in force.
@@ -7,7 +7,7 @@ Coze events with the delays and faults in force.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Ending = Literal["completed", "failed", "error", "requires_action"]
@@ -40,7 +40,6 @@ class TurnPlan:
     tool_calls: tuple[ToolCallPlan, ...] = ()  # for "requires_action"
     tool_responses: tuple[str, ...] = ()  # tool_response messages to emit before the answer
     delta_delay: float | None = None  # a script's own pace (``/slow``); the request's header still wins
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 _PIECE = re.compile(r"\S+\s*|\s+")

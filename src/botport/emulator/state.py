@@ -16,6 +16,9 @@ from botport.emulator.ids import new_id, now
 RUNNING = frozenset({"created", "in_progress"})
 FINISHED = frozenset({"completed", "failed", "canceled"})
 
+# An encoded SSE frame with its event name (streams count message.delta frames for ``cut_after``).
+Frame = tuple[str, bytes]
+
 
 @dataclass(slots=True)
 class MessageRecord:
@@ -80,7 +83,7 @@ class ChatRecord:
     usage: Usage = field(default_factory=Usage)
     required_action: dict[str, Any] | None = None
     messages: list[MessageRecord] = field(default_factory=list)  # what the bot produced, in order
-    subscribers: list[asyncio.Queue[bytes | None]] = field(default_factory=list)
+    subscribers: list[asyncio.Queue[Frame | None]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
 
     def to_wire(self, **override: Any) -> dict[str, Any]:
@@ -104,13 +107,13 @@ class ChatRecord:
         data.update(override)
         return data
 
-    def publish(self, frame: bytes | None) -> None:
-        """Hand one SSE frame (``None`` = end of stream) to every open stream of this chat."""
+    def publish(self, frame: Frame | None) -> None:
+        """Hand one event (``None`` = end of stream) to every open stream of this chat."""
         for queue in self.subscribers:
             queue.put_nowait(frame)
 
-    def subscribe(self) -> asyncio.Queue[bytes | None]:
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    def subscribe(self) -> asyncio.Queue[Frame | None]:
+        queue: asyncio.Queue[Frame | None] = asyncio.Queue()
         self.subscribers.append(queue)
         return queue
 
@@ -128,7 +131,9 @@ class ConversationRecord:
     chat_ids: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.last_section_id = self.last_section_id or self.id  # Coze's first section id is the conversation id
+        self.last_section_id = (
+            self.last_section_id or self.id
+        )  # Coze's first section id is the conversation id
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -170,7 +175,9 @@ class Store:
         self.conversations[conversation.id] = conversation
         return conversation
 
-    def conversation(self, account: str, conversation_id: str, *, user_id: str | None = None) -> ConversationRecord:
+    def conversation(
+        self, account: str, conversation_id: str, *, user_id: str | None = None
+    ) -> ConversationRecord:
         """The account's conversation; with ``user_id``, also claim it for (or check it against) that user."""
         conversation = self.conversations.get(conversation_id)
         if conversation is None or conversation.account != account:
@@ -208,8 +215,14 @@ class Store:
         for message in conversation.messages:
             if message.id == message_id:
                 return message
-        raise EmulatorError(NOT_FOUND, f"message {message_id!r} not found in conversation {conversation_id!r}")
+        raise EmulatorError(
+            NOT_FOUND, f"message {message_id!r} not found in conversation {conversation_id!r}"
+        )
 
     def list_conversations(self, account: str, bot_id: str) -> list[ConversationRecord]:
-        found = [c for c in self.conversations.values() if c.account == account and (not bot_id or c.bot_id == bot_id)]
+        found = [
+            c
+            for c in self.conversations.values()
+            if c.account == account and (not bot_id or c.bot_id == bot_id)
+        ]
         return sorted(found, key=lambda c: int(c.id), reverse=True)

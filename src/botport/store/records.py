@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
-
-from sqlalchemy import RowMapping
 
 MessageRole = Literal["user", "assistant"]
 MessageStatus = Literal["streaming", "completed", "failed", "interrupted", "requires_action"]
@@ -28,7 +27,7 @@ class ConversationRecord:
     updated_at: datetime  # last activity: a new message or a touch (a rename does not reorder)
 
     @classmethod
-    def from_row(cls, row: RowMapping) -> ConversationRecord:
+    def from_row(cls, row: Mapping[Any, Any]) -> ConversationRecord:
         return cls(
             id=row["id"],
             owner=row["owner"],
@@ -61,7 +60,7 @@ class MessageRecord:
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: RowMapping) -> MessageRecord:
+    def from_row(cls, row: Mapping[Any, Any]) -> MessageRecord:
         return cls(
             id=row["id"],
             conversation_id=row["conversation_id"],
@@ -100,7 +99,7 @@ class ApiKeyRecord:
         return self.revoked_at is not None
 
     @classmethod
-    def from_row(cls, row: RowMapping) -> ApiKeyRecord:
+    def from_row(cls, row: Mapping[Any, Any]) -> ApiKeyRecord:
         return cls(
             id=row["id"],
             name=row["name"],

@@ -18,9 +18,9 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
@@ -43,6 +43,8 @@ logger = logging.getLogger("botport.upstream")
 
 _LOGID_HEADER = "x-tt-logid"
 _EXCERPT_CHARS = 200
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class CozeClient:
@@ -92,19 +94,19 @@ class CozeClient:
         conversation_id: str | None = None,
         custom_variables: Mapping[str, str] | None = None,
         meta_data: Mapping[str, str] | None = None,
-    ) -> AsyncIterator[ChatStream]:
+    ) -> AbstractAsyncContextManager[ChatStream]:
         """Start a turn and stream it: ``async with client.stream_chat(...) as stream``."""
         body = _chat_body(bot_id, user_id, messages, custom_variables, meta_data, stream=True)
         params = {"conversation_id": conversation_id} if conversation_id else None
-        return self._stream("/v3/chat", params=params, body=body)  # type: ignore[return-value]
+        return self._stream("/v3/chat", params=params, body=body)
 
     def stream_submit_tool_outputs(
         self, *, conversation_id: str, chat_id: str, tool_outputs: Sequence[ToolOutput]
-    ) -> AsyncIterator[ChatStream]:
+    ) -> AbstractAsyncContextManager[ChatStream]:
         """Continue a ``requires_action`` chat with tool results, streaming the rest of the turn."""
         body = {"tool_outputs": [t.model_dump() for t in tool_outputs], "stream": True}
         params = {"conversation_id": conversation_id, "chat_id": chat_id}
-        return self._stream("/v3/chat/submit_tool_outputs", params=params, body=body)  # type: ignore[return-value]
+        return self._stream("/v3/chat/submit_tool_outputs", params=params, body=body)
 
     async def create_chat(
         self,
@@ -119,31 +121,35 @@ class CozeClient:
         """Start a turn without streaming; the Chat comes back ``created`` / ``in_progress``."""
         body = _chat_body(bot_id, user_id, messages, custom_variables, meta_data, stream=False)
         params = {"conversation_id": conversation_id} if conversation_id else None
-        return await self._call(Chat, "POST", "/v3/chat", params=params, body=body)
+        chat, _ = await self._call(Chat, "POST", "/v3/chat", params=params, body=body)
+        return chat
 
     async def submit_tool_outputs(
         self, *, conversation_id: str, chat_id: str, tool_outputs: Sequence[ToolOutput]
     ) -> Chat:
         body = {"tool_outputs": [t.model_dump() for t in tool_outputs], "stream": False}
         params = {"conversation_id": conversation_id, "chat_id": chat_id}
-        return await self._call(Chat, "POST", "/v3/chat/submit_tool_outputs", params=params, body=body)
+        chat, _ = await self._call(Chat, "POST", "/v3/chat/submit_tool_outputs", params=params, body=body)
+        return chat
 
     async def retrieve_chat(self, *, conversation_id: str, chat_id: str) -> Chat:
         params = {"conversation_id": conversation_id, "chat_id": chat_id}
-        return await self._call(Chat, "GET", "/v3/chat/retrieve", params=params)
+        chat, _ = await self._call(Chat, "GET", "/v3/chat/retrieve", params=params)
+        return chat
 
     async def list_chat_messages(self, *, conversation_id: str, chat_id: str) -> list[Message]:
         params = {"conversation_id": conversation_id, "chat_id": chat_id}
-        data = await self._request("GET", "/v3/chat/message/list", params=params)
+        data, logid = await self._request("GET", "/v3/chat/message/list", params=params)
         if data is None:
             return []
         if not isinstance(data, list):
-            raise UpstreamProtocolError("message list: 'data' is not a list")
-        return [_validate(Message, item, "message list") for item in data]
+            raise UpstreamProtocolError("message list: 'data' is not a list", logid=logid)
+        return [_validate(Message, item, "message list", logid) for item in data]
 
     async def cancel_chat(self, *, conversation_id: str, chat_id: str) -> Chat:
         body = {"conversation_id": conversation_id, "chat_id": chat_id}
-        return await self._call(Chat, "POST", "/v3/chat/cancel", body=body)
+        chat, _ = await self._call(Chat, "POST", "/v3/chat/cancel", body=body)
+        return chat
 
     async def create_and_poll(
         self,
@@ -155,32 +161,31 @@ class CozeClient:
         custom_variables: Mapping[str, str] | None = None,
         meta_data: Mapping[str, str] | None = None,
         poll_interval: float = 1.0,
-        timeout: float = 600.0,
+        timeout: float = 600.0,  # noqa: ASYNC109 - a deadline that also cancels the chat upstream
     ) -> tuple[Chat, list[Message]]:
         """Start a turn, poll retrieve (at most once per ``poll_interval``) until it ends, then read
         its messages. On the deadline the chat is canceled and :class:`UpstreamTimeout` raised.
         Coze asks for one retrieve a second at most: keep ``poll_interval`` >= 1 against real Coze."""
-        chat = await self.create_chat(
-            bot_id=bot_id,
-            user_id=user_id,
-            messages=messages,
-            conversation_id=conversation_id,
-            custom_variables=custom_variables,
-            meta_data=meta_data,
-        )
+        body = _chat_body(bot_id, user_id, messages, custom_variables, meta_data, stream=False)
+        params = {"conversation_id": conversation_id} if conversation_id else None
+        chat, logid = await self._call(Chat, "POST", "/v3/chat", params=params, body=body)
         deadline = time.monotonic() + timeout
         while not chat.status.is_final:
             remaining = deadline - time.monotonic()
             await asyncio.sleep(max(0.0, min(poll_interval, remaining)))
             if time.monotonic() >= deadline:
                 await self._cancel_quietly(chat)
-                raise UpstreamTimeout(f"the chat did not finish within {timeout:g} s; it was canceled")
-            chat = await self.retrieve_chat(conversation_id=chat.conversation_id, chat_id=chat.id)
+                raise UpstreamTimeout(
+                    f"the chat did not finish within {timeout:g} s; it was canceled", logid=logid
+                )
+            query = {"conversation_id": chat.conversation_id, "chat_id": chat.id}
+            chat, logid = await self._call(Chat, "GET", "/v3/chat/retrieve", params=query)
         if chat.status is ChatStatus.FAILED:
             error = chat.last_error
             raise ChatFailedError(
                 (error.msg if error else "") or "the chat failed",
                 upstream_code=(error.code if error else None) or None,
+                logid=logid,
             )
         found = await self.list_chat_messages(conversation_id=chat.conversation_id, chat_id=chat.id)
         return chat, found
@@ -208,11 +213,13 @@ class CozeClient:
             body["messages"] = [m.model_dump(exclude_none=True) for m in messages]
         if meta_data:
             body["meta_data"] = dict(meta_data)
-        return await self._call(Conversation, "POST", "/v1/conversation/create", body=body)
+        conversation, _ = await self._call(Conversation, "POST", "/v1/conversation/create", body=body)
+        return conversation
 
     async def retrieve_conversation(self, conversation_id: str) -> Conversation:
         params = {"conversation_id": conversation_id}
-        return await self._call(Conversation, "GET", "/v1/conversation/retrieve", params=params)
+        conversation, _ = await self._call(Conversation, "GET", "/v1/conversation/retrieve", params=params)
+        return conversation
 
     # --- plumbing ---------------------------------------------------------------------------------
 
@@ -275,9 +282,7 @@ class CozeClient:
         try:
             await response.aread()
         except httpx.HTTPError as exc:
-            raise transport_error(
-                exc, logid=response.headers.get(_LOGID_HEADER), mid_stream=True
-            ) from exc
+            raise transport_error(exc, logid=response.headers.get(_LOGID_HEADER), mid_stream=False) from exc
 
     async def _request(
         self,
@@ -286,25 +291,26 @@ class CozeClient:
         *,
         params: Mapping[str, str] | None = None,
         body: Any | None = None,
-    ) -> Any:
+    ) -> tuple[Any, str | None]:
+        """``data`` of the envelope and the log id of the response."""
         response = await self._send(self._build(method, path, params, body), stream=True)
         try:
             await self._read_body(response)
         finally:
             await response.aclose()
-        return self._envelope_data(response)
+        return self._envelope_data(response), response.headers.get(_LOGID_HEADER)
 
     async def _call(
         self,
-        model: type[Any],
+        model: type[_Model],
         method: str,
         path: str,
         *,
         params: Mapping[str, str] | None = None,
         body: Any | None = None,
-    ) -> Any:
-        data = await self._request(method, path, params=params, body=body)
-        return _validate(model, data, path, logid=None)
+    ) -> tuple[_Model, str | None]:
+        data, logid = await self._request(method, path, params=params, body=body)
+        return _validate(model, data, path, logid), logid
 
     def _envelope_data(self, response: httpx.Response) -> Any:
         """``data`` of a Coze envelope; the typed error for ``code > 0`` or a failed HTTP status."""
@@ -363,7 +369,7 @@ def _chat_body(
     return body
 
 
-def _validate(model: type[BaseModel], data: Any, what: str, logid: str | None = None) -> Any:
+def _validate(model: type[_Model], data: Any, what: str, logid: str | None) -> _Model:
     try:
         return model.model_validate(data)
     except ValidationError as exc:

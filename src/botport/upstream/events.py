@@ -18,6 +18,9 @@ class ChatEventType(StrEnum):
     CHAT_COMPLETED = "conversation.chat.completed"
     CHAT_FAILED = "conversation.chat.failed"
     CHAT_REQUIRES_ACTION = "conversation.chat.requires_action"
+    # Not documented for the HTTP API (it is a name from Coze's websocket API); the emulator sends it
+    # when a streamed chat is canceled.
+    CHAT_CANCELED = "conversation.chat.canceled"
     ERROR = "error"
     DONE = "done"
     UNKNOWN = "unknown"
@@ -33,6 +36,7 @@ _CHAT_EVENTS = {
     ChatEventType.CHAT_COMPLETED,
     ChatEventType.CHAT_FAILED,
     ChatEventType.CHAT_REQUIRES_ACTION,
+    ChatEventType.CHAT_CANCELED,
 }
 _MESSAGE_EVENTS = {ChatEventType.MESSAGE_DELTA, ChatEventType.MESSAGE_COMPLETED, ChatEventType.AUDIO_DELTA}
 

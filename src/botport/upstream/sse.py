@@ -94,12 +94,10 @@ class SSEDecoder:
             self._event = value
         elif field == "data":
             self._data.append(value)
-        elif field == "id":
-            if "\0" not in value:
-                self._last_id = value
-        elif field == "retry":
-            if value and value.isascii() and value.isdigit():
-                self._retry = int(value)
+        elif field == "id" and "\0" not in value:
+            self._last_id = value
+        elif field == "retry" and value.isascii() and value.isdigit():
+            self._retry = int(value)
         # Any other field is ignored.
         return None
 

@@ -28,7 +28,11 @@ from botport.upstream.models import Chat, LastError, Message
 from botport.upstream.sse import ServerSentEvent, SSEDecoder
 
 # Chat events after which the turn is over (the stream may still send ``done``).
-_FINAL_CHAT_EVENTS = {ChatEventType.CHAT_COMPLETED, ChatEventType.CHAT_REQUIRES_ACTION}
+_FINAL_CHAT_EVENTS = {
+    ChatEventType.CHAT_COMPLETED,
+    ChatEventType.CHAT_REQUIRES_ACTION,
+    ChatEventType.CHAT_CANCELED,
+}
 
 
 def transport_error(exc: httpx.HTTPError, *, logid: str | None, mid_stream: bool) -> UpstreamError:
@@ -73,24 +77,17 @@ def decode_chat_event(sse: ServerSentEvent, *, logid: str | None = None) -> Chat
     kind = ChatEventType(sse.event)
     if kind is ChatEventType.ERROR:
         raise _error_event(sse, logid)
-    if kind in {
-        ChatEventType.CHAT_CREATED,
-        ChatEventType.CHAT_IN_PROGRESS,
-        ChatEventType.CHAT_COMPLETED,
-        ChatEventType.CHAT_FAILED,
-        ChatEventType.CHAT_REQUIRES_ACTION,
-    }:
+    probe = ChatEvent(type=kind, name=sse.event)
+    if probe.is_chat_event:
         return ChatEvent(type=kind, name=sse.event, chat=_parse(Chat, sse, logid), data=sse.data)
-    if kind in {ChatEventType.MESSAGE_DELTA, ChatEventType.MESSAGE_COMPLETED, ChatEventType.AUDIO_DELTA}:
+    if probe.is_message_event:
         return ChatEvent(type=kind, name=sse.event, message=_parse(Message, sse, logid), data=sse.data)
     return ChatEvent(type=kind, name=sse.event, data=sse.data)
 
 
 def _chat_failed(chat: Chat, logid: str | None) -> ChatFailedError:
     error = chat.last_error or LastError()
-    return ChatFailedError(
-        error.msg or "the chat failed", upstream_code=error.code or None, logid=logid
-    )
+    return ChatFailedError(error.msg or "the chat failed", upstream_code=error.code or None, logid=logid)
 
 
 class ChatStream:

@@ -1,0 +1,64 @@
+"""``create_emulator_app``: the emulator as an ASGI app (Starlette)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from botport.emulator.auth import TokenChecker
+from botport.emulator.bots import DEMO_BOTS, EmulatedBot
+from botport.emulator.chat_routes import ChatRoutes
+from botport.emulator.context import Emulator
+from botport.emulator.conversation_routes import ConversationRoutes
+from botport.emulator.envelope import (
+    BAD_REQUEST,
+    EmulatorError,
+    JSONResponse,
+    error_body,
+    error_response,
+    logid_of,
+)
+from botport.emulator.middleware import EmulatorMiddleware
+from botport.emulator.state import Store
+
+
+def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods still answer with an envelope."""
+    assert isinstance(exc, HTTPException)
+    msg = f"{request.method} {request.url.path}: {exc.detail}"
+    return JSONResponse(error_body(BAD_REQUEST, msg, logid_of(request)), status_code=exc.status_code)
+
+
+def create_emulator_app(
+    tokens: Iterable[str] = ("demo-token",), *, bots: Sequence[EmulatedBot] | None = None
+) -> Starlette:
+    """An emulator accepting ``tokens`` as Bearer tokens, serving ``bots`` (default: the demo bots)."""
+    emulator = Emulator(
+        store=Store(),
+        tokens=TokenChecker(tokens),
+        bots={bot.id: bot for bot in (DEMO_BOTS if bots is None else bots)},
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        # Chats still running when the server stops: end their tasks rather than leave them pending.
+        tasks = [c.task for c in emulator.store.chats.values() if c.task is not None and not c.task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    app = Starlette(
+        routes=[*ChatRoutes(emulator).routes(), *ConversationRoutes(emulator).routes()],
+        exception_handlers={EmulatorError: error_response, HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.add_middleware(EmulatorMiddleware)
+    app.state.emulator = emulator
+    return app

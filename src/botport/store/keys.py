@@ -1,0 +1,119 @@
+"""API keys: ``bp_`` + 43 random URL-safe characters. Only the key's sha256 is stored.
+
+A key is found by its hash through a unique index, so checking one takes a single lookup and
+leaks no timing about how much of a guess matched. Each key acts as the identity ``key:<id>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from botport.store.records import ApiKeyRecord
+from botport.store.tables import api_keys
+from botport.store.types import new_id, utcnow
+
+KEY_PREFIX = "bp_"
+SHOWN_PREFIX_CHARS = 11  # "bp_" and 8 random characters: enough to tell keys apart in a list
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+_MAX_KEY_CHARS = 200  # anything longer is not one of ours; don't hash megabytes
+
+
+class AmbiguousKeyError(ValueError):
+    """A prefix given to :func:`revoke_api_key` matches more than one key."""
+
+
+def hash_api_key(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
+
+
+def key_owner(key_id: str) -> str:
+    """The identity that requests made with this key act as."""
+    return f"key:{key_id}"
+
+
+async def create_api_key(conn: AsyncConnection, name: str) -> tuple[str, ApiKeyRecord]:
+    """A new key: returns the plaintext (shown once, never stored) and its record."""
+    plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
+    key_id = new_id()
+    values: dict[str, Any] = {
+        "id": key_id,
+        "name": name,
+        "prefix": plaintext[:SHOWN_PREFIX_CHARS],
+        "key_hash": hash_api_key(plaintext),
+        "owner": key_owner(key_id),
+        "created_at": utcnow(),
+        "last_used_at": None,
+        "revoked_at": None,
+    }
+    await conn.execute(insert(api_keys).values(values))
+    return plaintext, ApiKeyRecord.from_row(values)
+
+
+async def list_api_keys(conn: AsyncConnection, *, include_revoked: bool = True) -> list[ApiKeyRecord]:
+    """All keys, oldest first."""
+    query = select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+    if not include_revoked:
+        query = query.where(api_keys.c.revoked_at.is_(None))
+    rows = (await conn.execute(query)).mappings()
+    return [ApiKeyRecord.from_row(row) for row in rows]
+
+
+async def revoke_api_key(conn: AsyncConnection, id_or_prefix: str) -> ApiKeyRecord | None:
+    """Revoke the key with this id or shown prefix; None if there is none.
+
+    Revoking a revoked key changes nothing. Raises :class:`AmbiguousKeyError` if a prefix matches
+    several keys.
+    """
+    rows = (
+        (
+            await conn.execute(
+                select(api_keys).where(or_(api_keys.c.id == id_or_prefix, api_keys.c.prefix == id_or_prefix))
+            )
+        )
+        .mappings()
+        .all()
+    )
+    if not rows:
+        return None
+    if len(rows) > 1:
+        raise AmbiguousKeyError(f"{id_or_prefix!r} matches {len(rows)} keys; use the key id")
+    record = ApiKeyRecord.from_row(rows[0])
+    if record.revoked_at is not None:
+        return record
+    now = utcnow()
+    await conn.execute(update(api_keys).where(api_keys.c.id == record.id).values(revoked_at=now))
+    return ApiKeyRecord.from_row({**rows[0], "revoked_at": now})
+
+
+async def authenticate_api_key(conn: AsyncConnection, plaintext: str) -> ApiKeyRecord | None:
+    """The record of a valid, unrevoked key, or None. Records use at most once a minute."""
+    if not plaintext.startswith(KEY_PREFIX) or len(plaintext) > _MAX_KEY_CHARS:
+        return None
+    digest = hash_api_key(plaintext)
+    row = (await conn.execute(select(api_keys).where(api_keys.c.key_hash == digest))).mappings().first()
+    if row is None or not hmac.compare_digest(row["key_hash"], digest):
+        return None
+    record = ApiKeyRecord.from_row(row)
+    if record.revoked_at is not None:
+        return None
+    now = utcnow()
+    if record.last_used_at is None or now - record.last_used_at >= LAST_USED_RESOLUTION:
+        # The condition repeats in SQL so that concurrent requests don't all write.
+        stale = now - LAST_USED_RESOLUTION
+        await conn.execute(
+            update(api_keys)
+            .where(
+                api_keys.c.id == record.id,
+                or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at <= stale),
+            )
+            .values(last_used_at=now)
+        )
+        record = ApiKeyRecord.from_row({**row, "last_used_at": now})
+    return record

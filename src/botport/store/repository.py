@@ -1,0 +1,407 @@
+"""Conversations and messages: plain async functions over an open connection (one transaction).
+
+Owner checks live here: :func:`get_conversation` and friends take the caller's identity and treat
+someone else's conversation as missing. Functions that take only a conversation or message id
+(:func:`list_messages`, :func:`add_message`, ...) trust the caller to have checked ownership first.
+
+History matching (for the OpenAI edge, whose clients resend the whole history every time):
+``conversations.history_hash`` is :func:`history_hash` of the conversation's ``completed`` messages,
+oldest first, as ``(role, content)`` pairs; it is NULL while there are none. It is recomputed by
+:func:`add_message` and :func:`update_message` whenever a message's status changes or a completed
+message changes, so it is always current. :func:`find_conversation_by_history` looks the hash up
+through an index and then compares the messages themselves, so a match is exact.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple, TypedDict, Unpack
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from botport.errors import BadRequestError
+from botport.store.records import (
+    MESSAGE_ROLES,
+    MESSAGE_STATUSES,
+    ConversationRecord,
+    MessageRecord,
+    MessageRole,
+    MessageStatus,
+)
+from botport.store.tables import conversations, messages
+from botport.store.types import new_id, utcnow
+
+INTERRUPTED_CODE = "interrupted"
+INTERRUPTED_MESSAGE = "The server stopped before the answer was complete."
+
+
+class ConversationPage(NamedTuple):
+    items: list[ConversationRecord]
+    next_cursor: str | None  # pass as ``before`` for the next (older) page; None: no more
+
+
+class NewMessageFields(TypedDict, total=False):
+    """Optional columns of a new message (``id``, ``conversation_id`` and ``role`` are fixed)."""
+
+    reasoning: str
+    status: MessageStatus
+    input_tokens: int | None
+    output_tokens: int | None
+    total_tokens: int | None
+    upstream_chat_id: str | None
+    logid: str | None
+    follow_ups: Sequence[str]
+    error_code: str | None
+    error_message: str | None
+    tool_calls: list[dict[str, Any]] | None
+
+
+class MessageFields(NewMessageFields, total=False):
+    """The message columns :func:`update_message` may change."""
+
+    content: str
+
+
+_MESSAGE_FIELDS = MessageFields.__optional_keys__
+
+
+# --- conversations ----------------------------------------------------------------------------
+
+
+async def create_conversation(
+    conn: AsyncConnection, owner: str, bot: str, title: str = ""
+) -> ConversationRecord:
+    now = utcnow()
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "owner": owner,
+        "bot": bot,
+        "title": title,
+        "coze_conversation_id": None,
+        "history_hash": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await conn.execute(insert(conversations).values(values))
+    return ConversationRecord.from_row(values)
+
+
+async def get_conversation(
+    conn: AsyncConnection, owner: str, conversation_id: str
+) -> ConversationRecord | None:
+    """The conversation, or None if there is none with this id or it belongs to someone else."""
+    row = (
+        (
+            await conn.execute(
+                select(conversations).where(
+                    conversations.c.id == conversation_id, conversations.c.owner == owner
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return ConversationRecord.from_row(row) if row is not None else None
+
+
+async def list_conversations(
+    conn: AsyncConnection, owner: str, *, limit: int = 20, before: str | None = None, bot: str | None = None
+) -> ConversationPage:
+    """The owner's conversations, most recently active first; ``before`` is a previous ``next_cursor``.
+
+    Raises ``BadRequestError`` for a cursor this function did not make.
+    """
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    query = select(conversations).where(conversations.c.owner == owner)
+    if bot is not None:
+        query = query.where(conversations.c.bot == bot)
+    if before is not None:
+        updated_at, last_id = _decode_cursor(before)
+        query = query.where(
+            or_(
+                conversations.c.updated_at < updated_at,
+                and_(conversations.c.updated_at == updated_at, conversations.c.id < last_id),
+            )
+        )
+    query = query.order_by(conversations.c.updated_at.desc(), conversations.c.id.desc()).limit(limit + 1)
+    rows = (await conn.execute(query)).mappings().all()
+    items = [ConversationRecord.from_row(row) for row in rows[:limit]]
+    next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
+    return ConversationPage(items, next_cursor)
+
+
+def _encode_cursor(last: ConversationRecord) -> str:
+    raw = json.dumps([last.updated_at.isoformat(), last.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        stamp, last_id = json.loads(raw)
+        updated_at = datetime.fromisoformat(stamp)
+        if updated_at.tzinfo is None or not isinstance(last_id, str):
+            raise ValueError("bad cursor fields")
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise BadRequestError("invalid paging cursor") from exc
+    return updated_at, last_id
+
+
+async def rename_conversation(
+    conn: AsyncConnection, owner: str, conversation_id: str, title: str
+) -> ConversationRecord | None:
+    """Set the title (None: not found or not the owner's). Does not change ``updated_at``."""
+    result = await conn.execute(
+        update(conversations)
+        .where(conversations.c.id == conversation_id, conversations.c.owner == owner)
+        .values(title=title)
+    )
+    if result.rowcount == 0:
+        return None
+    return await get_conversation(conn, owner, conversation_id)
+
+
+async def delete_conversation(conn: AsyncConnection, owner: str, conversation_id: str) -> bool:
+    """Delete the conversation and its messages; False if not found or not the owner's."""
+    result = await conn.execute(
+        delete(conversations).where(conversations.c.id == conversation_id, conversations.c.owner == owner)
+    )
+    return result.rowcount > 0
+
+
+async def set_coze_conversation_id(
+    conn: AsyncConnection, conversation_id: str, coze_conversation_id: str
+) -> None:
+    await conn.execute(
+        update(conversations)
+        .where(conversations.c.id == conversation_id)
+        .values(coze_conversation_id=coze_conversation_id)
+    )
+
+
+async def touch_conversation(conn: AsyncConnection, conversation_id: str) -> None:
+    """Mark the conversation as active now (it moves to the top of the list)."""
+    await conn.execute(
+        update(conversations).where(conversations.c.id == conversation_id).values(updated_at=utcnow())
+    )
+
+
+async def find_conversation_by_title(
+    conn: AsyncConnection, owner: str, bot: str, title: str
+) -> ConversationRecord | None:
+    """The owner's most recently active conversation with this bot and title."""
+    row = (
+        (
+            await conn.execute(
+                select(conversations)
+                .where(
+                    conversations.c.owner == owner, conversations.c.bot == bot, conversations.c.title == title
+                )
+                .order_by(conversations.c.updated_at.desc())
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return ConversationRecord.from_row(row) if row is not None else None
+
+
+async def has_live_turn(conn: AsyncConnection, conversation_id: str, *, younger_than: timedelta) -> bool:
+    """Whether a turn is being written in the conversation, by this or another instance.
+
+    On PostgreSQL the conversation row is locked (``FOR UPDATE``) until the transaction ends, so two
+    instances cannot both see "free" and both start a turn; SQLite's ``BEGIN IMMEDIATE`` already
+    serializes writers. A ``streaming`` row older than ``younger_than`` is a dead turn and does not count.
+    """
+    lock = select(conversations.c.id).where(conversations.c.id == conversation_id)
+    if conn.dialect.name == "postgresql":
+        lock = lock.with_for_update()
+    await conn.execute(lock)
+    live = await conn.execute(
+        select(messages.c.id)
+        .where(
+            messages.c.conversation_id == conversation_id,
+            messages.c.status == "streaming",
+            messages.c.created_at > utcnow() - younger_than,
+        )
+        .limit(1)
+    )
+    return live.first() is not None
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+async def add_message(
+    conn: AsyncConnection,
+    conversation_id: str,
+    role: MessageRole,
+    content: str = "",
+    **fields: Unpack[NewMessageFields],
+) -> MessageRecord:
+    """Store a message (status ``completed`` unless given) and touch its conversation."""
+    if role not in MESSAGE_ROLES:
+        raise ValueError(f"unknown message role {role!r}")
+    _check_fields(fields)
+    now = utcnow()
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "conversation_id": conversation_id,
+        "role": role,
+        "content": content,
+        "reasoning": "",
+        "status": "completed",
+        "input_tokens": None,
+        "output_tokens": None,
+        "total_tokens": None,
+        "upstream_chat_id": None,
+        "logid": None,
+        "follow_ups": [],
+        "error_code": None,
+        "error_message": None,
+        "tool_calls": None,
+        **fields,
+        "created_at": now,
+        "updated_at": now,
+    }
+    values["follow_ups"] = list(values["follow_ups"])
+    await conn.execute(insert(messages).values(values))
+    await conn.execute(
+        update(conversations).where(conversations.c.id == conversation_id).values(updated_at=now)
+    )
+    if values["status"] == "completed":
+        await _refresh_history_hash(conn, conversation_id)
+    return MessageRecord.from_row(values)
+
+
+async def update_message(
+    conn: AsyncConnection, message_id: str, **fields: Unpack[MessageFields]
+) -> MessageRecord | None:
+    """Change the given fields (and ``updated_at``); None if there is no such message."""
+    _check_fields(fields)
+    values: dict[str, Any] = {**fields, "updated_at": utcnow()}
+    if "follow_ups" in values:
+        values["follow_ups"] = list(values["follow_ups"])
+    result = await conn.execute(update(messages).where(messages.c.id == message_id).values(values))
+    if result.rowcount == 0:
+        return None
+    record = await get_message(conn, message_id)
+    assert record is not None
+    if "status" in fields or record.status == "completed":
+        await _refresh_history_hash(conn, record.conversation_id)
+    return record
+
+
+def _check_fields(fields: NewMessageFields | MessageFields) -> None:
+    unknown = set(fields) - _MESSAGE_FIELDS
+    if unknown:
+        raise ValueError(f"unknown message fields: {', '.join(sorted(unknown))}")
+    if "status" in fields and fields["status"] not in MESSAGE_STATUSES:
+        raise ValueError(f"unknown message status {fields['status']!r}")
+
+
+async def get_message(conn: AsyncConnection, message_id: str) -> MessageRecord | None:
+    row = (await conn.execute(select(messages).where(messages.c.id == message_id))).mappings().first()
+    return MessageRecord.from_row(row) if row is not None else None
+
+
+async def list_messages(conn: AsyncConnection, conversation_id: str) -> list[MessageRecord]:
+    """All messages of the conversation, oldest first."""
+    rows = (
+        await conn.execute(
+            select(messages)
+            .where(messages.c.conversation_id == conversation_id)
+            .order_by(messages.c.created_at, messages.c.id)
+        )
+    ).mappings()
+    return [MessageRecord.from_row(row) for row in rows]
+
+
+async def mark_streaming_messages_interrupted(
+    conn: AsyncConnection, *, older_than: timedelta | None = None
+) -> int:
+    """Mark messages left ``streaming`` (by a crash or a kill) as ``interrupted``; return how many.
+
+    Call on start. With several instances on one database, another instance may be streaming right
+    now: pass ``older_than`` (longer than the turn timeout) so only dead turns are touched.
+    """
+    now = utcnow()
+    query = update(messages).where(messages.c.status == "streaming")
+    if older_than is not None:
+        query = query.where(messages.c.created_at < now - older_than)
+    result = await conn.execute(
+        query.values(
+            status="interrupted",
+            error_code=func.coalesce(messages.c.error_code, INTERRUPTED_CODE),
+            error_message=func.coalesce(messages.c.error_message, INTERRUPTED_MESSAGE),
+            updated_at=now,
+        )
+    )
+    return result.rowcount
+
+
+# --- history matching -------------------------------------------------------------------------
+
+
+def history_hash(turns: Sequence[tuple[str, str]]) -> str:
+    """sha256 hex of the canonical JSON ``[[role, content], ...]`` (UTF-8, no spaces, no escaping)."""
+    canonical = json.dumps(
+        [[role, content] for role, content in turns], ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+async def _completed_turns(conn: AsyncConnection, conversation_id: str) -> list[tuple[str, str]]:
+    rows = await conn.execute(
+        select(messages.c.role, messages.c.content)
+        .where(messages.c.conversation_id == conversation_id, messages.c.status == "completed")
+        .order_by(messages.c.created_at, messages.c.id)
+    )
+    return [(role, content) for role, content in rows]
+
+
+async def _refresh_history_hash(conn: AsyncConnection, conversation_id: str) -> None:
+    turns = await _completed_turns(conn, conversation_id)
+    await conn.execute(
+        update(conversations)
+        .where(conversations.c.id == conversation_id)
+        .values(history_hash=history_hash(turns) if turns else None)
+    )
+
+
+async def find_conversation_by_history(
+    conn: AsyncConnection, owner: str, bot: str, turns: Sequence[tuple[str, str]]
+) -> ConversationRecord | None:
+    """The owner's most recently active conversation with ``bot`` whose completed messages, in
+    order, are exactly ``turns`` (role, content). An empty history matches nothing."""
+    if not turns:
+        return None
+    wanted = [(role, content) for role, content in turns]
+    candidates = (
+        (
+            await conn.execute(
+                select(conversations)
+                .where(
+                    conversations.c.owner == owner,
+                    conversations.c.bot == bot,
+                    conversations.c.history_hash == history_hash(wanted),
+                )
+                .order_by(conversations.c.updated_at.desc(), conversations.c.id.desc())
+                .limit(5)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    for row in candidates:
+        if await _completed_turns(conn, row["id"]) == wanted:
+            return ConversationRecord.from_row(row)
+    return None

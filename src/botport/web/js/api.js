@@ -1,0 +1,79 @@
+// The botport HTTP API (docs/api.md): JSON calls and the message stream.
+
+import { readEvents } from "./sse.js";
+
+/** An error answer of the API: `{error: {code, message, logid?}}`, or a network failure. */
+export class ApiError extends Error {
+  constructor(status, { code = "error", message = "", logid = null } = {}) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+    this.logid = logid;
+  }
+}
+
+async function errorOf(response) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // not JSON: keep the status line
+  }
+  const detail = body && typeof body.error === "object" && body.error ? body.error : {};
+  return new ApiError(response.status, {
+    code: detail.code || `http_${response.status}`,
+    message: detail.message || response.statusText,
+    logid: detail.logid || null,
+  });
+}
+
+async function request(method, path, body, signal) {
+  const init = { method, headers: { Accept: "application/json" }, signal, credentials: "same-origin" };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, { code: "network_error", message: error.message });
+  }
+  if (!response.ok) throw await errorOf(response);
+  return response;
+}
+
+async function json(method, path, body) {
+  const response = await request(method, path, body);
+  return response.status === 204 ? null : response.json();
+}
+
+const conv = (id) => `/api/conversations/${encodeURIComponent(id)}`;
+
+export const getConfig = () => json("GET", "/api/config");
+export const listConversations = (before = null, limit = 30) =>
+  json("GET", `/api/conversations?limit=${limit}${before ? `&before=${encodeURIComponent(before)}` : ""}`);
+export const createConversation = (bot) => json("POST", "/api/conversations", bot ? { bot } : {});
+export const getConversation = (id) => json("GET", conv(id));
+export const renameConversation = (id, title) => json("PATCH", conv(id), { title });
+export const deleteConversation = (id) => json("DELETE", conv(id));
+export const listMessages = (id) => json("GET", `${conv(id)}/messages`);
+export const cancelTurn = (id) => json("POST", `${conv(id)}/cancel`);
+
+/**
+ * Send a message and yield the stream's events as `{event, data}` with `data` parsed.
+ * Aborting `signal` stops reading; an HTTP error before the stream throws ApiError.
+ */
+export async function* streamMessage(id, content, signal) {
+  const response = await request("POST", `${conv(id)}/messages`, { content, stream: true }, signal);
+  for await (const { event, data } of readEvents(response.body)) {
+    let parsed;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      continue; // not ours to crash on: the server only writes JSON, a proxy may add noise
+    }
+    yield { event, data: parsed };
+  }
+}

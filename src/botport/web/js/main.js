@@ -1,0 +1,151 @@
+// Boot the page: config, bots, routing (/ and /c/{id}), header, empty state and the other views.
+
+import * as api from "./api.js";
+import { send, setNavigator } from "./chat.js";
+import { focusComposer, initComposer } from "./composer.js";
+import { h } from "./dom.js";
+import { lang, t, toggleLanguage, translatePage } from "./i18n.js";
+import { clearThread, hasMessages, renderHistory } from "./messages.js";
+import { closeSidebarOnPhone, initSidebar, loadConversations, titleOf } from "./sidebar.js";
+import { botBySlug, emit, on, state } from "./store.js";
+import { initTheme, toggleTheme } from "./theme.js";
+
+const el = (id) => document.getElementById(id);
+const BOT_KEY = "botport.bot";
+let loadToken = 0; // a later navigation wins over a slower earlier one
+
+function conversationIdFromPath(path = location.pathname) {
+  const match = /^\/c\/([^/]+)\/?$/.exec(path);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+function setPath(path, push) {
+  if (location.pathname === path) return;
+  if (push) history.pushState(null, "", path);
+  else history.replaceState(null, "", path);
+}
+
+function renderChrome() {
+  const bot = botBySlug(state.current ? state.current.bot : state.selectedBot);
+  const title = state.current ? titleOf(state.current) : bot?.name || "botport";
+  el("conversation-title").textContent = title;
+  document.title = state.current ? `${title} · botport` : "botport";
+  el("bot-select").value = bot?.slug ?? "";
+  el("empty-name").textContent = bot?.name || "botport";
+  el("empty-description").textContent = bot?.description || "";
+  el("empty-greeting").textContent = bot?.greeting || "";
+  el("empty-greeting").hidden = !bot?.greeting;
+  el("empty-state").hidden = hasMessages();
+  el("lang-label").textContent = lang() === "zh" ? "English" : "中文";
+}
+
+function showNotFound() {
+  clearThread();
+  el("messages").append(h("li", { class: "message notice-row" }, h("p", { class: "notice" }, t("notFound"))));
+}
+
+/** Open a conversation (or a new chat when `conversation` is null). */
+async function open(conversation, { push = true, render = true } = {}) {
+  const token = ++loadToken;
+  state.current = conversation;
+  setPath(conversation ? `/c/${encodeURIComponent(conversation.id)}` : "/", push);
+  if (conversation) state.selectedBot = conversation.bot;
+  if (render) {
+    clearThread();
+    if (conversation) {
+      try {
+        const { items } = await api.listMessages(conversation.id);
+        if (token !== loadToken) return;
+        renderHistory(items, { onRetry: send, onSuggestion: send });
+      } catch (error) {
+        if (token === loadToken) showNotFound();
+      }
+    }
+  }
+  emit("opened");
+  renderChrome();
+}
+
+/** Navigate by id (sidebar links, back/forward); null opens a new chat. */
+async function navigate(id, { push = true } = {}) {
+  closeSidebarOnPhone();
+  if (!id) {
+    await open(null, { push });
+    focusComposer();
+    return;
+  }
+  let conversation = state.conversations.find((c) => c.id === id);
+  if (!conversation) {
+    const token = ++loadToken;
+    try {
+      conversation = await api.getConversation(id);
+    } catch {
+      if (token !== loadToken) return;
+      state.current = null;
+      emit("opened");
+      renderChrome();
+      showNotFound();
+      el("empty-state").hidden = true;
+      return;
+    }
+  }
+  await open(conversation, { push });
+}
+
+function initBots() {
+  const select = el("bot-select");
+  select.replaceChildren(...state.bots.map((bot) => h("option", { value: bot.slug }, bot.name || bot.slug)));
+  el("bot-picker").hidden = state.bots.length < 2;
+  const saved = localStorage.getItem(BOT_KEY);
+  state.selectedBot = botBySlug(saved)?.slug ?? state.bots[0]?.slug ?? null;
+  select.addEventListener("change", () => {
+    state.selectedBot = select.value;
+    localStorage.setItem(BOT_KEY, select.value);
+    if (state.current && state.current.bot !== select.value) navigate(null);
+    else renderChrome();
+  });
+}
+
+async function boot() {
+  initTheme();
+  translatePage();
+  initSidebar((id) => navigate(id));
+  initComposer();
+  setNavigator((conversation, options) => open(conversation, options));
+
+  el("new-chat").addEventListener("click", () => navigate(null));
+  el("brand-link").addEventListener("click", (event) => {
+    event.preventDefault();
+    navigate(null);
+  });
+  document.querySelector(".skip-link").addEventListener("click", (event) => {
+    event.preventDefault(); // a #fragment would add a history entry
+    focusComposer();
+  });
+  el("lang-toggle").addEventListener("click", toggleLanguage);
+  el("theme-toggle").addEventListener("click", toggleTheme);
+  document.addEventListener("botport:language", renderChrome);
+  on("conversations", renderChrome);
+  on("turn", () => {
+    el("empty-state").hidden = hasMessages();
+  });
+  window.addEventListener("popstate", () => navigate(conversationIdFromPath(), { push: false }));
+
+  try {
+    state.config = await api.getConfig();
+  } catch {
+    state.config = { demo_mode: false, bots: [], limits: {} };
+  }
+  state.bots = state.config.bots || [];
+  el("demo-banner").hidden = !state.config.demo_mode;
+  initBots();
+  emit("config");
+  renderChrome();
+  await Promise.all([
+    loadConversations().catch(() => {}),
+    navigate(conversationIdFromPath(), { push: false }),
+  ]);
+  document.documentElement.dataset.ready = "true";
+}
+
+boot();

@@ -1,0 +1,182 @@
+// The conversation thread: user bubbles and assistant answers (streamed text, then server html).
+
+import { copyText, h, icon } from "./dom.js";
+import { t } from "./i18n.js";
+
+const list = () => document.getElementById("messages");
+const thread = () => document.getElementById("thread");
+
+/** Scroll to the bottom, unless the reader scrolled up to read something. */
+export function scrollToEnd(force = false) {
+  const box = thread();
+  const nearEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 120;
+  if (force || nearEnd) box.scrollTop = box.scrollHeight;
+}
+
+export function clearThread() {
+  list().replaceChildren();
+}
+
+export function hasMessages() {
+  return list().childElementCount > 0;
+}
+
+/** Only the newest answer offers follow-up chips and a retry button. */
+export function clearActions() {
+  for (const el of list().querySelectorAll(".follow-ups, .retry-button")) el.remove();
+}
+
+export function appendUser(content) {
+  const item = h("li", { class: "message user" }, h("div", { class: "bubble user-text" }, content));
+  list().append(item);
+  scrollToEnd(true);
+  return item;
+}
+
+/**
+ * Append an assistant answer and return its view: the controller calls its methods as events arrive.
+ * `message` is a stored Message (history) or a placeholder `{status: "streaming"}`.
+ */
+export function appendAssistant(message, { onRetry, onSuggestion, question } = {}) {
+  const thinkingText = h("div", { class: "thinking-text" });
+  const thinkingLabel = h("span", {}, t("thoughts"));
+  const thinking = h("details", { class: "thinking", hidden: true }, h("summary", {}, thinkingLabel), thinkingText);
+  const answer = h("div", { class: "answer markdown" });
+  const streamText = h("div", { class: "answer stream-text" });
+  const typing = h("div", { class: "typing", "aria-hidden": "true" }, h("span"), h("span"), h("span"));
+  const problem = h("div", { class: "message-error", hidden: true });
+  const statusMark = h("span", { class: "status-mark", hidden: true });
+  const usage = h("span", { class: "usage", hidden: true });
+  const copyButton = h(
+    "button",
+    { type: "button", class: "icon-button small copy-button", "aria-label": t("copy"), title: t("copy") },
+    icon("copy"),
+  );
+  const meta = h("div", { class: "message-meta" }, copyButton, statusMark, usage);
+  const bubble = h("div", { class: "bubble" }, thinking, answer, streamText, typing, problem, meta);
+  const avatar = h("img", { class: "avatar", src: "/static/icons/logo.svg", alt: "", width: 28, height: 28 });
+  const item = h("li", { class: "message assistant" }, avatar, bubble);
+
+  let content = message.content || "";
+  let reasoning = message.reasoning || "";
+
+  copyButton.addEventListener("click", async () => {
+    if (await copyText(content)) {
+      copyButton.replaceChildren(icon("check"));
+      copyButton.title = t("copied");
+      setTimeout(() => {
+        copyButton.replaceChildren(icon("copy"));
+        copyButton.title = t("copy");
+      }, 1500);
+    }
+  });
+
+  const view = {
+    element: item,
+    get content() {
+      return content;
+    },
+    setStatus(status) {
+      item.dataset.status = status;
+      const streaming = status === "streaming";
+      typing.hidden = !streaming || content !== "";
+      meta.hidden = streaming;
+      thinkingLabel.textContent = streaming && !content ? t("thinking") : t("thoughts");
+      statusMark.hidden = status !== "interrupted";
+      statusMark.textContent = t("stopped");
+    },
+    appendReasoning(text) {
+      reasoning += text;
+      thinking.hidden = false;
+      if (!content) thinking.open = true;
+      thinkingText.textContent = reasoning;
+      scrollToEnd();
+    },
+    appendText(text) {
+      if (!content && thinking.open) thinking.open = false; // the answer begins: fold the thoughts
+      content += text;
+      streamText.textContent += text;
+      typing.hidden = true;
+      thinkingLabel.textContent = t("thoughts");
+      scrollToEnd();
+    },
+    /** The server's rendered answer replaces the streamed text (it is sanitized by the server). */
+    setMessage(stored) {
+      content = stored.content ?? content;
+      if (stored.reasoning) {
+        reasoning = stored.reasoning;
+        thinkingText.textContent = reasoning;
+        thinking.hidden = false;
+      }
+      answer.innerHTML = stored.html || "";
+      streamText.textContent = "";
+      typing.hidden = true;
+      scrollToEnd();
+    },
+    setFollowUps(suggestions) {
+      item.querySelector(".follow-ups")?.remove();
+      if (!suggestions || suggestions.length === 0) return;
+      const chips = suggestions.map((text) =>
+        h("button", { type: "button", class: "chip", onclick: () => onSuggestion?.(text) }, text),
+      );
+      bubble.append(h("div", { class: "follow-ups", role: "group", "aria-label": t("suggestions") }, chips));
+      scrollToEnd();
+    },
+    setUsage(value) {
+      if (!value || !value.total_tokens) return;
+      usage.hidden = false;
+      usage.textContent = t("tokens", { total: value.total_tokens });
+      usage.title = t("tokensDetail", { input: value.input_tokens, output: value.output_tokens });
+    },
+    /** An inline error with its log id, and a retry button that sends the question again. */
+    fail(error) {
+      view.setStatus("failed");
+      const parts = [h("strong", {}, t("failed")), " ", error.message || error.code || ""];
+      if (error.logid) parts.push(h("span", { class: "logid" }, `${t("logid")}: `, h("code", {}, error.logid)));
+      problem.replaceChildren(icon("alert"), h("div", { class: "error-text" }, parts));
+      if (onRetry && question) {
+        const retry = h("button", { type: "button", class: "retry-button", onclick: () => onRetry(question) });
+        retry.append(icon("retry"), t("retry"));
+        problem.append(retry);
+      }
+      problem.hidden = false;
+      problem.setAttribute("role", "alert");
+      scrollToEnd();
+    },
+    notice(text) {
+      bubble.insertBefore(h("p", { class: "notice" }, text), meta);
+    },
+  };
+
+  if (message.html) view.setMessage(message);
+  else if (content) streamText.textContent = content;
+  if (reasoning) {
+    thinkingText.textContent = reasoning;
+    thinking.hidden = false;
+  }
+  view.setStatus(message.status || "completed");
+  view.setUsage(message.usage);
+  list().append(item);
+  scrollToEnd(true);
+  return view;
+}
+
+/** Render stored history (oldest first); the last answer gets its follow-ups and retry. */
+export function renderHistory(messages, handlers) {
+  clearThread();
+  let question = "";
+  messages.forEach((message, index) => {
+    if (message.role === "user") {
+      question = message.content;
+      appendUser(message.content);
+      return;
+    }
+    const last = index === messages.length - 1;
+    const view = appendAssistant(message, last ? { ...handlers, question } : {});
+    if (message.status === "failed" || message.error) {
+      view.fail(message.error || { code: "failed", message: "" });
+    }
+    if (last) view.setFollowUps(message.follow_ups);
+  });
+  scrollToEnd(true);
+}

@@ -1,0 +1,121 @@
+// The conversation list: newest first, open, rename, delete, load more; off-canvas on phones.
+
+import * as api from "./api.js";
+import { askTitle, confirmDelete } from "./dialogs.js";
+import { h, icon } from "./dom.js";
+import { t } from "./i18n.js";
+import { emit, on, removeConversation, state, upsertConversation } from "./store.js";
+
+const narrow = window.matchMedia("(max-width: 768px)");
+const el = (id) => document.getElementById(id);
+
+export function titleOf(conversation) {
+  return conversation.title || t("untitled");
+}
+
+export async function loadConversations(more = false) {
+  const page = await api.listConversations(more ? state.nextCursor : null);
+  const known = more ? state.conversations : [];
+  const ids = new Set(known.map((c) => c.id));
+  state.conversations = [...known, ...page.items.filter((c) => !ids.has(c.id))];
+  state.nextCursor = page.next_cursor || null;
+  emit("conversations");
+}
+
+function item(conversation, navigate) {
+  const title = titleOf(conversation);
+  const current = state.current && state.current.id === conversation.id;
+  const link = h(
+    "a",
+    { class: "conversation-link", href: `/c/${encodeURIComponent(conversation.id)}`, title },
+    h("span", { class: "conversation-title" }, title),
+  );
+  if (current) link.setAttribute("aria-current", "page");
+  link.addEventListener("click", (event) => {
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    navigate(conversation.id);
+  });
+  const action = (name, label, fn) => {
+    const button = h("button", { type: "button", class: `icon-button small ${name}-button`, "aria-label": `${label}: ${title}`, title: label, onclick: fn });
+    button.append(icon(name === "rename" ? "pencil" : "trash"));
+    return button;
+  };
+  return h(
+    "li",
+    { class: current ? "conversation current" : "conversation", dataset: { id: conversation.id } },
+    link,
+    h(
+      "div",
+      { class: "conversation-actions" },
+      action("rename", t("rename"), () => rename(conversation)),
+      action("delete", t("delete"), () => remove(conversation, navigate)),
+    ),
+  );
+}
+
+async function rename(conversation) {
+  const title = await askTitle(conversation.title || "");
+  if (!title || title === conversation.title) return;
+  upsertConversation(await api.renameConversation(conversation.id, title));
+}
+
+async function remove(conversation, navigate) {
+  if (!(await confirmDelete(titleOf(conversation)))) return;
+  await api.deleteConversation(conversation.id);
+  removeConversation(conversation.id);
+  if (state.current && state.current.id === conversation.id) navigate(null);
+}
+
+export function setSidebarOpen(open) {
+  const app = el("app");
+  if (narrow.matches) {
+    app.classList.toggle("sidebar-open", open);
+    el("scrim").hidden = !open;
+  } else {
+    app.classList.toggle("sidebar-collapsed", !open);
+  }
+  el("sidebar-toggle").setAttribute("aria-expanded", String(open));
+  if (open && narrow.matches) el("new-chat").focus();
+}
+
+function sidebarIsOpen() {
+  const app = el("app");
+  return narrow.matches ? app.classList.contains("sidebar-open") : !app.classList.contains("sidebar-collapsed");
+}
+
+/** Phones: close the drawer after choosing something in it. */
+export function closeSidebarOnPhone() {
+  if (narrow.matches && sidebarIsOpen()) setSidebarOpen(false);
+}
+
+export function initSidebar(navigate) {
+  const render = () => {
+    const list = el("conversation-list");
+    list.replaceChildren(...state.conversations.map((c) => item(c, navigate)));
+    el("conversations-empty").hidden = state.conversations.length > 0;
+    el("load-more").hidden = !state.nextCursor;
+  };
+  on("conversations", render);
+  on("opened", render);
+  document.addEventListener("botport:language", render);
+  el("load-more").addEventListener("click", () => loadConversations(true));
+  el("sidebar-toggle").addEventListener("click", () => setSidebarOpen(!sidebarIsOpen()));
+  el("sidebar-close").addEventListener("click", () => {
+    setSidebarOpen(false);
+    el("sidebar-toggle").focus();
+  });
+  el("scrim").addEventListener("click", () => setSidebarOpen(false));
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && narrow.matches && sidebarIsOpen() && !document.querySelector("dialog[open]")) {
+      setSidebarOpen(false);
+      el("sidebar-toggle").focus();
+    }
+  });
+  narrow.addEventListener("change", () => {
+    el("app").classList.remove("sidebar-open", "sidebar-collapsed");
+    el("scrim").hidden = true;
+    el("sidebar-toggle").setAttribute("aria-expanded", String(!narrow.matches));
+  });
+  el("sidebar-toggle").setAttribute("aria-expanded", String(!narrow.matches));
+}

@@ -1,0 +1,81 @@
+"""Start a real ``botport serve`` (demo mode) and a headless Chromium; shared by the browser tests and
+``screenshots.py``."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+START_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def demo_env(data_dir: Path) -> dict[str, str]:
+    """The caller's environment without any botport setting (so: no token, demo mode)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("BOTPORT_")}
+    env["BOTPORT_DATA_DIR"] = str(data_dir)
+    return env
+
+
+@contextmanager
+def running_botport(data_dir: Path) -> Iterator[str]:
+    """``botport serve`` on a free loopback port in demo mode; yields its base URL."""
+    port = free_port()
+    command = [sys.executable, "-c", "from botport.cli import app; app()", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port)]
+    log_path = data_dir / "serve.log"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=demo_env(data_dir), stdout=log, stderr=subprocess.STDOUT)
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_healthy(base_url, process, log_path)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+
+
+def wait_until_healthy(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"botport serve exited ({process.returncode}):\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"botport serve did not become healthy:\n{log_path.read_text()}")
+
+
+def launch_chromium(playwright: Any) -> Any:
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

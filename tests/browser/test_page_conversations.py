@@ -1,0 +1,87 @@
+"""The sidebar: new chat, list, rename and delete (with <dialog>s), bots and the demo banner."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import open_page
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+
+def start_conversation(page: Page, question: str) -> str:
+    page.locator("#new-chat").click()
+    box = page.locator("#composer-input")
+    box.fill(question)
+    box.press("Enter")
+    expect(page.locator(".message.assistant").last).to_have_attribute("data-status", "completed")
+    return page.url
+
+
+def item(page: Page, index: int = 0):  # type: ignore[no-untyped-def]
+    return page.locator(".conversation").nth(index)
+
+
+def test_new_rename_and_delete(page: Page) -> None:
+    expect(page.locator("#conversations-empty")).to_be_visible()
+    first_url = start_conversation(page, "the first one")
+    second_url = start_conversation(page, "the second one")
+    assert first_url != second_url
+    expect(page.locator(".conversation")).to_have_count(2)
+    # Newest first, and the open one is marked.
+    expect(item(page, 0)).to_have_class(re.compile(r"\bcurrent\b"))
+    expect(item(page, 0).locator(".conversation-link")).to_have_attribute("aria-current", "page")
+
+    # Rename: cancel first (nothing changes), then save.
+    before = item(page, 0).locator(".conversation-title").inner_text()
+    item(page, 0).locator(".rename-button").click()
+    dialog = page.locator("#rename-dialog")
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(item(page, 0).locator(".conversation-title")).to_have_text(before)
+    item(page, 0).locator(".rename-button").click()
+    page.locator("#rename-input").fill("Renamed chat")
+    page.locator("#rename-input").press("Enter")
+    expect(dialog).to_be_hidden()
+    expect(item(page, 0).locator(".conversation-title")).to_have_text("Renamed chat")
+    expect(page.locator("#conversation-title")).to_have_text("Renamed chat")
+    open_page(page, page.url)
+    expect(page.locator(".conversation.current .conversation-title")).to_have_text("Renamed chat")
+
+    # Delete: cancelling keeps it; confirming removes it and opens a new chat.
+    item(page, 0).locator(".delete-button").click()
+    confirm = page.locator("#delete-dialog")
+    expect(confirm).to_be_visible()
+    expect(confirm).to_contain_text("Renamed chat")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(page.locator(".conversation")).to_have_count(2)
+    item(page, 0).locator(".delete-button").click()
+    confirm.get_by_role("button", name="Delete").click()
+    expect(page.locator(".conversation")).to_have_count(1)
+    expect(page).to_have_url(re.compile(r"/$"))
+    open_page(page, "/")
+    expect(page.locator(".conversation")).to_have_count(1)
+    assert page.request.get(second_url.replace("/c/", "/api/conversations/")).status == 404
+
+    # The remaining one opens from the sidebar.
+    item(page, 0).locator(".conversation-link").click()
+    expect(page).to_have_url(first_url)
+    expect(page.locator(".message.user .user-text")).to_have_text(["the first one"])
+
+
+def test_demo_banner_and_bot_picker(page: Page) -> None:
+    expect(page.locator("#demo-banner")).to_be_visible()
+    picker = page.locator("#bot-select")
+    expect(picker).to_be_visible()
+    options = picker.locator("option")
+    assert options.count() >= 2
+    # The empty state shows the chosen bot's name, description and greeting.
+    second = options.nth(1)
+    picker.select_option(second.get_attribute("value"))
+    expect(page.locator("#empty-name")).to_have_text(second.inner_text())
+    expect(page.locator("#empty-greeting")).not_to_be_empty()
+    picker.select_option(options.nth(0).get_attribute("value"))
+    expect(page.locator("#empty-name")).to_have_text(options.nth(0).inner_text())

@@ -1,0 +1,66 @@
+"""Helpers for the emulator's tests (imported by name: pytest puts this folder on sys.path)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import httpx
+
+from botport.emulator.bots import DEMO_BOTS, SLOW_BOT_ID, EmulatedBot
+from botport.emulator.faults import Faults
+
+TOKEN = "test-token"
+OTHER_TOKEN = "other-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+FAST = {"X-Emulator-Fault": "delta_delay=0; first_delay=0"}
+
+
+def fast_bots() -> list[EmulatedBot]:
+    """The demo bots without their pacing (the slow bot keeps it: tests about timing use it)."""
+    return [bot if bot.id == SLOW_BOT_ID else replace(bot, faults=Faults()) for bot in DEMO_BOTS]
+
+
+def chat_body(bot_id: str, text: str, *, user_id: str = "user-1", stream: bool = True) -> dict[str, object]:
+    return {
+        "bot_id": bot_id,
+        "user_id": user_id,
+        "stream": stream,
+        "additional_messages": [
+            {"role": "user", "type": "question", "content": text, "content_type": "text"}
+        ],
+    }
+
+
+def parse_sse(body: bytes) -> list[tuple[str, object]]:
+    """A strict reader for the emulator's own frames: ``event:`` line, ``data:`` line, blank line."""
+    events: list[tuple[str, object]] = []
+    text = body.decode("utf-8")
+    for block in text.split("\n\n"):
+        if not block:
+            continue
+        event_line, data_line = block.split("\n")
+        assert event_line.startswith("event:") and data_line.startswith("data:")
+        events.append((event_line[len("event:") :], json.loads(data_line[len("data:") :])))
+    return events
+
+
+def event_names(body: bytes) -> list[str]:
+    return [name for name, _ in parse_sse(body)]
+
+
+def collapse(names: list[str]) -> list[str]:
+    """Runs of the same event name become one (the number of deltas depends on the text)."""
+    return [name for i, name in enumerate(names) if i == 0 or names[i - 1] != name]
+
+
+def stream_chat(
+    client: httpx.Client, bot_id: str, text: str, *, headers: dict[str, str] | None = None, **kwargs: object
+) -> httpx.Response:
+    params = {"conversation_id": kwargs.pop("conversation_id")} if "conversation_id" in kwargs else None
+    return client.post(
+        "/v3/chat",
+        headers={**AUTH, **(headers or {})},
+        params=params,
+        json=chat_body(bot_id, text, **kwargs),  # type: ignore[arg-type]
+    )

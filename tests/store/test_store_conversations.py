@@ -1,0 +1,290 @@
+"""Conversations and messages, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from botport.errors import BadRequestError
+from botport.store import Database
+from botport.store import repository as repo
+from botport.store.tables import conversations, messages
+from botport.store.types import utcnow
+
+ALICE = "anon:alice"
+BOB = "anon:bob"
+
+
+async def test_create_and_get_conversation(database: Database) -> None:
+    async with database.connect() as conn:
+        created = await repo.create_conversation(conn, ALICE, "demo", "第一个对话")
+    async with database.connect() as conn:
+        fetched = await repo.get_conversation(conn, ALICE, created.id)
+    assert fetched == created
+    assert (fetched.owner, fetched.bot, fetched.title) == (ALICE, "demo", "第一个对话")
+    assert fetched.coze_conversation_id is None
+    assert fetched.created_at.tzinfo is UTC
+    assert fetched.created_at == fetched.updated_at
+    assert len(fetched.id) == 32
+
+
+async def test_other_owner_sees_nothing(database: Database) -> None:
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, ALICE, "demo", "mine")
+        assert await repo.get_conversation(conn, BOB, conv.id) is None
+        assert await repo.get_conversation(conn, ALICE, "no-such-id") is None
+        assert await repo.rename_conversation(conn, BOB, conv.id, "stolen") is None
+        assert await repo.delete_conversation(conn, BOB, conv.id) is False
+        assert (await repo.list_conversations(conn, BOB)).items == []
+        assert await repo.get_conversation(conn, ALICE, conv.id) == conv
+
+
+async def test_rename_keeps_the_order(database: Database) -> None:
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, ALICE, "demo", "old")
+        renamed = await repo.rename_conversation(conn, ALICE, conv.id, "new title")
+    assert renamed is not None
+    assert renamed.title == "new title"
+    assert renamed.updated_at == conv.updated_at
+
+
+async def test_coze_conversation_id_and_touch(database: Database) -> None:
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, ALICE, "demo")
+        await repo.set_coze_conversation_id(conn, conv.id, "7400000000000000001")
+        await repo.touch_conversation(conn, conv.id)
+        fetched = await repo.get_conversation(conn, ALICE, conv.id)
+    assert fetched is not None
+    assert fetched.coze_conversation_id == "7400000000000000001"
+    assert fetched.updated_at > conv.updated_at
+
+
+async def test_paging_newest_first_with_cursor(database: Database) -> None:
+    async with database.connect() as conn:
+        made = [await repo.create_conversation(conn, ALICE, "demo", f"c{i}") for i in range(7)]
+        await repo.create_conversation(conn, BOB, "demo", "bob's")
+        # Activity moves c2 to the top.
+        await repo.touch_conversation(conn, made[2].id)
+    expected = [made[2].id] + [c.id for c in reversed(made) if c.id != made[2].id]
+
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        async with database.connect() as conn:
+            page = await repo.list_conversations(conn, ALICE, limit=3, before=cursor)
+        seen += [c.id for c in page.items]
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == expected
+    assert pages == 3
+
+    async with database.connect() as conn:
+        exact = await repo.list_conversations(conn, ALICE, limit=7)
+    assert [c.id for c in exact.items] == expected
+    assert exact.next_cursor is None
+
+
+async def test_paging_breaks_timestamp_ties_by_id(database: Database) -> None:
+    async with database.connect() as conn:
+        made = [await repo.create_conversation(conn, ALICE, "demo") for _ in range(5)]
+        same = utcnow()
+        await conn.execute(update(conversations).values(updated_at=same))
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(5):
+        async with database.connect() as conn:
+            page = await repo.list_conversations(conn, ALICE, limit=2, before=cursor)
+        seen += [c.id for c in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == sorted((c.id for c in made), reverse=True)
+
+
+async def test_paging_filters_by_bot(database: Database) -> None:
+    async with database.connect() as conn:
+        demo = await repo.create_conversation(conn, ALICE, "demo")
+        await repo.create_conversation(conn, ALICE, "other")
+        page = await repo.list_conversations(conn, ALICE, bot="demo")
+    assert [c.id for c in page.items] == [demo.id]
+
+
+@pytest.mark.parametrize("cursor", ["garbage!", "", "bm90IGpzb24", "WyIyMDI0LTAxLTAxIiwgMV0"])
+async def test_a_bad_cursor_is_a_bad_request(database: Database, cursor: str) -> None:
+    async with database.connect() as conn:
+        with pytest.raises(BadRequestError, match="cursor"):
+            await repo.list_conversations(conn, ALICE, before=cursor)
+
+
+async def test_limit_must_be_positive(database: Database) -> None:
+    async with database.connect() as conn:
+        with pytest.raises(ValueError, match="limit"):
+            await repo.list_conversations(conn, ALICE, limit=0)
+
+
+async def test_messages_round_trip(database: Database) -> None:
+    tool_calls = [{"id": "call_1", "name": "天气", "arguments": '{"城市": "北京"}'}]
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, ALICE, "demo")
+        user = await repo.add_message(conn, conv.id, "user", "你好，世界 \u2028 🌏")
+        answer = await repo.add_message(conn, conv.id, "assistant", status="streaming", upstream_chat_id="c1")
+        updated = await repo.update_message(
+            conn,
+            answer.id,
+            content="很高兴见到你" * 20_000,
+            reasoning="想一想……",
+            status="requires_action",
+            input_tokens=12,
+            output_tokens=34,
+            total_tokens=46,
+            logid="20240101abc",
+            follow_ups=["继续说", "换个话题"],
+            tool_calls=tool_calls,
+        )
+    async with database.connect() as conn:
+        listed = await repo.list_messages(conn, conv.id)
+        fetched = await repo.get_message(conn, answer.id)
+    assert updated is not None
+    assert listed == [user, updated]
+    assert fetched == updated
+    assert user.status == "completed"
+    assert user.content == "你好，世界 \u2028 🌏"
+    assert updated.content == "很高兴见到你" * 20_000
+    assert updated.follow_ups == ("继续说", "换个话题")
+    assert updated.tool_calls == tool_calls
+    assert (updated.input_tokens, updated.output_tokens, updated.total_tokens) == (12, 34, 46)
+    assert (updated.upstream_chat_id, updated.logid) == ("c1", "20240101abc")
+    assert updated.updated_at > updated.created_at
+    assert updated.created_at.tzinfo is UTC
+
+
+async def test_message_defaults_and_nulls(database: Database) -> None:
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, ALICE, "demo")
+        msg = await repo.add_message(conn, conv.id, "assistant", "x", status="failed", error_code="e")
+        cleared = await repo.update_message(conn, msg.id, error_code=None, tool_calls=None, follow_ups=[])
+        stored = await repo.get_message(conn, msg.id)
+    assert cleared == stored
+    assert stored is not None
+    assert (stored.error_code, stored.tool_calls, stored.follow_ups, stored.reasoning) == (None, None, (), "")
+    assert stored.input_tokens is None
+
+
+async def test_adding_a_message_moves_the_conversation_up(database: Database) -> None:
+    async with database.connect() as conn:
+        older = await repo.create_conversation(conn, ALICE, "demo")
+        await repo.create_conversation(conn, ALICE, "demo")
+        await repo.add_message(conn, older.id, "user", "bump")
+        page = await repo.list_conversations(conn, ALICE)
+    assert page.items[0].id == older.id
+
+
+async def test_messages_in_creation_order(database: Database) -> None:
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, ALICE, "demo")
+        made = [await repo.add_message(conn, conv.id, "user", str(i)) for i in range(20)]
+        listed = await repo.list_messages(conn, conv.id)
+    assert [m.id for m in listed] == [m.id for m in made]
+
+
+async def test_unknown_fields_roles_and_statuses_are_refused(database: Database) -> None:
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, ALICE, "demo")
+        msg = await repo.add_message(conn, conv.id, "user", "hi")
+        with pytest.raises(ValueError, match="role"):
+            await repo.add_message(conn, conv.id, "system", "x")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="status"):
+            await repo.update_message(conn, msg.id, status="done")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="unknown message fields: role"):
+            await repo.update_message(conn, msg.id, role="assistant")  # type: ignore[call-arg]
+
+
+async def test_missing_message(database: Database) -> None:
+    async with database.connect() as conn:
+        assert await repo.get_message(conn, "nope") is None
+        assert await repo.update_message(conn, "nope", content="x") is None
+        assert await repo.list_messages(conn, "nope") == []
+
+
+async def test_a_message_needs_its_conversation(database: Database) -> None:
+    with pytest.raises(IntegrityError):
+        async with database.connect() as conn:
+            await repo.add_message(conn, "no-such-conversation", "user", "hi")
+
+
+async def test_delete_cascades_to_messages(database: Database) -> None:
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, ALICE, "demo")
+        keep = await repo.create_conversation(conn, ALICE, "demo")
+        await repo.add_message(conn, conv.id, "user", "a")
+        await repo.add_message(conn, conv.id, "assistant", "b")
+        kept = await repo.add_message(conn, keep.id, "user", "c")
+    async with database.connect() as conn:
+        assert await repo.delete_conversation(conn, ALICE, conv.id) is True
+        assert await repo.delete_conversation(conn, ALICE, conv.id) is False
+    async with database.connect() as conn:
+        assert await repo.get_conversation(conn, ALICE, conv.id) is None
+        remaining = (await conn.execute(select(messages.c.id))).scalars().all()
+    assert remaining == [kept.id]
+
+
+async def test_streaming_messages_become_interrupted(database: Database) -> None:
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, ALICE, "demo")
+        done = await repo.add_message(conn, conv.id, "assistant", "done")
+        crashed = await repo.add_message(conn, conv.id, "assistant", "half an ans", status="streaming")
+        noted = await repo.add_message(conn, conv.id, "assistant", "x", status="streaming", error_code="own")
+    async with database.connect() as conn:
+        assert await repo.mark_streaming_messages_interrupted(conn) == 2
+        assert await repo.mark_streaming_messages_interrupted(conn) == 0
+        after = {m.id: m for m in await repo.list_messages(conn, conv.id)}
+    assert after[done.id] == done
+    assert after[crashed.id].status == "interrupted"
+    assert after[crashed.id].content == "half an ans"
+    assert after[crashed.id].error_code == repo.INTERRUPTED_CODE
+    assert after[crashed.id].error_message == repo.INTERRUPTED_MESSAGE
+    assert after[noted.id].error_code == "own"
+
+
+async def test_interrupting_spares_recent_turns_when_asked(database: Database) -> None:
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, ALICE, "demo")
+        old = await repo.add_message(conn, conv.id, "assistant", status="streaming")
+        live = await repo.add_message(conn, conv.id, "assistant", status="streaming")
+        await conn.execute(
+            update(messages).where(messages.c.id == old.id).values(created_at=utcnow() - timedelta(hours=1))
+        )
+    async with database.connect() as conn:
+        assert await repo.mark_streaming_messages_interrupted(conn, older_than=timedelta(minutes=15)) == 1
+        assert (await repo.get_message(conn, old.id)).status == "interrupted"  # type: ignore[union-attr]
+        assert (await repo.get_message(conn, live.id)).status == "streaming"  # type: ignore[union-attr]
+
+
+async def test_a_transaction_that_raises_stores_nothing(database: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with database.connect() as conn:
+            await repo.create_conversation(conn, ALICE, "demo")
+            raise RuntimeError("edge failed")
+    async with database.connect() as conn:
+        assert (await repo.list_conversations(conn, ALICE)).items == []
+
+
+async def test_concurrent_writers_all_succeed(database: Database) -> None:
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, ALICE, "demo")
+
+    async def write(i: int) -> None:
+        async with database.connect() as conn:
+            await repo.get_conversation(conn, ALICE, conv.id)
+            await repo.add_message(conn, conv.id, "user", f"m{i}")
+
+    await asyncio.gather(*(write(i) for i in range(30)))
+    async with database.connect() as conn:
+        assert len(await repo.list_messages(conn, conv.id)) == 30

@@ -1,0 +1,100 @@
+"""Finding the stored conversation that a resent history (OpenAI clients) continues."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import select
+
+from botport.store import Database
+from botport.store import repository as repo
+from botport.store.tables import conversations
+
+ALICE = "key:alice"
+BOB = "key:bob"
+
+
+def test_history_hash_is_sha256_of_canonical_json() -> None:
+    turns = [("user", "你好"), ("assistant", 'hi "there"')]
+    canonical = '[["user","你好"],["assistant","hi \\"there\\""]]'
+    assert repo.history_hash(turns) == hashlib.sha256(canonical.encode()).hexdigest()
+    # The boundary between turns is part of the hash.
+    assert repo.history_hash([("user", "ab")]) != repo.history_hash([("user", "a"), ("user", "b")])
+
+
+async def _conversation_with(database: Database, owner: str, bot: str, turns: list[tuple[str, str]]) -> str:
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, owner, bot)
+        for role, content in turns:
+            await repo.add_message(conn, conv.id, role, content)  # type: ignore[arg-type]
+        return conv.id
+
+
+async def test_finds_the_conversation_with_exactly_these_turns(database: Database) -> None:
+    turns = [("user", "你好"), ("assistant", "你好！有什么可以帮你？")]
+    wanted = await _conversation_with(database, ALICE, "demo", turns)
+    await _conversation_with(database, ALICE, "demo", [*turns, ("user", "more")])
+    await _conversation_with(database, ALICE, "demo", turns[:1])
+    await _conversation_with(database, ALICE, "other-bot", turns)
+    await _conversation_with(database, BOB, "demo", turns)
+    async with database.connect() as conn:
+        found = await repo.find_conversation_by_history(conn, ALICE, "demo", turns)
+        assert found is not None
+        assert found.id == wanted
+        assert await repo.find_conversation_by_history(conn, ALICE, "demo", [("user", "你好")]) is not None
+        assert await repo.find_conversation_by_history(conn, ALICE, "demo", [("user", "你好 ")]) is None
+        assert await repo.find_conversation_by_history(conn, ALICE, "demo", [*turns, ("user", "x")]) is None
+        assert await repo.find_conversation_by_history(conn, "key:carol", "demo", turns) is None
+        assert await repo.find_conversation_by_history(conn, ALICE, "demo", []) is None
+
+
+async def test_the_newest_of_identical_histories_wins(database: Database) -> None:
+    turns = [("user", "hi"), ("assistant", "hello")]
+    await _conversation_with(database, ALICE, "demo", turns)
+    newer = await _conversation_with(database, ALICE, "demo", turns)
+    async with database.connect() as conn:
+        found = await repo.find_conversation_by_history(conn, ALICE, "demo", turns)
+    assert found is not None
+    assert found.id == newer
+
+
+async def test_only_completed_messages_count_and_the_hash_follows_the_turn(database: Database) -> None:
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, ALICE, "demo")
+        await repo.add_message(conn, conv.id, "user", "question")
+        answer = await repo.add_message(conn, conv.id, "assistant", status="streaming")
+        # While the answer streams, the history is just the question.
+        found = await repo.find_conversation_by_history(conn, ALICE, "demo", [("user", "question")])
+        assert found is not None
+        await repo.update_message(conn, answer.id, content="partial")
+        found = await repo.find_conversation_by_history(conn, ALICE, "demo", [("user", "question")])
+        assert found is not None
+
+        await repo.update_message(conn, answer.id, content="the answer", status="completed")
+        full = [("user", "question"), ("assistant", "the answer")]
+        assert await repo.find_conversation_by_history(conn, ALICE, "demo", [("user", "question")]) is None
+        found = await repo.find_conversation_by_history(conn, ALICE, "demo", full)
+        assert found is not None
+        assert found.id == conv.id
+
+        # A completed message edited later still matches its new text.
+        await repo.update_message(conn, answer.id, content="the corrected answer")
+        fixed = [("user", "question"), ("assistant", "the corrected answer")]
+        assert await repo.find_conversation_by_history(conn, ALICE, "demo", full) is None
+        assert await repo.find_conversation_by_history(conn, ALICE, "demo", fixed) is not None
+
+        # A failed follow-up does not change the history.
+        await repo.add_message(conn, conv.id, "user", "next")
+        failed = await repo.add_message(conn, conv.id, "assistant", "cut", status="streaming")
+        await repo.update_message(conn, failed.id, status="failed", error_code="upstream_error")
+        found = await repo.find_conversation_by_history(conn, ALICE, "demo", [*fixed, ("user", "next")])
+        assert found is not None
+
+
+async def test_empty_conversation_has_no_hash(database: Database) -> None:
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, ALICE, "demo")
+        stored = (
+            await conn.execute(select(conversations.c.history_hash).where(conversations.c.id == conv.id))
+        ).scalar_one()
+    assert stored is None

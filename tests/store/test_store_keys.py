@@ -1,0 +1,88 @@
+"""API keys: create, list, authenticate, revoke."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from botport.store import Database, keys
+from botport.store.tables import api_keys
+from botport.store.types import utcnow
+
+
+async def test_create_stores_only_the_hash(database: Database) -> None:
+    async with database.connect() as conn:
+        plaintext, record = await keys.create_api_key(conn, "ci 机器人")
+    assert plaintext.startswith("bp_")
+    assert len(plaintext) == 3 + 43
+    assert record.prefix == plaintext[: keys.SHOWN_PREFIX_CHARS]
+    assert record.owner == f"key:{record.id}"
+    assert record.name == "ci 机器人"
+    assert (record.last_used_at, record.revoked_at, record.revoked) == (None, None, False)
+    async with database.connect() as conn:
+        row = (await conn.execute(select(api_keys))).mappings().one()
+    assert row["key_hash"] == hashlib.sha256(plaintext.encode()).hexdigest()
+    assert plaintext not in [str(value) for value in row.values()]
+
+
+async def test_authenticate(database: Database) -> None:
+    async with database.connect() as conn:
+        plaintext, record = await keys.create_api_key(conn, "app")
+    async with database.connect() as conn:
+        found = await keys.authenticate_api_key(conn, plaintext)
+        assert found is not None
+        assert found.id == record.id
+        assert found.last_used_at is not None
+        for wrong in [plaintext[:-1], plaintext + "x", "bp_", "", "Bearer " + plaintext, "bp_" + "a" * 5000]:
+            assert await keys.authenticate_api_key(conn, wrong) is None
+
+
+async def test_last_used_is_written_at_most_once_a_minute(database: Database) -> None:
+    async with database.connect() as conn:
+        plaintext, record = await keys.create_api_key(conn, "app")
+        first = await keys.authenticate_api_key(conn, plaintext)
+        second = await keys.authenticate_api_key(conn, plaintext)
+    assert first is not None and second is not None
+    assert second.last_used_at == first.last_used_at
+
+    long_ago = utcnow() - timedelta(minutes=5)
+    async with database.connect() as conn:
+        await conn.execute(update(api_keys).where(api_keys.c.id == record.id).values(last_used_at=long_ago))
+        third = await keys.authenticate_api_key(conn, plaintext)
+        listed = await keys.list_api_keys(conn)
+    assert third is not None and third.last_used_at is not None
+    assert third.last_used_at > long_ago
+    assert listed[0].last_used_at == third.last_used_at
+
+
+@pytest.mark.parametrize("by", ["id", "prefix"])
+async def test_revoke_by_id_or_prefix(database: Database, by: str) -> None:
+    async with database.connect() as conn:
+        plaintext, record = await keys.create_api_key(conn, "app")
+        other_plaintext, _ = await keys.create_api_key(conn, "other")
+    async with database.connect() as conn:
+        revoked = await keys.revoke_api_key(conn, record.id if by == "id" else record.prefix)
+    assert revoked is not None and revoked.revoked
+    async with database.connect() as conn:
+        assert await keys.authenticate_api_key(conn, plaintext) is None
+        assert await keys.authenticate_api_key(conn, other_plaintext) is not None
+        again = await keys.revoke_api_key(conn, record.id)
+        assert again is not None and again.revoked_at == revoked.revoked_at
+        assert await keys.revoke_api_key(conn, "bp_nothing") is None
+        assert [k.name for k in await keys.list_api_keys(conn, include_revoked=False)] == ["other"]
+        assert [k.name for k in await keys.list_api_keys(conn)] == ["app", "other"]
+
+
+async def test_an_ambiguous_prefix_is_refused(database: Database) -> None:
+    async with database.connect() as conn:
+        _, first = await keys.create_api_key(conn, "a")
+        _, second = await keys.create_api_key(conn, "b")
+        # Prefixes are random; make a collision to see it handled.
+        await conn.execute(update(api_keys).where(api_keys.c.id == second.id).values(prefix=first.prefix))
+    async with database.connect() as conn:
+        with pytest.raises(keys.AmbiguousKeyError):
+            await keys.revoke_api_key(conn, first.prefix)
+        assert not any(k.revoked for k in await keys.list_api_keys(conn))
