@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Any
 
 import httpx
 
@@ -43,6 +44,14 @@ def parse_sse(body: bytes) -> list[tuple[str, object]]:
         assert event_line.startswith("event:") and data_line.startswith("data:")
         events.append((event_line[len("event:") :], json.loads(data_line[len("data:") :])))
     return events
+
+
+def answer_of(body: bytes) -> dict[str, Any]:
+    """The completed ``answer`` message of a recorded stream."""
+    for name, data in parse_sse(body):
+        if name == "conversation.message.completed" and isinstance(data, dict) and data["type"] == "answer":
+            return data
+    raise AssertionError("no completed answer in the stream")
 
 
 def event_names(body: bytes) -> list[str]:

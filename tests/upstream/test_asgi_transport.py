@@ -18,8 +18,14 @@ from botport.asgi_transport import StreamingASGITransport
 Scope = dict[str, Any]
 
 
+def client_for(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=StreamingASGITransport(app), base_url="http://emulator")
+
+
 async def start(send: Any, status: int = 200) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]}
+    )
 
 
 async def test_chunks_arrive_before_the_app_finishes() -> None:
@@ -33,12 +39,11 @@ async def test_chunks_arrive_before_the_app_finishes() -> None:
         await reader_has_first.wait()
         await send({"type": "http.response.body", "body": b"two", "more_body": False})
 
-    async with httpx.AsyncClient(transport=StreamingASGITransport(app), base_url="http://emulator") as http:
-        async with http.stream("GET", "/") as response:
-            chunks = []
-            async for chunk in response.aiter_raw():
-                chunks.append(chunk)
-                reader_has_first.set()
+    async with client_for(app) as http, http.stream("GET", "/") as response:
+        chunks = []
+        async for chunk in response.aiter_raw():
+            chunks.append(chunk)
+            reader_has_first.set()
     assert chunks == [b"one", b"two"]
 
 
@@ -59,9 +64,14 @@ async def test_request_reaches_the_app() -> None:
         )
 
     app = Starlette(routes=[Route("/v3/chat/{rest:path}", echo, methods=["GET", "POST"])])
-    async with httpx.AsyncClient(transport=StreamingASGITransport(app), base_url="http://emulator:8000") as http:
+    async with httpx.AsyncClient(
+        transport=StreamingASGITransport(app), base_url="http://emulator:8000"
+    ) as http:
         response = await http.post(
-            "/v3/chat/x%20y", params={"conversation_id": "c 1"}, json={"a": "星"}, headers={"Authorization": "Bearer t"}
+            "/v3/chat/x%20y",
+            params={"conversation_id": "c 1"},
+            json={"a": "星"},
+            headers={"Authorization": "Bearer t"},
         )
     assert response.status_code == 200
     assert response.headers["x-tt-logid"] == "log-1"
@@ -116,10 +126,9 @@ async def test_receive_reports_the_disconnect() -> None:
         finally:
             finished.set()
 
-    async with httpx.AsyncClient(transport=StreamingASGITransport(app), base_url="http://emulator") as http:
-        async with http.stream("GET", "/") as response:
-            async for _chunk in response.aiter_raw():
-                break
+    async with client_for(app) as http, http.stream("GET", "/") as response:
+        async for _chunk in response.aiter_raw():
+            break
     await asyncio.wait_for(finished.wait(), 10)
     # Either the app saw http.disconnect or it was cancelled while waiting: both end it.
     assert got in (["http.disconnect"], [])
@@ -129,7 +138,7 @@ async def test_exception_before_the_response_is_raised_to_the_caller() -> None:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         raise LookupError("broken app")
 
-    async with httpx.AsyncClient(transport=StreamingASGITransport(app), base_url="http://emulator") as http:
+    async with client_for(app) as http:
         with pytest.raises(LookupError, match="broken app"):
             await http.get("/")
 
@@ -139,7 +148,7 @@ async def test_starlette_500_then_reraise_reaches_the_caller() -> None:
         raise LookupError("broken endpoint")
 
     app = Starlette(routes=[Route("/", endpoint)])
-    async with httpx.AsyncClient(transport=StreamingASGITransport(app), base_url="http://emulator") as http:
+    async with client_for(app) as http:
         with pytest.raises(LookupError, match="broken endpoint"):
             await http.get("/")
 
@@ -150,12 +159,11 @@ async def test_exception_mid_body_is_a_cut_stream() -> None:
         await send({"type": "http.response.body", "body": b"partial", "more_body": True})
         raise LookupError("died mid-body")
 
-    async with httpx.AsyncClient(transport=StreamingASGITransport(app), base_url="http://emulator") as http:
-        async with http.stream("GET", "/") as response:
-            received = []
-            with pytest.raises(httpx.RemoteProtocolError) as info:
-                async for chunk in response.aiter_raw():
-                    received.append(chunk)
+    async with client_for(app) as http, http.stream("GET", "/") as response:
+        received = []
+        with pytest.raises(httpx.RemoteProtocolError) as info:
+            async for chunk in response.aiter_raw():
+                received.append(chunk)
     assert received == [b"partial"]
     assert isinstance(info.value.__cause__, LookupError)
 
@@ -164,7 +172,7 @@ async def test_app_that_returns_without_a_response() -> None:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         return None
 
-    async with httpx.AsyncClient(transport=StreamingASGITransport(app), base_url="http://emulator") as http:
+    async with client_for(app) as http:
         with pytest.raises(RuntimeError, match="without completing"):
             await http.get("/")
 
@@ -174,7 +182,7 @@ async def test_app_that_stops_mid_body_without_an_error() -> None:
         await start(send)
         await send({"type": "http.response.body", "body": b"x", "more_body": True})
 
-    async with httpx.AsyncClient(transport=StreamingASGITransport(app), base_url="http://emulator") as http:
+    async with client_for(app) as http:
         with pytest.raises(httpx.RemoteProtocolError):
             await http.get("/")
 

@@ -72,7 +72,9 @@ async def test_retrieve_list_cancel_submit() -> None:
         messages = await client.list_chat_messages(conversation_id="conv-1", chat_id="chat-1")
         canceled = await client.cancel_chat(conversation_id="conv-1", chat_id="chat-1")
         continued = await client.submit_tool_outputs(
-            conversation_id="conv-1", chat_id="chat-1", tool_outputs=[ToolOutput(tool_call_id="t", output="42")]
+            conversation_id="conv-1",
+            chat_id="chat-1",
+            tool_outputs=[ToolOutput(tool_call_id="t", output="42")],
         )
     assert chat.status is ChatStatus.COMPLETED and chat.usage is not None and chat.usage.token_count == 3
     assert [m.type for m in messages] == [MessageType.ANSWER, MessageType.FOLLOW_UP]
@@ -92,7 +94,9 @@ async def test_conversations() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return envelope_response({"id": "conv-7", "created_at": 1718792949, "meta_data": {}, "last_section_id": "s"})
+        return envelope_response(
+            {"id": "conv-7", "created_at": 1718792949, "meta_data": {}, "last_section_id": "s"}
+        )
 
     async with make_client(handler) as client:
         created = await client.create_conversation(bot_id="b", messages=QUESTION, meta_data={"a": "b"})
@@ -121,8 +125,10 @@ async def test_envelope_error_on_a_call() -> None:
     [
         (httpx.Response(200, text="<html>", headers={"x-tt-logid": LOGID}), UpstreamProtocolError),
         (httpx.Response(200, json={"id": "chat-1"}, headers={"x-tt-logid": LOGID}), UpstreamProtocolError),
-        (httpx.Response(200, json={"code": 0, "data": {"no": "id"}}, headers={"x-tt-logid": LOGID}),
-         UpstreamProtocolError),  # fmt: skip
+        (
+            httpx.Response(200, json={"code": 0, "data": {"no": "id"}}, headers={"x-tt-logid": LOGID}),
+            UpstreamProtocolError,
+        ),
         (httpx.Response(500, text="Internal Server Error", headers={"x-tt-logid": LOGID}), UpstreamHTTPError),
         (httpx.Response(404, json={"detail": "Not Found"}, headers={"x-tt-logid": LOGID}), UpstreamHTTPError),
     ],
@@ -212,7 +218,9 @@ async def test_create_and_poll_deadline_even_when_cancel_fails() -> None:
 
     async with make_client(handler) as client:
         with pytest.raises(UpstreamTimeout):
-            await client.create_and_poll(bot_id="b", user_id="u", messages=QUESTION, poll_interval=0.05, timeout=0.2)
+            await client.create_and_poll(
+                bot_id="b", user_id="u", messages=QUESTION, poll_interval=0.05, timeout=0.2
+            )
     assert len(coze.cancels) == 1
 
 

@@ -74,17 +74,19 @@ async def test_text_turn(chunk_size: int) -> None:
         requests.append(request)
         return sse_response(RecordingStream(chunked(recorded("coze_text_turn.sse"), chunk_size)))
 
-    async with make_client(handler) as client:
-        async with client.stream_chat(
+    async with (
+        make_client(handler) as client,
+        client.stream_chat(
             bot_id="bot-1",
             user_id="user-1",
             messages=QUESTION,
             conversation_id="conv-9",
             custom_variables={"tone": "warm"},
             meta_data={"k": "v"},
-        ) as stream:
-            assert stream.logid == LOGID
-            events = [event async for event in stream]
+        ) as stream,
+    ):
+        assert stream.logid == LOGID
+        events = [event async for event in stream]
 
     types = [e.type for e in events]
     assert types[:2] == [ChatEventType.CHAT_CREATED, ChatEventType.CHAT_IN_PROGRESS]
@@ -175,13 +177,15 @@ async def test_stream_submit_tool_outputs() -> None:
         seen.append(request)
         return sse_response(recorded("coze_tool_outputs_turn.sse"))
 
-    async with make_client(handler) as client:
-        async with client.stream_submit_tool_outputs(
+    async with (
+        make_client(handler) as client,
+        client.stream_submit_tool_outputs(
             conversation_id="conv-1",
             chat_id="chat-1",
             tool_outputs=[ToolOutput(tool_call_id="call-1", output='{"temperature": 21}')],
-        ) as stream:
-            events = [e async for e in stream]
+        ) as stream,
+    ):
+        events = [e async for e in stream]
     assert events[-1].type is ChatEventType.CHAT_COMPLETED
     assert any(e.message and e.message.type is MessageType.TOOL_RESPONSE for e in events)
     (request,) = seen
@@ -244,7 +248,10 @@ async def test_empty_error_event_is_an_unknown_coze_error() -> None:
 
 
 async def test_bad_json_in_data_is_a_protocol_error() -> None:
-    body = sse_event("conversation.chat.created", chat_json("created")) + b"event:conversation.message.delta\ndata:{not json\n\n"
+    body = (
+        sse_event("conversation.chat.created", chat_json("created"))
+        + b"event:conversation.message.delta\ndata:{not json\n\n"
+    )
     async with make_client(lambda r: sse_response(body)) as client:
         events, error = await collect_until_error(client)
     assert isinstance(error, UpstreamProtocolError) and error.logid == LOGID
@@ -285,7 +292,9 @@ async def test_stream_cut_mid_event_drops_the_half_event() -> None:
         (httpx.ReadTimeout("slow"), UpstreamTimeout, "read timeout"),
     ],
 )
-async def test_transport_failure_mid_stream(exc: Exception, expected: type[UpstreamError], words: str) -> None:
+async def test_transport_failure_mid_stream(
+    exc: Exception, expected: type[UpstreamError], words: str
+) -> None:
     body = recorded("coze_text_turn.sse")
     head = body[: body.index(b"event:conversation.message.completed")]
     stream_body = RecordingStream(chunked(head, 100), fail_with=exc)
@@ -337,7 +346,9 @@ async def test_json_envelope_instead_of_a_stream() -> None:
 
 
 async def test_envelope_logid_from_detail_when_no_header() -> None:
-    response = envelope_response(code=4100, msg="authentication is invalid", logid=None, detail_logid="from-body")
+    response = envelope_response(
+        code=4100, msg="authentication is invalid", logid=None, detail_logid="from-body"
+    )
     async with make_client(lambda r: response) as client:
         with pytest.raises(CozeAuthError) as info:
             await collect(client)
@@ -442,10 +453,10 @@ async def test_error_responses_are_closed_too() -> None:
 
 
 async def test_iterating_after_the_end_stays_ended() -> None:
-    async with make_client(lambda r: sse_response(recorded("coze_text_turn.sse"))) as client:
-        async with client.stream_chat(bot_id="b", user_id="u", messages=QUESTION) as stream:
-            first = [e async for e in stream]
-            again = [e async for e in stream]
+    client = make_client(lambda r: sse_response(recorded("coze_text_turn.sse")))
+    async with client, client.stream_chat(bot_id="b", user_id="u", messages=QUESTION) as stream:
+        first = [e async for e in stream]
+        again = [e async for e in stream]
     assert first and again == []
 
 
