@@ -81,6 +81,7 @@ async def direct_turn(client: httpx.AsyncClient, url: str, stream: bool) -> Samp
     first = 0.0
     async with client.stream("POST", f"{url}/v3/chat", json=body) as response:
         async for chunk in response.aiter_bytes():
+            # the first message.delta (reasoning or answer), as botport counts it
             if not first and b"conversation.message.delta" in chunk:
                 first = time.perf_counter() - start
     total = time.perf_counter() - start
@@ -96,7 +97,8 @@ async def botport_turn(client: httpx.AsyncClient, url: str, stream: bool) -> Sam
     if stream:
         async with client.stream("POST", target, json={"content": QUESTION, "stream": True}) as response:
             async for chunk in response.aiter_bytes():
-                if not first and b"text.delta" in chunk:
+                # reasoning.delta or text.delta: the first thing a user sees being written
+                if not first and b"delta" in chunk:
                     first = time.perf_counter() - start
     else:
         response = await client.post(target, json={"content": QUESTION, "stream": False})
@@ -105,7 +107,9 @@ async def botport_turn(client: httpx.AsyncClient, url: str, stream: bool) -> Sam
     return Sample(first or total, total)
 
 
-async def run(fn, url: str, headers: dict[str, str], turns: int, concurrency: int, stream: bool) -> list[Sample]:
+async def run(
+    fn, url: str, headers: dict[str, str], turns: int, concurrency: int, stream: bool
+) -> list[Sample]:
     limits = httpx.Limits(max_connections=concurrency + 5, max_keepalive_connections=concurrency + 5)
     async with httpx.AsyncClient(headers=headers, timeout=120, limits=limits) as client:
         await fn(client, url, stream)  # warm-up
@@ -123,7 +127,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
 
 
-def summary(label: str, direct: list[Sample], via: list[Sample]) -> dict[str, float | str]:
+def summary(label: str, direct: list[Sample], via: list[Sample], streamed: bool) -> dict[str, float | str]:
     d_total = [s.total for s in direct]
     v_total = [s.total for s in via]
     return {
@@ -133,14 +137,16 @@ def summary(label: str, direct: list[Sample], via: list[Sample]) -> dict[str, fl
         "added_p50_ms": round(pct(v_total, 0.5) - pct(d_total, 0.5), 1),
         "added_p99_ms": round(pct(v_total, 0.99) - pct(d_total, 0.99), 1),
         "direct_first_delta_p50_ms": round(pct([s.first_delta for s in direct], 0.5), 1),
-        "botport_first_delta_p50_ms": round(pct([s.first_delta for s in via], 0.5), 1),
-        "botport_first_delta_p99_ms": round(pct([s.first_delta for s in via], 0.99), 1),
+        "botport_first_delta_p50_ms": round(pct([s.first_delta for s in via], 0.5), 1) if streamed else "-",
+        "botport_first_delta_p99_ms": round(pct([s.first_delta for s in via], 0.99), 1) if streamed else "-",
         "mean_total_ms_direct": round(statistics.mean(d_total) * 1000, 1),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--turns", type=int, default=0, help="turns per case (default: max(50, 2*C))")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 100])
     parser.add_argument("--database-url", default=None, help="botport's database (default: SQLite file)")
@@ -175,13 +181,27 @@ def main() -> None:
                 turns = args.turns or max(50, 2 * concurrency)
                 for stream in (True, False):
                     direct = asyncio.run(
-                        run(direct_turn, emu_url, {"Authorization": f"Bearer {TOKEN}"}, turns, concurrency, True)
+                        run(
+                            direct_turn,
+                            emu_url,
+                            {"Authorization": f"Bearer {TOKEN}"},
+                            turns,
+                            concurrency,
+                            True,
+                        )
                     )
                     via = asyncio.run(
-                        run(botport_turn, bp_url, {"Authorization": f"Bearer {key}"}, turns, concurrency, stream)
+                        run(
+                            botport_turn,
+                            bp_url,
+                            {"Authorization": f"Bearer {key}"},
+                            turns,
+                            concurrency,
+                            stream,
+                        )
                     )
                     label = f"{'stream' if stream else 'non-stream'} x{concurrency} ({turns} turns)"
-                    results.append(summary(label, direct, via))
+                    results.append(summary(label, direct, via, stream))
                     print(json.dumps(results[-1]), file=sys.stderr)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import uvicorn
 
+pytest_plugins = ["store.conftest"]
+
 
 def free_port() -> int:
     with socket.socket() as sock:

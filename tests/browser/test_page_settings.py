@@ -52,6 +52,7 @@ def test_theme_follows_the_system_then_the_user(browser: Browser, base_url: str)
 
 def test_keyboard_alone(page: Page) -> None:
     # The first Tab reaches the skip link, which jumps to the message box.
+    page.locator("body").focus()
     page.keyboard.press("Tab")
     expect(page.locator(".skip-link")).to_be_focused()
     page.keyboard.press("Enter")

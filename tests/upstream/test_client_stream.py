@@ -9,6 +9,7 @@ import logging
 import httpx
 import pytest
 from coze_fakes import (
+    DATA,
     LOGID,
     TOKEN,
     RecordingStream,
@@ -379,6 +380,16 @@ async def test_http_error_without_envelope_is_an_http_error_with_an_excerpt() ->
     assert_no_token(error)
 
 
+@pytest.mark.parametrize("padding", range(180, 205))
+async def test_no_part_of_an_echoed_token_at_the_excerpt_cut(padding: int) -> None:
+    body = "p" * padding + TOKEN + "q" * 500
+
+    async with make_client(lambda r: httpx.Response(500, text=body)) as client:
+        with pytest.raises(UpstreamHTTPError) as info:
+            await collect(client)
+    assert TOKEN[:8] not in info.value.message
+
+
 async def test_http_error_with_an_event_stream_content_type_is_still_an_error() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(503, content=b"overloaded", headers={"content-type": "text/event-stream"})
@@ -467,3 +478,39 @@ async def test_debug_log_has_no_token_and_no_body(caplog: pytest.LogCaptureFixtu
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "POST /v3/chat -> 200" in text and LOGID in text
     assert TOKEN not in text and "星期" not in text
+
+
+# --- the emulator's recorded streams (written by its own encoder) ---------------------------------
+
+EMULATOR_RECORDINGS = {
+    "emulator_demo_turn.sse": ChatEventType.CHAT_COMPLETED,
+    "emulator_tool_requires_action.sse": ChatEventType.CHAT_REQUIRES_ACTION,
+    "emulator_failing_turn.sse": None,  # ends with chat.failed
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMULATOR_RECORDINGS))
+async def test_emulator_recordings(name: str) -> None:
+    if not (DATA / name).exists():
+        pytest.skip(f"{name} not recorded yet")
+    body = RecordingStream(chunked(recorded(name), 64))
+    events: list[ChatEvent] = []
+    async with make_client(lambda r: sse_response(body)) as client:
+        try:
+            async with client.stream_chat(bot_id="b", user_id="u", messages=QUESTION) as stream:
+                async for event in stream:
+                    events.append(event)
+        except ChatFailedError as exc:
+            assert EMULATOR_RECORDINGS[name] is None
+            assert exc.upstream_code == 5000 and exc.logid == LOGID
+        else:
+            assert events[-1].type is EMULATOR_RECORDINGS[name]
+    assert body.closed
+    assert all(e.type is not ChatEventType.UNKNOWN for e in events)
+    messages = [e.message for e in events if e.message]
+    completed_answers = [m.content for m in messages if m.type is MessageType.ANSWER and m.id and m.content]
+    if any(e.type is ChatEventType.MESSAGE_DELTA for e in events) and EMULATOR_RECORDINGS[name]:
+        joined = "".join(
+            e.message.content for e in events if e.type is ChatEventType.MESSAGE_DELTA and e.message
+        )
+        assert joined in completed_answers

@@ -39,6 +39,8 @@ from botport.settings import COZE_COM
 from botport.upstream.models import Chat, ChatStatus, Conversation, EnterMessage, Message, ToolOutput
 from botport.upstream.stream import ChatStream, transport_error
 
+__all__ = ["ChatStream", "CozeClient"]
+
 logger = logging.getLogger("botport.upstream")
 
 _LOGID_HEADER = "x-tt-logid"
@@ -338,12 +340,11 @@ class CozeClient:
         raise UpstreamProtocolError("Coze sent JSON without an envelope", logid=logid)
 
     def _excerpt(self, response: httpx.Response) -> str:
-        text = response.content[: _EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
-        text = " ".join(text.split())[:_EXCERPT_CHARS]
+        text = response.content[:65536].decode("utf-8", errors="replace")
         secret = self._token.get_secret_value()
-        if secret:
+        if secret:  # before cutting, so that no part of an echoed token survives
             text = text.replace(secret, "***")
-        return text or "(empty body)"
+        return " ".join(text.split())[:_EXCERPT_CHARS] or "(empty body)"
 
 
 def _chat_body(

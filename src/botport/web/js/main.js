@@ -12,6 +12,7 @@ import { initTheme, toggleTheme } from "./theme.js";
 
 const el = (id) => document.getElementById(id);
 const BOT_KEY = "botport.bot";
+const finePointer = window.matchMedia("(pointer: fine)");
 let loadToken = 0; // a later navigation wins over a slower earlier one
 
 function conversationIdFromPath(path = location.pathname) {
@@ -67,11 +68,12 @@ async function open(conversation, { push = true, render = true } = {}) {
 }
 
 /** Navigate by id (sidebar links, back/forward); null opens a new chat. */
-async function navigate(id, { push = true } = {}) {
+async function navigate(id, { push = true, focus = true } = {}) {
   closeSidebarOnPhone();
   if (!id) {
     await open(null, { push });
-    focusComposer();
+    // Ready to type; not on touch screens, where focus would pop up the keyboard.
+    if (focus && finePointer.matches) focusComposer();
     return;
   }
   let conversation = state.conversations.find((c) => c.id === id);
@@ -143,7 +145,7 @@ async function boot() {
   renderChrome();
   await Promise.all([
     loadConversations().catch(() => {}),
-    navigate(conversationIdFromPath(), { push: false }),
+    navigate(conversationIdFromPath(), { push: false, focus: false }),
   ]);
   document.documentElement.dataset.ready = "true";
 }
