@@ -10,17 +10,8 @@ import re
 from pathlib import Path
 
 import httpx
-from gateway_helpers import (
-    events_of,
-    gateway,
-    only,
-    parse_frames,
-    recording,
-    token_settings,
-)
+from gateway_helpers import emulator, events_of, gateway, only, parse_frames, recording, token_settings
 from starlette.applications import Starlette
-
-from gateway_helpers import emulator  # noqa: I001  (kept apart: a fixture-like factory)
 
 GOOD_SEQUENCE = re.compile(
     r"turn\.started (reasoning\.delta )*(text\.delta )+message\.completed follow_ups turn\.completed$"
@@ -152,7 +143,7 @@ async def test_history_and_context_survive_a_restart(tmp_path: Path, database_ur
         await gw.send(cid, "remember the lighthouse")
         cookies = httpx.Cookies(gw.client.cookies)
         before = await gw.messages(cid)
-    coze_conversation = await _coze_conversation_of(coze, first_transport)
+    coze_conversation = _coze_conversation_of(coze)
 
     second_transport = recording(coze)
     async with gateway(settings, second_transport) as gw:
@@ -167,7 +158,7 @@ async def test_history_and_context_survive_a_restart(tmp_path: Path, database_ur
         assert len(await gw.messages(cid)) == 4
 
 
-async def _coze_conversation_of(coze: Starlette, transport: object) -> str:
+def _coze_conversation_of(coze: Starlette) -> str:
     conversations = coze.state.emulator.store.conversations
     assert len(conversations) == 1
     return str(next(iter(conversations.values())).id)

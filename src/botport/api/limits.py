@@ -26,18 +26,27 @@ class BodySizeLimitMiddleware:
             return
         received = 0
         started = False
+        exceeded = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    exceeded = True
                     raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if exceeded:
+                # The app caught _TooLarge itself (FastAPI answers 400 "error parsing the body"):
+                # answer 413 instead of its response.
+                if not started and message["type"] == "http.response.start":
+                    started = True
+                    await self._reject(scope, send)
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
