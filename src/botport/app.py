@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent / "web"
 
 
-def _coze_client(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> CozeClient:
+async def _coze_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None, stack: AsyncExitStack
+) -> CozeClient:
     """The real Coze, or in demo mode the built-in emulator, in-process and streaming."""
     if settings.demo_mode:
         from botport.asgi_transport import StreamingASGITransport
@@ -43,6 +45,8 @@ def _coze_client(settings: Settings, transport: httpx.AsyncBaseTransport | None)
 
         token = secrets.token_urlsafe(24)  # private to this process: only our client talks to it
         emulator = create_emulator_app(tokens=[token])
+        # Its lifespan ends chats still running at shutdown.
+        await stack.enter_async_context(emulator.router.lifespan_context(emulator))
         return CozeClient(
             base_url="http://emulator.invalid",
             token=SecretStr(token),
@@ -80,7 +84,8 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
             stale = await repo.mark_streaming_messages_interrupted(conn, older_than=older)
         if stale:
             log.warning("%d answer(s) cut off by the last shutdown were marked interrupted", stale)
-        coze = _coze_client(settings, upstream_transport)
+        stack = AsyncExitStack()
+        coze = await _coze_client(settings, upstream_transport, stack)
         chat = ChatService(
             db=db,
             coze=coze,
@@ -98,6 +103,7 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
             yield
         finally:
             await coze.aclose()
+            await stack.aclose()
             await db.close()
 
     app = FastAPI(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from botport.asgi_transport import StreamingASGITransport
 from botport.emulator.app import create_emulator_app
 from botport.emulator.bots import DEMO_BOT_ID, FAILING_BOT_ID, SLOW_BOT_ID, TOOL_BOT_ID, EmulatedBot
 from botport.emulator.faults import Faults
+from botport.emulator.plan import TurnContext, TurnPlan
 from botport.emulator.scripts import demo_script, failing_script, weather_script
 from botport.settings import BotConfig, Settings
 
@@ -31,12 +32,20 @@ from botport.settings import BotConfig, Settings
 TOKEN = "pat_TESTSECRET_do_not_leak_0123456789abcdef"
 BASE = "http://gateway.test"
 
+
+def slow_script(ctx: TurnContext) -> TurnPlan:
+    """The demo script without reasoning, so that answer text starts to flow at once."""
+    return replace(demo_script(ctx), reasoning="")
+
+
 BOT_SCRIPTS = {
     "demo": (DEMO_BOT_ID, demo_script),
     "weather": (TOOL_BOT_ID, weather_script),
-    "slow": (SLOW_BOT_ID, demo_script),
+    "slow": (SLOW_BOT_ID, slow_script),
     "failing": (FAILING_BOT_ID, failing_script),
 }
+# The slow bot streams a plain question in a couple of seconds; "/slow ..." takes 0.3 s a word (~15 s).
+SLOW_FAULTS = Faults(delta_delay=0.05)
 
 
 def emulated_bots(faults: dict[str, Faults] | None = None) -> list[EmulatedBot]:
@@ -49,7 +58,7 @@ def emulated_bots(faults: dict[str, Faults] | None = None) -> list[EmulatedBot]:
             description=f"{slug} bot",
             greeting=f"hello from {slug}",
             script=script,
-            faults=faults.get(slug, Faults()),
+            faults=faults.get(slug, SLOW_FAULTS if slug == "slow" else Faults()),
         )
         for slug, (bot_id, script) in BOT_SCRIPTS.items()
     ]
@@ -185,9 +194,9 @@ async def gateway(
     settings: Settings, transport: httpx.AsyncBaseTransport | None = None
 ) -> AsyncIterator[Gateway]:
     app = create_app(settings, upstream_transport=transport)
-    async with started(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=BASE) as client:
-            yield Gateway(app, client)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=BASE)
+    async with started(app), client:
+        yield Gateway(app, client)
 
 
 @dataclass(frozen=True)
@@ -232,3 +241,45 @@ async def send_stream(
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/event-stream")
     return parse_frames(response.content)
+
+
+class FrameReader:
+    """Reads botport's SSE frames from a streaming response as they arrive (for live servers)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._chunks = response.aiter_bytes()
+        self._buffer = b""
+        self.frames: list[Frame] = []
+
+    async def next(self) -> Frame | None:
+        """The next frame, or None at the end of the stream."""
+        while b"\n\n" not in self._buffer:
+            try:
+                self._buffer += await anext(self._chunks)
+            except StopAsyncIteration:
+                return None
+        block, self._buffer = self._buffer.split(b"\n\n", 1)
+        parsed = parse_frames(block + b"\n\n")
+        if not parsed:  # a comment (keep-alive)
+            return await self.next()
+        self.frames.append(parsed[0])
+        return parsed[0]
+
+    async def until(self, predicate: Callable[[list[Frame]], bool]) -> list[Frame]:
+        while not predicate(self.frames):
+            if await self.next() is None:
+                raise AssertionError(f"the stream ended first: {events_of(self.frames)}")
+        return self.frames
+
+    async def rest(self) -> list[Frame]:
+        while await self.next() is not None:
+            pass
+        return self.frames
+
+    @property
+    def text(self) -> str:
+        return "".join(f.data["text"] for f in self.frames if f.event == "text.delta")
+
+
+def text_deltas(count: int) -> Callable[[list[Frame]], bool]:
+    return lambda frames: sum(f.event == "text.delta" for f in frames) >= count

@@ -30,7 +30,8 @@ async def test_message_over_the_char_limit(tmp_path: Path, stream: bool) -> None
     async with gateway(token_settings(tmp_path, max_message_chars=50), transport) as gw:
         cid = await gw.conversation()
         url = f"/api/conversations/{cid}/messages"
-        error = _assert_error(await gw.client.post(url, json={"content": "x" * 51, "stream": stream}), (413, 422))
+        response = await gw.client.post(url, json={"content": "x" * 51, "stream": stream})
+        error = _assert_error(response, (413, 422))
         assert "50" in error["message"]
         await _nothing_stored(gw, cid, len(transport.requests))
         ok = await gw.client.post(url, json={"content": "y" * 50, "stream": False})
@@ -85,8 +86,9 @@ async def test_malformed_json_and_unknown_fields(tmp_path: Path) -> None:
     async with gateway(token_settings(tmp_path), transport) as gw:
         cid = await gw.conversation()
         headers = {"content-type": "application/json"}
+        url = f"/api/conversations/{cid}/messages"
         for raw in (b'{"content": "hi",', b"not json", b""):
-            response = await gw.client.post(f"/api/conversations/{cid}/messages", content=raw, headers=headers)
+            response = await gw.client.post(url, content=raw, headers=headers)
             _assert_error(response, (422,))
         unknown = await gw.client.post("/api/conversations", json={"bot": "demo", "colour": "red"})
         error = _assert_error(unknown, (422,))

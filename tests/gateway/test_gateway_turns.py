@@ -51,7 +51,10 @@ async def test_stream_sequence_and_stored_history(tmp_path: Path, database_url: 
         assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] > 0
 
         items = await gw.messages(cid)
-        assert [(m["role"], m["status"]) for m in items] == [("user", "completed"), ("assistant", "completed")]
+        assert [(m["role"], m["status"]) for m in items] == [
+            ("user", "completed"),
+            ("assistant", "completed"),
+        ]
         user, answer = items
         assert user["id"] == started["user_message_id"] and user["content"] == question
         assert user["html"] == ""

@@ -323,3 +323,14 @@ async def test_incremental_delivery(coze: MakeClient) -> None:
     assert count >= 20
     # count x 20 ms (> 0.4 s) of deltas follow the first one; a buffered body would arrive at once.
     assert end - first_delta >= 0.3, (end - first_delta, count)
+
+
+async def test_demo_mode_wiring_with_the_default_base_url() -> None:
+    """As the gateway wires demo mode: the in-process emulator behind the default (https) base URL."""
+    app = create_emulator_app(tokens=["t0k"])
+    async with (
+        app.router.lifespan_context(app),
+        CozeClient(token=SecretStr("t0k"), transport=StreamingASGITransport(app)) as client,
+    ):
+        events, logid = await run_turn(client, DEMO_BOT_ID, "hi")  # the bot's own 20 ms delta delay
+    assert logid and events[-1].type is ChatEventType.CHAT_COMPLETED

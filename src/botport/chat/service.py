@@ -163,6 +163,9 @@ class Turn:
 
     async def _finish_ok(self) -> None:
         state = self.state
+        if state.canceled:
+            await self._finish_interrupted("cancelled", "the chat was stopped")
+            return
         if not state.finished:
             await self._finish_failed(UpstreamError("the upstream stream ended before the answer finished"))
             return
@@ -379,7 +382,7 @@ class ChatService:
     async def _cancel_upstream(self, turn: Turn) -> None:
         """Best effort: tell Coze to stop too, so the bot does not keep working (and billing)."""
         state = turn.state
-        if not (state.chat_id and state.coze_conversation_id) or state.finished:
+        if not (state.chat_id and state.coze_conversation_id) or state.finished or state.canceled:
             return
         try:
             async with asyncio.timeout(5):

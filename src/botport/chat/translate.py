@@ -36,6 +36,7 @@ class TurnState:
     tool_calls: tuple[ToolCallRequest, ...] = ()
     finished: bool = False
     requires_action: bool = False
+    canceled: bool = False  # Coze ended the chat as canceled (e.g. a cancel sent by another instance)
     # Content of the answer message being streamed (one turn may hold several answers).
     _current_answer: str = ""
     _completed_answers: list[str] = field(default_factory=list)
@@ -54,6 +55,8 @@ class TurnState:
             if usage is not None:
                 self.usage = Usage(usage.input_count, usage.output_count, usage.token_count)
             self.finished = True
+        if event.type is ChatEventType.CHAT_CANCELED:
+            self.canceled = True
         if event.type is ChatEventType.CHAT_REQUIRES_ACTION and event.chat is not None:
             action = event.chat.required_action
             calls = action.submit_tool_outputs.tool_calls if action else []

@@ -53,6 +53,7 @@ class EventStreamResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         disconnected = asyncio.create_task(_wait_for_disconnect(receive))
+        next_frame: asyncio.Task[bytes] | None = None
         try:
             while True:
                 next_frame = asyncio.create_task(_next_frame(self.frames))
@@ -71,9 +72,14 @@ class EventStreamResponse(Response):
         except OSError:
             return  # the connection broke while sending
         finally:
-            disconnected.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await disconnected
+            # Also when this response is cancelled: leave no task behind whose error nobody reads.
+            for task in (disconnected, next_frame):
+                if task is not None and not task.done():
+                    task.cancel()
+            for task in (disconnected, next_frame):
+                if task is not None:
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, StreamCut):
+                        await task
 
 
 async def _wait_for_disconnect(receive: Receive) -> None:

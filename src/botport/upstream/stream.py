@@ -8,6 +8,7 @@ a cut connection. Errors never undo what was already yielded, so the caller can 
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -104,7 +105,7 @@ class ChatStream:
         self._response = response
         self._bytes: AsyncIterator[bytes] = response.aiter_bytes()
         self._decoder = SSEDecoder()
-        self._ready: list[ServerSentEvent] = []
+        self._ready: deque[ServerSentEvent] = deque()
         self._finished = False
 
     def __aiter__(self) -> ChatStream:
@@ -149,7 +150,7 @@ class ChatStream:
                 self._finished = True
                 raise transport_error(exc, logid=self.logid, mid_stream=True) from exc
             self._ready.extend(self._decoder.feed(chunk))
-        return self._ready.pop(0)
+        return self._ready.popleft()
 
     async def aclose(self) -> None:
         """Stop reading and close the response. Safe to call twice."""

@@ -77,7 +77,9 @@ async function runTurn(turn, text, botName) {
         announce(t("answered", { bot: botName, text: view.content }));
       } else if (event === "error") {
         finished = true;
-        if (data.status === "interrupted") view.setStatus("interrupted");
+        messageId = messageId || data.message_id || null;
+        // `status` is the HTTP status; `turn_status` says how the stored answer ended.
+        if (data.turn_status === "interrupted" || data.code === "cancelled") view.setStatus("interrupted");
         else view.fail(data);
       }
     }
@@ -92,11 +94,11 @@ async function runTurn(turn, text, botName) {
   }
 }
 
-/** The server may have titled the conversation; a stopped answer gets its rendered html. */
+/** The server may have titled the conversation; a stopped or failed answer gets its rendered html. */
 async function refreshAfterTurn(turn, messageId) {
   try {
     upsertConversation(await api.getConversation(turn.conversationId));
-    if (turn.stopped && messageId) {
+    if (messageId && turn.view.element.dataset.status !== "completed") {
       const { items } = await api.listMessages(turn.conversationId);
       const stored = items.find((message) => message.id === messageId);
       if (stored && stored.html) turn.view.setMessage(stored);

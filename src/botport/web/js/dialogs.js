@@ -2,6 +2,11 @@
 
 import { t } from "./i18n.js";
 
+// Cancel buttons are type="button" so that Enter in the input submits "ok", not the first button.
+for (const button of document.querySelectorAll("dialog button[value='cancel']")) {
+  button.addEventListener("click", () => button.closest("dialog").close("cancel"));
+}
+
 function result(dialog) {
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true });

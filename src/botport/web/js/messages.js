@@ -81,6 +81,7 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
       const streaming = status === "streaming";
       typing.hidden = !streaming || content !== "";
       meta.hidden = streaming;
+      copyButton.hidden = !content;
       thinkingLabel.textContent = streaming && !content ? t("thinking") : t("thoughts");
       statusMark.hidden = status !== "interrupted";
       statusMark.textContent = t("stopped");
@@ -108,9 +109,15 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
         thinkingText.textContent = reasoning;
         thinking.hidden = false;
       }
-      answer.innerHTML = stored.html || "";
-      streamText.textContent = "";
+      if (stored.html) {
+        answer.innerHTML = stored.html;
+        streamText.textContent = "";
+      } else {
+        answer.replaceChildren();
+        streamText.textContent = content;
+      }
       typing.hidden = true;
+      copyButton.hidden = !content;
       scrollToEnd();
     },
     setFollowUps(suggestions) {
@@ -173,7 +180,7 @@ export function renderHistory(messages, handlers) {
     }
     const last = index === messages.length - 1;
     const view = appendAssistant(message, last ? { ...handlers, question } : {});
-    if (message.status === "failed" || message.error) {
+    if (message.status === "failed") {
       view.fail(message.error || { code: "failed", message: "" });
     }
     if (last) view.setFollowUps(message.follow_ups);
