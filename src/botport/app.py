@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import SecretStr
 
 from botport import __version__
-from botport.api import seed, web
+from botport.api import openai, seed, tool, web
 from botport.api.deps import Services
 from botport.api.errors import install_error_handlers
 from botport.api.limits import BodySizeLimitMiddleware
@@ -115,6 +115,8 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
     install_error_handlers(app)
     app.include_router(web.router)
     app.include_router(seed.router)
+    app.include_router(openai.router)
+    app.include_router(tool.router)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> JSONResponse:
