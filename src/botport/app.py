@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from botport import __version__
 from botport.api import openai, seed, tool, web
 from botport.api.deps import Services
+from botport.api.docs import install_docs
 from botport.api.errors import install_error_handlers
 from botport.api.limits import BodySizeLimitMiddleware
 from botport.bots import BotRegistry
@@ -111,7 +112,10 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
         version=__version__,
         description="A self-hosted gateway and web chat for Coze bots.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by install_docs
+        redoc_url=None,  # ReDoc has no offline bundle here
     )
+    install_docs(app)
     install_error_handlers(app)
     app.include_router(web.router)
     app.include_router(seed.router)

@@ -23,7 +23,9 @@ PHONE = {"width": 390, "height": 844}
 def ask(page: Page, question: str) -> None:
     page.locator("#composer-input").fill(question)
     page.locator("#composer-input").press("Enter")
-    expect(page.locator(".message.assistant").last).to_have_attribute("data-status", "completed", timeout=60_000)
+    expect(page.locator(".message.assistant").last).to_have_attribute(
+        "data-status", "completed", timeout=60_000
+    )
 
 
 def ready(page: Page, path: str) -> None:
@@ -42,7 +44,9 @@ def fill_history(context: BrowserContext) -> str:
     ask(page, "/long How does streaming work?")
     page.locator(".follow-ups .chip").first.click()  # "What did I ask before?"
     expect(page.locator(".message.assistant")).to_have_count(2)
-    expect(page.locator(".message.assistant").last).to_have_attribute("data-status", "completed", timeout=60_000)
+    expect(page.locator(".message.assistant").last).to_have_attribute(
+        "data-status", "completed", timeout=60_000
+    )
     conversation_id = page.url.rsplit("/", 1)[1]
     page.request.patch(f"/api/conversations/{conversation_id}", data={"title": "How streaming works"})
     page.close()
@@ -60,7 +64,11 @@ def shoot(context: BrowserContext, path: str, name: str) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as data, running_botport(Path(data)) as base_url, sync_playwright() as p:
+    with (
+        tempfile.TemporaryDirectory() as data,
+        running_botport(Path(data)) as base_url,
+        sync_playwright() as p,
+    ):
         browser = launch_chromium(p)
         first = browser.new_context(base_url=base_url, viewport=DESKTOP, locale="en-US")
         path = fill_history(first)

@@ -42,7 +42,7 @@ def test_frames_at_every_chunk_boundary(page: Page) -> None:
     stream = (
         ": ping\r\n"
         f"event: text.delta\r\ndata: {payload}\r\n\r\n"
-        "event: turn.completed\rdata: {\"a\": 1}\r\r"
+        'event: turn.completed\rdata: {"a": 1}\r\r'
         "data: line one\ndata:line two\nunknown: x\n\n"
     ).encode()
     expected = [
