@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # Limits
     max_message_chars: int = Field(default=8000, gt=0)
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    tool_timeout: float = Field(
+        default=40.0,
+        gt=0,
+        description="Deadline of one /api/tool/ask call; under GPTs' 45 s limit for actions.",
+    )
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

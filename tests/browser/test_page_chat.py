@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import RequestLog, open_page
 from playwright.sync_api import Page, expect
+
+from conftest import RequestLog, open_page
 
 pytestmark = pytest.mark.browser
 

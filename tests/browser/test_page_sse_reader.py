@@ -62,7 +62,7 @@ def test_frames_at_every_chunk_boundary(page: Page) -> None:
 
 
 def test_byte_by_byte_and_unterminated_last_frame(page: Page) -> None:
-    stream = 'event: a\ndata: {"x":1}\n\nevent: b\ndata: 2'.encode()
+    stream = b'event: a\ndata: {"x":1}\n\nevent: b\ndata: 2'
     events = read_events(page, [stream[i : i + 1] for i in range(len(stream))])
     # A frame without its blank line is not dispatched (the spec drops it).
     assert events == [{"event": "a", "data": '{"x":1}'}]

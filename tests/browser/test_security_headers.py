@@ -1,12 +1,15 @@
-"""SecurityHeadersMiddleware on a tiny app (no browser needed; it lives beside the page's tests)."""
+"""SecurityHeadersMiddleware on a tiny app (no browser needed; it lives beside the page's tests).
+
+Synchronous on purpose (Starlette's TestClient): the browser tests' Playwright keeps an event loop of
+its own in this process, and pytest-asyncio tests collected after it would not run."""
 
 from __future__ import annotations
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.testclient import TestClient
 
 from botport.security_headers import CONTENT_SECURITY_POLICY, SecurityHeadersMiddleware
 
@@ -27,39 +30,38 @@ async def stream(request: Request) -> Response:
     return StreamingResponse(chunks(), media_type="text/event-stream")
 
 
-def client() -> httpx.AsyncClient:
+def client() -> TestClient:
     app = Starlette(
         routes=[Route("/", page), Route("/docs", page), Route("/own", own_csp), Route("/stream", stream)]
     )
-    transport = httpx.ASGITransport(app=SecurityHeadersMiddleware(app))
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
+    return TestClient(SecurityHeadersMiddleware(app))
 
 
-async def test_every_response_gets_the_headers() -> None:
-    async with client() as http:
+def test_every_response_gets_the_headers() -> None:
+    with client() as http:
         for path in ("/", "/stream", "/missing"):
-            response = await http.get(path)
+            response = http.get(path)
             assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
             assert response.headers["x-content-type-options"] == "nosniff"
             assert response.headers["referrer-policy"] == "no-referrer"
 
 
-async def test_streams_pass_through_untouched() -> None:
-    async with client() as http:
-        response = await http.get("/stream")
+def test_streams_pass_through_untouched() -> None:
+    with client() as http:
+        response = http.get("/stream")
     assert response.text == "event: a\ndata: 1\n\nevent: b\ndata: 2\n\n"
 
 
-async def test_docs_page_gets_no_csp_but_the_rest() -> None:
-    async with client() as http:
-        response = await http.get("/docs")
+def test_docs_page_gets_no_csp_but_the_rest() -> None:
+    with client() as http:
+        response = http.get("/docs")
     assert "content-security-policy" not in response.headers
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-async def test_a_header_set_by_the_app_wins() -> None:
-    async with client() as http:
-        response = await http.get("/own")
+def test_a_header_set_by_the_app_wins() -> None:
+    with client() as http:
+        response = http.get("/own")
     assert response.headers.get_list("content-security-policy") == ["default-src 'none'"]
 
 

@@ -61,6 +61,9 @@ class TurnRequest:
     identity: Identity
     conversation_id: str
     content: str
+    # Earlier (role, content) turns ("user" | "assistant"), sent before the question only while the
+    # conversation has no Coze conversation yet (an OpenAI client's history); then Coze keeps context.
+    earlier: tuple[tuple[str, str], ...] = ()
 
 
 class Turn:
@@ -257,11 +260,14 @@ class ChatService:
             self._running.pop(conversation.id, None)
             raise
 
+        earlier = () if conversation.coze_conversation_id else request.earlier
+        context = [_enter(role, text) for role, text in earlier]
+
         def opener() -> AbstractAsyncContextManager[ChatStream]:
             return self.coze.stream_chat(
                 bot_id=bot.bot_id,
                 user_id=self.coze_user_id(request.identity),
-                messages=[EnterMessage.user_text(content)],
+                messages=[*context, EnterMessage.user_text(content)],
                 conversation_id=conversation.coze_conversation_id,
             )
 
@@ -389,6 +395,10 @@ class ChatService:
                 await self.coze.cancel_chat(conversation_id=state.coze_conversation_id, chat_id=state.chat_id)
         except (UpstreamError, TimeoutError) as exc:
             log.info("cancel of chat %s upstream did not go through: %s", state.chat_id, exc)
+
+
+def _enter(role: str, content: str) -> EnterMessage:
+    return EnterMessage.assistant_text(content) if role == "assistant" else EnterMessage.user_text(content)
 
 
 def _title_from(content: str, limit: int = 60) -> str:

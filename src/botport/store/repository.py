@@ -405,3 +405,24 @@ async def find_conversation_by_history(
         if await _completed_turns(conn, row["id"]) == wanted:
             return ConversationRecord.from_row(row)
     return None
+
+
+async def find_paused_message(
+    conn: AsyncConnection, owner: str, tool_call_id: str, *, scan: int = 50
+) -> MessageRecord | None:
+    """The owner's ``requires_action`` message that asked for ``tool_call_id`` (the OpenAI edge
+    finds the paused chat by the ids its client echoes back). Looks at the ``scan`` newest ones."""
+    rows = (
+        await conn.execute(
+            select(messages)
+            .join(conversations, conversations.c.id == messages.c.conversation_id)
+            .where(conversations.c.owner == owner, messages.c.status == "requires_action")
+            .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+            .limit(scan)
+        )
+    ).mappings()
+    for row in rows:
+        record = MessageRecord.from_row(row)
+        if any(call.get("id") == tool_call_id for call in record.tool_calls or ()):
+            return record
+    return None
