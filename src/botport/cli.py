@@ -9,7 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from botport import __version__
+from botport.cli_chat import chat
 from botport.cli_keys import keys_app
+from botport.cli_schema import schema
+from botport.doctor import doctor
 from botport.settings import Settings, load_settings
 
 app = typer.Typer(help="botport: a self-hosted gateway and web chat for Coze bots.", no_args_is_help=True)
@@ -40,6 +43,9 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
 
 
 app.add_typer(keys_app, name="keys")
+app.command("chat")(chat)
+app.command("doctor")(doctor)
+app.command("schema")(schema)
 
 
 @app.callback()

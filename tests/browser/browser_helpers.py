@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+from playwright.sync_api import Browser, BrowserContext, Page, Request
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -25,6 +27,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 START_TIMEOUT = 60.0
+DEFAULT_TIMEOUT_MS = 20_000
 
 
 def free_port() -> int:
@@ -79,3 +82,30 @@ def wait_until_healthy(base_url: str, process: subprocess.Popen[bytes], log_path
 
 def launch_chromium(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+class RequestLog:
+    """Every URL the page asked for (to prove it never contacts another origin)."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+
+    def record(self, request: Request) -> None:
+        self.urls.append(request.url)
+
+    def foreign(self, base_url: str) -> list[str]:
+        own = urlsplit(base_url).netloc
+        return [url for url in self.urls if not url.startswith("data:") and urlsplit(url).netloc != own]
+
+
+def new_context(browser: Browser, base_url: str, **options: Any) -> BrowserContext:
+    options.setdefault("viewport", {"width": 1280, "height": 800})
+    options.setdefault("locale", "en-US")
+    context = browser.new_context(base_url=base_url, **options)
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    return context
+
+
+def open_page(page: Page, path: str) -> None:
+    page.goto(path)
+    page.wait_for_selector("html[data-ready='true']")

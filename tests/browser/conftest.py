@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from browser_helpers import CHROMIUM, launch_chromium, running_botport
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Request, expect, sync_playwright
+from browser_helpers import (
+    CHROMIUM,
+    DEFAULT_TIMEOUT_MS,
+    RequestLog,
+    launch_chromium,
+    new_context,
+    open_page,
+    running_botport,
+)
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-DEFAULT_TIMEOUT_MS = 20_000
 expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
 
 
@@ -49,31 +53,9 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium.close()
 
 
-class RequestLog:
-    """Every URL the page asked for (to prove it never contacts another origin)."""
-
-    def __init__(self) -> None:
-        self.urls: list[str] = []
-
-    def record(self, request: Request) -> None:
-        self.urls.append(request.url)
-
-    def foreign(self, base_url: str) -> list[str]:
-        own = urlsplit(base_url).netloc
-        return [url for url in self.urls if not url.startswith("data:") and urlsplit(url).netloc != own]
-
-
 @pytest.fixture
 def requests_seen() -> RequestLog:
     return RequestLog()
-
-
-def new_context(browser: Browser, base_url: str, **options: Any) -> BrowserContext:
-    options.setdefault("viewport", {"width": 1280, "height": 800})
-    options.setdefault("locale", "en-US")
-    context = browser.new_context(base_url=base_url, **options)
-    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
-    return context
 
 
 @pytest.fixture
@@ -93,13 +75,3 @@ def page(context: BrowserContext) -> Iterator[Page]:
     open_page(page, "/")
     yield page
     assert errors == [], f"errors in the page: {errors}"
-
-
-def open_page(page: Page, path: str) -> None:
-    page.goto(path)
-    page.wait_for_selector("html[data-ready='true']")
-
-
-@pytest.fixture(scope="session")
-def screenshots_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "docs" / "screenshots"

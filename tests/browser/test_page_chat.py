@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from browser_helpers import RequestLog, open_page
 from playwright.sync_api import Page, expect
-
-from conftest import RequestLog, open_page
 
 pytestmark = pytest.mark.browser
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from browser_helpers import open_page
 from playwright.sync_api import Page, expect
-
-from conftest import open_page
 
 pytestmark = pytest.mark.browser
 

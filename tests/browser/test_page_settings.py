@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from browser_helpers import new_context, open_page
 from playwright.sync_api import Browser, Page, expect
-
-from conftest import new_context, open_page
 
 pytestmark = pytest.mark.browser
 

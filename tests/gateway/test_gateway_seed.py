@@ -61,13 +61,21 @@ async def test_context_is_kept_per_identity_not_per_user_id(tmp_path: Path) -> N
             assert "Turn 1." in reply and "heron" not in reply
 
 
-async def test_unknown_bot_id_and_bad_bodies(tmp_path: Path) -> None:
+async def test_unconfigured_bot_id_gets_the_default_bot(tmp_path: Path) -> None:
+    """The tutorial page hard-codes its author's bot_id: it must still work, and that id must never
+    reach Coze (the token serves configured bots only)."""
     transport = recording()
     async with gateway(token_settings(tmp_path), transport) as gw:
-        unknown = await gw.client.post("/chat", json=seed_body("hi", bot_id="7999999999999999999"))
-        assert 400 <= unknown.status_code < 500
-        assert "bot_id" in _error_text(unknown)
+        response = await gw.client.post("/chat", json=seed_body("hi", bot_id="7999999999999999999"))
+        assert response.status_code == 200
+        assert "Turn 1." in response.json()["replies"][0]
+    sent = [r.body["bot_id"] for r in transport.requests if r.path == "/v3/chat"]
+    assert sent == [DEMO_BOT_ID]
 
+
+async def test_bad_bodies(tmp_path: Path) -> None:
+    transport = recording()
+    async with gateway(token_settings(tmp_path), transport) as gw:
         for body in (
             None,  # no body at all
             {},

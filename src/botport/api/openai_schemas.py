@@ -6,6 +6,7 @@ accepted and ignored); responses are plain dicts built to OpenAI's published sha
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,11 +93,18 @@ def tool_call_objects(calls: tuple[ToolCallRequest, ...], *, indexed: bool = Fal
 FinishReason = Literal["stop", "tool_calls"]
 
 
+@dataclass(frozen=True, slots=True)
+class CompletionIds:
+    """What every object of one completion repeats."""
+
+    id: str
+    created: int
+    model: str
+
+
 def completion_object(
+    ids: CompletionIds,
     *,
-    completion_id: str,
-    created: int,
-    model: str,
     content: str,
     reasoning: str,
     tool_calls: tuple[ToolCallRequest, ...],
@@ -111,30 +119,28 @@ def completion_object(
         message["tool_calls"] = tool_call_objects(tool_calls)
         finish = "tool_calls"
     return {
-        "id": completion_id,
+        "id": ids.id,
         "object": "chat.completion",
-        "created": created,
-        "model": model,
+        "created": ids.created,
+        "model": ids.model,
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": usage_object(usage),
     }
 
 
 def chunk_object(
+    ids: CompletionIds,
     *,
-    completion_id: str,
-    created: int,
-    model: str,
     delta: dict[str, Any] | None = None,
     finish_reason: FinishReason | None = None,
     usage: Usage | None = None,
 ) -> dict[str, Any]:
     """A ``chat.completion.chunk``; with ``usage`` it is the usage chunk (no choices)."""
     chunk: dict[str, Any] = {
-        "id": completion_id,
+        "id": ids.id,
         "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
+        "created": ids.created,
+        "model": ids.model,
     }
     if usage is not None:
         chunk["choices"] = []

@@ -1,8 +1,9 @@
 """The tutorial's contract: ``POST /chat`` with a Coze create-chat body, answered ``{"replies": [...]}``.
 
 The tutorial's page chose ``bot_id`` and ``user_id`` itself. Here ``bot_id`` is honoured only when it
-names a configured bot, ``user_id`` is ignored (the caller's identity counts), and context is kept:
-each identity has one tutorial conversation per bot.
+names a configured bot (any other id gets the default bot, so the unchanged page works and the token
+never serves a bot the operator did not configure), ``user_id`` is ignored (the caller's identity
+counts), and context is kept: each identity has one tutorial conversation per bot.
 """
 
 from __future__ import annotations
@@ -42,13 +43,8 @@ class SeedChatBody(BaseModel):
 
 
 def _bot_for(bots: BotRegistry, bot_id: str | None) -> BotConfig:
-    if not bot_id:
-        return bots.default
-    bot = bots.by_coze_id(bot_id)
-    if bot is None:
-        # Only configured bots may be used: the token must not serve arbitrary bots.
-        raise BadRequestError("this server does not offer that bot_id", code="unknown_bot")
-    return bot
+    configured = bots.by_coze_id(bot_id) if bot_id else None
+    return configured or bots.default
 
 
 def _error(exc: BotportError) -> JSONResponse:

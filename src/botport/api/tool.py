@@ -1,7 +1,201 @@
-"""Tool edge for agent platforms: POST /api/tool/ask and its OpenAPI document (being written)."""
+"""Tool edge for agent platforms: ``POST /api/tool/ask`` answers a question in one synchronous call,
+and ``GET /api/tool/openapi.json`` serves the document to paste into the platform (see docs/tool.md).
+
+An agent platform's tool call is one request with a deadline of its own (GPTs: 45 s), and it cannot
+poll. So the answer must come within ``settings.tool_timeout``; past it the turn is stopped, its partial
+answer stays stored, and the caller gets a 504 whose message an agent can relay.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from botport.api.deps import ApiKeyIdentityDep, ServicesDep
+from botport.api.errors import error_response
+from botport.chat.service import Turn, TurnRequest
+from botport.errors import BadRequestError, NotFoundError
+from botport.identity import Identity
+from botport.schema import ASK_PATH, Target, tool_document
+from botport.schema.tool_doc import EXAMPLE_QUESTION
+from botport.store import repository as repo
+from botport.store.records import MessageRecord
 
 router = APIRouter(tags=["tool"])
+
+TOOL_TIMEOUT_CODE = "tool_timeout"
+OPENAPI_PATH = "/api/tool/openapi.json"
+
+
+class ToolAsk(BaseModel):
+    """Unknown fields are ignored: agents' models sometimes add some."""
+
+    model_config = ConfigDict(
+        extra="ignore", json_schema_extra={"examples": [{"question": EXAMPLE_QUESTION}]}
+    )
+
+    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
+        description="The user's question."
+    )
+    conversation_id: str | None = Field(
+        default=None, description="botport's conversation id from a previous answer; absent: a new one."
+    )
+    bot: str | None = Field(default=None, description="A bot slug, for a new conversation.")
+
+    @field_validator("conversation_id", "bot")
+    @classmethod
+    def _blank_is_absent(cls, value: str | None) -> str | None:
+        # Models often fill optional fields with "" rather than leaving them out.
+        if value is None:
+            return None
+        return value.strip() or None
+
+
+class ToolAnswer(BaseModel):
+    answer: str
+    conversation_id: str
+    follow_ups: list[str]
+
+
+async def _conversation_for(services: ServicesDep, identity: Identity, body: ToolAsk) -> tuple[str, bool]:
+    """The conversation to ask in, and whether it was created for this call."""
+    if body.conversation_id is None:
+        bot = services.bots.get(body.bot)
+        async with services.db.connect() as conn:
+            created = await repo.create_conversation(conn, identity.owner, bot.slug)
+        return created.id, True
+    async with services.db.connect() as conn:
+        record = await repo.get_conversation(conn, identity.owner, body.conversation_id)
+    if record is None:
+        raise NotFoundError(
+            f"there is no conversation {body.conversation_id!r} for this API key; "
+            "leave conversation_id out to start a new conversation",
+            code="conversation_not_found",
+        )
+    if body.bot is not None and body.bot != record.bot:
+        raise BadRequestError(
+            f"conversation {record.id!r} talks to bot {record.bot!r}, not {body.bot!r}; "
+            "leave bot out, or leave conversation_id out to start a new conversation",
+            code="bot_mismatch",
+        )
+    return record.id, False
+
+
+async def _run_with_deadline(
+    services: ServicesDep, turn: Turn, deadline: float
+) -> tuple[MessageRecord, bool]:
+    """Run the turn to its end or to the deadline; the stored answer and whether the deadline struck."""
+    limit = asyncio.timeout(deadline)
+    # Typed as an iterator by the service; it is an async generator, closed here in every case.
+    events = cast(AsyncGenerator[object, None], turn.events())
+    try:
+        async with limit:
+            async for _ in events:
+                pass
+    except TimeoutError:
+        if not limit.expired():
+            raise
+    finally:
+        # Closing stops the upstream stream and stores the partial answer as interrupted.
+        await events.aclose()
+    async with services.db.connect() as conn:
+        message = await repo.get_message(conn, turn.answer.id)
+        assert message is not None
+        timed_out = limit.expired() and message.status == "interrupted"
+        if timed_out:
+            # Say why in the stored message too, not "the client went away".
+            updated = await repo.update_message(
+                conn,
+                message.id,
+                error_code=TOOL_TIMEOUT_CODE,
+                error_message=f"stopped at the tool deadline of {deadline:g} s",
+            )
+            message = updated or message
+    return message, timed_out
+
+
+def _failure(request: Request, message: MessageRecord, *, timed_out: bool, deadline: float) -> JSONResponse:
+    """The answer did not complete: a message an agent can relay, and what a person needs to report it."""
+    body: dict[str, Any]
+    if timed_out:
+        status = 504
+        body = {
+            "code": TOOL_TIMEOUT_CODE,
+            "message": (
+                f"The bot did not finish its answer within {deadline:g} seconds, the time limit of this "
+                "tool. Tell the user, and try again later or with a simpler question."
+            ),
+        }
+    elif message.status == "requires_action":
+        status = 502
+        names = ", ".join(sorted({str(c.get("name")) for c in message.tool_calls or []})) or "a tool"
+        body = {
+            "code": "tool_call_unsupported",
+            "message": (
+                f"The bot asked its caller to run {names}, which this tool endpoint cannot do. "
+                "Use a bot that does not need client-side tools."
+            ),
+        }
+    else:
+        upstream_timeout = message.error_code == "upstream_timeout"
+        status = 504 if upstream_timeout else 502
+        reason = message.error_message or "no reason given"
+        body = {
+            "code": message.error_code or "bot_failed",
+            "message": f"The bot could not answer: {reason}. Tell the user, and try again later.",
+        }
+    body["conversation_id"] = message.conversation_id
+    if message.logid:
+        body["logid"] = message.logid
+    return error_response(request, status, body)
+
+
+@router.post(
+    ASK_PATH,
+    response_model=ToolAnswer,
+    operation_id="askBot",
+    summary="Ask the bot; one synchronous call returns the whole answer",
+    responses={
+        401: {"description": "missing or bad API key"},
+        404: {"description": "unknown conversation (or someone else's)"},
+        502: {"description": "the bot failed"},
+        504: {"description": "the answer did not come within tool_timeout"},
+    },
+)
+async def ask(
+    body: ToolAsk, request: Request, identity: ApiKeyIdentityDep, services: ServicesDep
+) -> ToolAnswer | JSONResponse:
+    conversation_id, created = await _conversation_for(services, identity, body)
+    try:
+        turn = await services.chat.start_turn(
+            TurnRequest(identity=identity, conversation_id=conversation_id, content=body.question)
+        )
+    except BaseException:
+        if created:  # a refused first question must not leave an empty conversation behind
+            with contextlib.suppress(Exception):
+                async with services.db.connect() as conn:
+                    await repo.delete_conversation(conn, identity.owner, conversation_id)
+        raise
+    deadline = services.settings.tool_timeout
+    message, timed_out = await _run_with_deadline(services, turn, deadline)
+    if message.status != "completed":
+        return _failure(request, message, timed_out=timed_out, deadline=deadline)
+    return ToolAnswer(
+        answer=message.content, conversation_id=conversation_id, follow_ups=list(message.follow_ups)
+    )
+
+
+@router.get(OPENAPI_PATH, summary="The OpenAPI document of the tool")
+async def tool_openapi(
+    request: Request,
+    services: ServicesDep,
+    target: Annotated[Target, Query(description="qingyan (3.0), gpts (3.1) or coze (3.0)")] = Target.qingyan,
+) -> JSONResponse:
+    public_url = services.settings.public_url or str(request.base_url)
+    return JSONResponse(tool_document(public_url, target, bots=list(services.bots)))

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from botport.emulator.auth import TokenChecker
+from botport.emulator.bot_routes import BotRoutes
 from botport.emulator.bots import DEMO_BOTS, EmulatedBot
 from botport.emulator.chat_routes import ChatRoutes
 from botport.emulator.context import Emulator
@@ -55,7 +56,11 @@ def create_emulator_app(
         await asyncio.gather(*tasks, return_exceptions=True)
 
     app = Starlette(
-        routes=[*ChatRoutes(emulator).routes(), *ConversationRoutes(emulator).routes()],
+        routes=[
+            *ChatRoutes(emulator).routes(),
+            *ConversationRoutes(emulator).routes(),
+            *BotRoutes(emulator).routes(),
+        ],
         exception_handlers={EmulatorError: error_response, HTTPException: _http_error},
         lifespan=lifespan,
     )

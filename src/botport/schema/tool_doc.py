@@ -18,7 +18,7 @@ ASK_OPERATION_ID = "askBot"
 SECURITY_SCHEME = "botportApiKey"
 
 EXAMPLE_QUESTION = "What can you help me with? / 你能帮我做什么？"
-EXAMPLE_CONVERSATION_ID = "c_8f3a2b1c9d0e4f56"
+EXAMPLE_CONVERSATION_ID = "3f2a9c1e7b5d4e8f9a0b1c2d3e4f5a6b"
 EXAMPLE_ANSWER = {
     "answer": "I can answer questions about our products. / 我可以回答关于我们产品的问题。",
     "conversation_id": EXAMPLE_CONVERSATION_ID,

@@ -97,7 +97,9 @@ class BotportClient:
         try:
             return await self.http.send(request, stream=stream)
         except httpx.HTTPError as exc:
-            raise ApiError(f"cannot reach botport at {self.http.base_url}: {exc or type(exc).__name__}") from exc
+            raise ApiError(
+                f"cannot reach botport at {self.http.base_url}: {exc or type(exc).__name__}"
+            ) from exc
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self._send(self.http.build_request(method, path, **kwargs))
@@ -130,4 +132,6 @@ def _error_of(response: httpx.Response) -> ApiError:
             logid=error.get("logid") or None,
         )
     hint = " (is this a botport server?)" if response.status_code == 404 else ""
-    return ApiError(f"HTTP {response.status_code} from {response.request.url.path}{hint}", status=response.status_code)
+    return ApiError(
+        f"HTTP {response.status_code} from {response.request.url.path}{hint}", status=response.status_code
+    )

@@ -9,7 +9,6 @@ server's secret can act as it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -62,8 +61,6 @@ async def connect_in_process(settings: Settings) -> AsyncIterator[Connection]:
         else load_or_create_secret(settings.data_dir)
     )
     cookie = IdentitySigner(secret).sign(LOCAL_IDENTITY)
-    # The lifespan announces demo mode in the log; the terminal says it in its own words instead.
-    logging.getLogger("botport.app").setLevel(logging.ERROR)
     async with app.router.lifespan_context(app):
         transport = StreamingASGITransport(app)
         try:

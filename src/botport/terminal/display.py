@@ -99,6 +99,11 @@ def show_message(console: Console, message: dict[str, Any]) -> None:
     console.print(Group(Markdown(str(message.get("content", "")))))
     error = message.get("error")
     if isinstance(error, dict):
-        show_error(console, ApiError(str(error.get("message", "")), code=str(error.get("code") or ""),
-                                     logid=error.get("logid")), partial=bool(message.get("content")))
+        show_error(
+            console,
+            ApiError(
+                str(error.get("message", "")), code=str(error.get("code") or ""), logid=error.get("logid")
+            ),
+            partial=bool(message.get("content")),
+        )
     console.print()

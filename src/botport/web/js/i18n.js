@@ -47,7 +47,6 @@ const STRINGS = {
     toolCall: "The bot asked to call a tool ({names}); the web chat cannot run tools.",
     networkError: "The connection was lost.",
     notFound: "This conversation does not exist or is not yours.",
-    tooLong: "The message is too long ({count} of {max} characters).",
   },
   zh: {
     skipToComposer: "跳到输入框",
@@ -95,7 +94,6 @@ const STRINGS = {
     toolCall: "机器人请求调用工具（{names}）；网页聊天无法运行工具。",
     networkError: "连接已断开。",
     notFound: "该对话不存在或不属于你。",
-    tooLong: "消息太长（{count} / {max} 个字符）。",
   },
 };
 

@@ -37,7 +37,13 @@ function item(conversation, navigate) {
     navigate(conversation.id);
   });
   const action = (name, label, fn) => {
-    const button = h("button", { type: "button", class: `icon-button small ${name}-button`, "aria-label": `${label}: ${title}`, title: label, onclick: fn });
+    const button = h("button", {
+      type: "button",
+      class: `icon-button small ${name}-button`,
+      "aria-label": `${label}: ${title}`,
+      title: label,
+      onclick: fn,
+    });
     button.append(icon(name === "rename" ? "pencil" : "trash"));
     return button;
   };

@@ -1,0 +1,182 @@
+"""Context without replay: map an OpenAI request (the whole history, every time) to a stored
+conversation, so that Coze gets only the new turn in the Coze conversation it already has.
+
+The rule (docs/openai.md):
+
+- ``system`` / ``developer`` messages are ignored (a Coze bot has its own persona and prompt); so are
+  ``tool`` messages and assistant messages that carry ``tool_calls`` when they are history.
+- The other earlier messages become ``(role, text)`` turns (user text stripped, as botport stores it).
+  With ``X-Botport-Conversation-Id`` that conversation is used. Otherwise a conversation of the same
+  key and bot whose completed messages are exactly those turns is continued; when none matches, a new
+  conversation is started with those turns stored and sent to Coze once as ``additional_messages``.
+- A request ending in ``tool`` messages submits their outputs to the chat paused on those tool calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from botport.api.openai_errors import OpenAIError, with_param
+from botport.api.openai_schemas import ChatMessageIn
+from botport.errors import BadRequestError, NotFoundError
+from botport.identity import Identity
+from botport.settings import BotConfig
+from botport.store import repository as repo
+from botport.store.db import Database
+from botport.store.records import ConversationRecord, MessageRecord
+from botport.upstream.models import ToolOutput
+
+MAX_EARLIER_TURNS = 99  # Coze takes at most 100 additional_messages, the question being the last
+_HISTORY_ROLES = ("user", "assistant")
+_IGNORED_ROLES = ("system", "developer")
+
+
+@dataclass(frozen=True, slots=True)
+class NewQuestion:
+    content: str
+    earlier: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResults:
+    outputs: tuple[ToolOutput, ...]
+
+
+def _bad(message: str, code: str = "invalid_messages", param: str = "messages") -> OpenAIError:
+    return with_param(BadRequestError(message, code=code), param)
+
+
+def text_of(message: ChatMessageIn, index: int) -> str:
+    """The message's text; a content array gives its text parts joined by newlines."""
+    content = message.content
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    texts = []
+    for part in content:
+        if part.type != "text":
+            raise _bad(
+                f"messages[{index}] holds a {part.type!r} part; this endpoint takes text only",
+                code="unsupported_content",
+            )
+        texts.append(part.text or "")
+    return "\n".join(texts)
+
+
+def read_messages(messages: list[ChatMessageIn]) -> NewQuestion | ToolResults:
+    """What the request asks: a new question (with its history) or tool results for a paused chat."""
+    indexed = [(i, m) for i, m in enumerate(messages) if m.role not in _IGNORED_ROLES]
+    if not indexed:
+        raise _bad("messages holds no user message", code="empty_message")
+    last_index, last = indexed[-1]
+    if last.role == "tool":
+        return ToolResults(tuple(_tool_outputs(indexed)))
+    if last.role != "user":
+        raise _bad(f"the last message must be from the user or a tool, not {last.role!r}")
+    earlier = tuple(
+        (m.role, text.strip() if m.role == "user" else text)
+        for i, m in indexed[:-1]
+        if m.role in _HISTORY_ROLES and not (m.role == "assistant" and m.tool_calls)
+        for text in (text_of(m, i),)
+    )
+    return NewQuestion(content=text_of(last, last_index), earlier=earlier)
+
+
+def _tool_outputs(indexed: list[tuple[int, ChatMessageIn]]) -> list[ToolOutput]:
+    outputs: list[ToolOutput] = []
+    for index, message in reversed(indexed):
+        if message.role != "tool":
+            break
+        if not message.tool_call_id:
+            raise _bad(f"messages[{index}] (role tool) needs tool_call_id")
+        outputs.append(ToolOutput(tool_call_id=message.tool_call_id, output=text_of(message, index)))
+    outputs.reverse()
+    return outputs
+
+
+# --- finding the conversation -----------------------------------------------------------------
+
+
+async def _owned(
+    conn: AsyncConnection, owner: str, conversation_id: str, bot: BotConfig
+) -> ConversationRecord:
+    conversation = await repo.get_conversation(conn, owner, conversation_id)
+    if conversation is None:
+        raise NotFoundError("no such conversation", code="conversation_not_found")
+    if conversation.bot != bot.slug:
+        raise _bad(
+            f"conversation {conversation_id} belongs to model {conversation.bot!r}",
+            code="model_mismatch",
+            param="model",
+        )
+    return conversation
+
+
+async def conversation_for_question(
+    db: Database, identity: Identity, bot: BotConfig, question: NewQuestion, explicit_id: str | None
+) -> tuple[ConversationRecord, bool]:
+    """The conversation to ask in, and whether it was created just now (delete it if the turn
+    cannot start, so a refused request leaves nothing behind)."""
+    owner = identity.owner
+    async with db.connect() as conn:
+        if explicit_id:
+            return await _owned(conn, owner, explicit_id, bot), False
+        if question.earlier:
+            found = await repo.find_conversation_by_history(conn, owner, bot.slug, question.earlier)
+            if found is not None:
+                return found, False
+        first_question = next((text for role, text in question.earlier if role == "user"), "")
+        conversation = await repo.create_conversation(conn, owner, bot.slug, _title(first_question))
+        # Stored as they were sent, so the client's next request (this history + the answer) matches.
+        for role, text in question.earlier:
+            await repo.add_message(
+                conn, conversation.id, "assistant" if role == "assistant" else "user", text
+            )
+    return conversation, True
+
+
+async def forget_conversation(db: Database, identity: Identity, conversation_id: str) -> None:
+    async with db.connect() as conn:
+        await repo.delete_conversation(conn, identity.owner, conversation_id)
+
+
+async def paused_chat(
+    db: Database, identity: Identity, bot: BotConfig, results: ToolResults, explicit_id: str | None
+) -> tuple[ConversationRecord, MessageRecord]:
+    """The conversation and the ``requires_action`` message that these tool outputs answer."""
+    owner = identity.owner
+    first_id = results.outputs[0].tool_call_id
+    async with db.connect() as conn:
+        if explicit_id:
+            conversation = await _owned(conn, owner, explicit_id, bot)
+            history = await repo.list_messages(conn, conversation.id)
+            paused = history[-1] if history and history[-1].status == "requires_action" else None
+        else:
+            paused = await repo.find_paused_message(conn, owner, first_id)
+            found = await repo.get_conversation(conn, owner, paused.conversation_id) if paused else None
+            if found is None or paused is None:
+                raise _bad(f"no paused chat asked for tool call {first_id!r}", code="no_paused_chat")
+            conversation = found
+            history = await repo.list_messages(conn, conversation.id)
+    if paused is None or not paused.upstream_chat_id or history[-1].id != paused.id:
+        raise _bad("this conversation has no chat waiting for tool outputs", code="no_paused_chat")
+    if conversation.bot != bot.slug:
+        raise _bad(
+            f"these tool calls belong to model {conversation.bot!r}", code="model_mismatch", param="model"
+        )
+    asked = {str(call.get("id")) for call in paused.tool_calls or ()}
+    given = {output.tool_call_id for output in results.outputs}
+    if given != asked:
+        raise _bad(
+            f"the paused chat asked for tool calls {sorted(asked)}; the request answers {sorted(given)}",
+            code="tool_calls_mismatch",
+        )
+    return conversation, paused
+
+
+def _title(text: str, limit: int = 60) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

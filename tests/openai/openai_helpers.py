@@ -1,0 +1,96 @@
+"""Shared pieces of the OpenAI edge tests: a recording upstream transport, a started server with its
+API key and the official clients, key creation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+import openai
+from botport.settings import Settings
+from botport.store import Database
+from botport.store.keys import create_api_key
+
+TOKEN = "pat_OPENAI_EDGE_TEST_do_not_leak_0123456789"
+SLUGS = ("demo", "weather", "slow", "failing")
+TIMEOUT = 30.0
+
+
+@dataclass
+class UpstreamCall:
+    path: str
+    params: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Recorder(httpx.AsyncBaseTransport):
+    """Forwards to the emulator and keeps every request botport sends upstream."""
+
+    inner: httpx.AsyncBaseTransport
+    calls: list[UpstreamCall] = field(default_factory=list)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raw = await request.aread()
+        self.calls.append(
+            UpstreamCall(request.url.path, dict(request.url.params), json.loads(raw) if raw else None)
+        )
+        return await self.inner.handle_async_request(request)
+
+    def chats(self) -> list[UpstreamCall]:
+        """The ``POST /v3/chat`` requests: one per new question."""
+        return [c for c in self.calls if c.path == "/v3/chat"]
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@dataclass
+class Server:
+    url: str
+    key: str
+    database_url: str
+    recorder: Recorder | None = None
+
+    def client(self, **kwargs: Any) -> openai.OpenAI:
+        return openai.OpenAI(
+            base_url=f"{self.url}/v1", api_key=self.key, max_retries=0, timeout=TIMEOUT, **kwargs
+        )
+
+    def async_client(self, **kwargs: Any) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            base_url=f"{self.url}/v1", api_key=self.key, max_retries=0, timeout=TIMEOUT, **kwargs
+        )
+
+    def api(self) -> httpx.Client:
+        """botport's own API with the same key: to look at what was stored."""
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, timeout=TIMEOUT
+        )
+
+
+def make_key(settings: Settings) -> str:
+    return _make_key(settings.resolved_database_url)
+
+
+def make_key_on(server: Server) -> str:
+    """Another key (another identity) on a running server."""
+    return _make_key(server.database_url)
+
+
+def _make_key(database_url: str) -> str:
+    async def create() -> str:
+        db = Database(database_url)
+        await db.start()
+        try:
+            async with db.connect() as conn:
+                plaintext, _ = await create_api_key(conn, "openai tests")
+        finally:
+            await db.close()
+        return plaintext
+
+    return asyncio.run(create())
