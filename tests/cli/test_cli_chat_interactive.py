@@ -55,15 +55,18 @@ def test_unknown_bot_is_a_usage_error(tmp_path: Path) -> None:
 class Terminal:
     """The command on a pseudo-terminal: write keys, wait for text."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *args: str) -> None:
         self.fd, child = pty.openpty()
-        self.process = subprocess.Popen(COMMAND + ["chat"], stdin=child, stdout=child, stderr=child, env=env)
+        self.process = subprocess.Popen(
+            [*COMMAND, "chat", *args], stdin=child, stdout=child, stderr=child, env=env
+        )
         os.close(child)
         self.output = ""
 
-    def expect(self, text: str, timeout: float = 60) -> None:
+    def expect(self, text: str, *, since: int = 0, timeout: float = 60) -> int:
+        """Wait until ``text`` appears after position ``since``; return where its end is."""
         deadline = time.monotonic() + timeout
-        while text not in self.output:
+        while text not in self.output[since:]:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{text!r} did not appear in:\n{self.output}")
             ready, _, _ = select.select([self.fd], [], [], 0.2)
@@ -72,6 +75,7 @@ class Terminal:
                     self.output += os.read(self.fd, 65536).decode(errors="replace")
                 except OSError:  # the child closed the terminal
                     break
+        return self.output.index(text, since) + len(text)
 
     def send(self, keys: str) -> None:
         os.write(self.fd, keys.encode())
@@ -85,15 +89,17 @@ class Terminal:
 
 def test_ctrl_c_stops_the_answer_and_returns_to_the_prompt(tmp_path: Path) -> None:
     env = clean_env(tmp_path, TERM="xterm")
-    terminal = Terminal(env)
+    terminal = Terminal(env, "--bot", "slow")  # a word every 0.2 s: a long answer takes a minute
     try:
         terminal.expect("you › ")
-        terminal.send("/long /slow a slow long answer\r")
-        terminal.expect("How streaming")  # the answer is streaming
-        mark = len(terminal.output)
+        terminal.send("/long a long answer\r")
+        streaming = terminal.expect("Turn 1")
         terminal.send("\x03")
-        terminal.expect("(stopped)")
-        assert "you › " in terminal.output[mark:] or terminal.expect("you › ") is None
+        stopped = terminal.expect("(stopped)", since=streaming)
+        terminal.expect("you › ", since=stopped)
+        assert "Why it matters" not in terminal.output  # the end of the answer never came
+        terminal.send("/history\r")
+        terminal.expect("/open N continues one.", since=stopped)
         terminal.send("/exit\r")
         assert terminal.close() == 0
     finally:
