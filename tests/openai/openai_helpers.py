@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-
 import openai
+
 from botport.settings import Settings
 from botport.store import Database
 from botport.store.keys import create_api_key

@@ -4,10 +4,9 @@ server: the wire format, reasoning, usage, parameters accepted or refused, failu
 from __future__ import annotations
 
 import httpx
+import openai
 import pytest
 from openai_helpers import TIMEOUT, Server
-
-import openai
 
 pytestmark = pytest.mark.live
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import openai
 import pytest
 from openai_helpers import Server, make_key_on
-
-import openai
 
 pytestmark = pytest.mark.live
 

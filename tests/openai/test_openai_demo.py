@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 from openai_helpers import Server
 from typer.testing import CliRunner
 
-import openai
 from botport.cli import app as cli
 
 pytestmark = pytest.mark.live

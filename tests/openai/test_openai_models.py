@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import httpx
+import openai
 import pytest
 from openai_helpers import SLUGS, TIMEOUT, Server
-
-import openai
 
 pytestmark = pytest.mark.live
 

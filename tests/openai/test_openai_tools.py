@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import openai
 import pytest
 from openai_helpers import Server
-
-import openai
 
 pytestmark = pytest.mark.live
 
