@@ -76,3 +76,9 @@ def live_server() -> Iterator[Callable[..., LiveServer]]:
     yield start
     for server in reversed(started):
         server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop of its own for the whole
+    session, and asyncio tests that ran after it started would find that loop instead of theirs."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -3,10 +3,13 @@ Ctrl-C (which stops the running answer and brings the prompt back)."""
 
 from __future__ import annotations
 
+import codecs
+import fcntl
 import os
 import pty
 import select
 import subprocess
+import termios
 import time
 from pathlib import Path
 
@@ -52,16 +55,27 @@ def test_unknown_bot_is_a_usage_error(tmp_path: Path) -> None:
     assert "no bot 'nope'" in result.stderr
 
 
+def _controlling_terminal() -> None:
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class Terminal:
     """The command on a pseudo-terminal: write keys, wait for text."""
 
     def __init__(self, env: dict[str, str], *args: str) -> None:
         self.fd, child = pty.openpty()
         self.process = subprocess.Popen(
-            [*COMMAND, "chat", *args], stdin=child, stdout=child, stderr=child, env=env
+            [*COMMAND, "chat", *args],
+            stdin=child,
+            stdout=child,
+            stderr=child,
+            env=env,
+            preexec_fn=_controlling_terminal,  # so that ^C on the terminal sends SIGINT, as in a shell
         )
         os.close(child)
         self.output = ""
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")  # reads split characters
 
     def expect(self, text: str, *, since: int = 0, timeout: float = 60) -> int:
         """Wait until ``text`` appears after position ``since``; return where its end is."""
@@ -72,7 +86,7 @@ class Terminal:
             ready, _, _ = select.select([self.fd], [], [], 0.2)
             if ready:
                 try:
-                    self.output += os.read(self.fd, 65536).decode(errors="replace")
+                    self.output += self._utf8.decode(os.read(self.fd, 65536))
                 except OSError:  # the child closed the terminal
                     break
         return self.output.index(text, since) + len(text)
