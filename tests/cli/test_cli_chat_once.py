@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_helpers import botport, clean_env, conversation_of
 
 from botport.app import create_app
 from botport.settings import Settings
-from cli_helpers import botport, clean_env, conversation_of
 from conftest import LiveServer, free_port
 
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_helpers import botport, clean_env
 
 from botport.emulator.app import create_emulator_app
 from botport.emulator.bots import DEMO_BOT_ID
-from cli_helpers import botport, clean_env
 from conftest import LiveServer, free_port
 
 pytestmark = pytest.mark.live
