@@ -12,6 +12,7 @@
     │   │   ├── CozeAuthError         4100 / 4101: token invalid, expired or lacking permission
     │   │   ├── BotNotPublishedError  4015: bot not published to the Agent-as-API channel
     │   │   ├── ConversationBusyError 4016: a chat is already running in the conversation
+    │   │   ├── ConversationNotFoundError  Coze no longer knows the conversation (4200, expired, deleted)
     │   │   └── RateLimitedError      4013 or a rate-limit message
     │   └── ChatFailedError           the chat ended ``failed`` (``last_error``)
     └── GatewayError                  botport's own refusals, raised by the edges
@@ -120,6 +121,11 @@ class ConversationBusyError(CozeAPIError):
     code = "conversation_busy"
 
 
+class ConversationNotFoundError(CozeAPIError):
+    status = 502
+    code = "upstream_conversation_lost"
+
+
 class RateLimitedError(CozeAPIError):
     status = 429
     code = "rate_limited"
@@ -136,6 +142,7 @@ _COZE_CODES: dict[int, type[CozeAPIError]] = {
     4015: BotNotPublishedError,
     4016: ConversationBusyError,
     4013: RateLimitedError,
+    4200: ConversationNotFoundError,
 }
 
 
@@ -144,8 +151,12 @@ def coze_error(
 ) -> CozeAPIError:
     """The exception for a Coze ``code > 0`` answer."""
     cls = _COZE_CODES.get(upstream_code, CozeAPIError)
-    if cls is CozeAPIError and "rate limit" in msg.lower():
+    lowered = msg.lower()
+    if cls is CozeAPIError and "rate limit" in lowered:
         cls = RateLimitedError
+    lost = "not found" in lowered or "not exist" in lowered
+    if cls is CozeAPIError and "conversation" in lowered and lost:
+        cls = ConversationNotFoundError
     message = msg or f"Coze returned error code {upstream_code}"
     return cls(message, upstream_code=upstream_code, logid=logid, http_status=http_status)
 

@@ -161,6 +161,35 @@ async def test_history_and_context_survive_a_restart(tmp_path: Path, database_ur
         assert len(await gw.messages(cid)) == 4
 
 
+async def test_a_conversation_coze_lost_is_restarted_with_the_stored_turns(tmp_path: Path) -> None:
+    """Coze forgot the conversation (expired, deleted; in demo mode: the emulator restarted): the
+    turn starts a new Coze conversation carrying the stored turns, so the bot still remembers."""
+    settings = token_settings(tmp_path)
+    async with gateway(settings, recording(emulator())) as gw:
+        cid = await gw.conversation()
+        await gw.send(cid, "remember the lighthouse")
+        cookies = httpx.Cookies(gw.client.cookies)
+
+    new_coze = emulator()  # a Coze that has never seen this conversation
+    fresh = recording(new_coze)
+    async with gateway(settings, fresh) as gw:
+        gw.client.cookies = cookies
+        frames = await gw.send(cid, "what did I say?")
+        answer = only(frames, "message.completed").data["content"]
+        assert "Before that you asked: *remember the lighthouse*" in answer
+        lost, retried = fresh.paths("/v3/chat")
+        assert "conversation_id" in lost.params
+        assert "conversation_id" not in retried.params
+        replayed = [(m["role"], m["content"]) for m in retried.body["additional_messages"]]
+        assert replayed[0] == ("user", "remember the lighthouse")
+        assert replayed[1][0] == "assistant" and replayed[-1] == ("user", "what did I say?")
+        # The next turn goes on in the new Coze conversation.
+        await gw.send(cid, "and now?")
+        third = fresh.paths("/v3/chat")[2]
+        assert third.params["conversation_id"] == _coze_conversation_of(new_coze)
+        assert [m["status"] for m in await gw.messages(cid)] == ["completed"] * 6
+
+
 def _coze_conversation_of(coze: Starlette) -> str:
     conversations = coze.state.emulator.store.conversations
     assert len(conversations) == 1

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +31,7 @@ from botport.chat.translate import TurnState
 from botport.errors import (
     BadRequestError,
     BotportError,
+    ConversationNotFoundError,
     NotFoundError,
     TurnInProgressError,
     UpstreamError,
@@ -52,6 +53,8 @@ _FREE = object()
 BUSY_MESSAGE = "an answer is still being written in this conversation; wait for it or stop it first"
 
 StreamOpener = Callable[[], AbstractAsyncContextManager[ChatStream]]
+# Coze takes at most 100 additional_messages: the stored turns replayed, and the question.
+MAX_REPLAYED_TURNS = 99
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,7 @@ class Turn:
         user_message: MessageRecord | None,
         answer: MessageRecord,
         opener: StreamOpener,
+        replay: Callable[[], Awaitable[StreamOpener]] | None = None,
     ) -> None:
         self.service = service
         self.conversation = conversation
@@ -83,6 +87,7 @@ class Turn:
         self.answer = answer
         self.state = TurnState(coze_conversation_id=conversation.coze_conversation_id)
         self._opener = opener
+        self._replay = replay
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
         self._cancelled = False
@@ -141,13 +146,16 @@ class Turn:
     async def _run_pump(self) -> None:
         try:
             async with asyncio.timeout(self.service.turn_timeout):
-                async with self._opener() as stream:
-                    async for upstream_event in stream:
-                        was_unknown = self.state.chat_id is None
-                        for event in self.state.apply(upstream_event):
-                            self._queue.put_nowait(event)
-                        if was_unknown and self.state.chat_id:
-                            await self.service._remember_upstream_ids(self)
+                try:
+                    await self._consume(self._opener)
+                except ConversationNotFoundError:
+                    if self._replay is None or self.state.chat_id is not None:
+                        raise
+                    log.warning(
+                        "Coze no longer knows conversation %s; starting a new one from the stored turns",
+                        self.conversation.coze_conversation_id,
+                    )
+                    await self._consume(await self._replay())
             await self._finish_ok()
         except asyncio.CancelledError:
             if self._cancelled:
@@ -163,6 +171,15 @@ class Turn:
             await self._finish_failed(BotportError(f"internal error: {type(exc).__name__}"))
         finally:
             self._queue.put_nowait(_END)
+
+    async def _consume(self, opener: StreamOpener) -> None:
+        async with opener() as stream:
+            async for upstream_event in stream:
+                was_unknown = self.state.chat_id is None
+                for event in self.state.apply(upstream_event):
+                    self._queue.put_nowait(event)
+                if was_unknown and self.state.chat_id:
+                    await self.service._remember_upstream_ids(self)
 
     async def _finish_ok(self) -> None:
         state = self.state
@@ -271,7 +288,28 @@ class ChatService:
                 conversation_id=conversation.coze_conversation_id,
             )
 
-        turn = Turn(self, conversation, user_message, answer, opener)
+        async def replay() -> StreamOpener:
+            """Coze lost the conversation (expired, deleted, or the demo emulator restarted): start a
+            new one carrying the stored turns, so the bot keeps the context."""
+            async with self.db.connect() as conn:
+                stored = await repo.list_messages(conn, conversation.id)
+            turns = [
+                _enter(m.role, m.content)
+                for m in stored
+                if m.status == "completed" and m.content and m.id != user_message.id
+            ][-MAX_REPLAYED_TURNS:]
+
+            def fresh() -> AbstractAsyncContextManager[ChatStream]:
+                return self.coze.stream_chat(
+                    bot_id=bot.bot_id,
+                    user_id=self.coze_user_id(request.identity),
+                    messages=[*turns, EnterMessage.user_text(content)],
+                )
+
+            return fresh
+
+        has_upstream = conversation.coze_conversation_id is not None
+        turn = Turn(self, conversation, user_message, answer, opener, replay if has_upstream else None)
         self._running[conversation.id] = turn
         return turn
 
