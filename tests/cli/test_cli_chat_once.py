@@ -10,7 +10,7 @@ from cli_helpers import botport, clean_env, conversation_of
 
 from botport.app import create_app
 from botport.settings import Settings
-from conftest import LiveServer, free_port
+from live_server import LiveServer, free_port
 
 
 def test_in_process_demo_prints_the_answer_alone(tmp_path: Path) -> None:

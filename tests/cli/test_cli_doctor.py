@@ -12,7 +12,7 @@ from cli_helpers import botport, clean_env
 
 from botport.emulator.app import create_emulator_app
 from botport.emulator.bots import DEMO_BOT_ID
-from conftest import LiveServer, free_port
+from live_server import LiveServer, free_port
 
 pytestmark = pytest.mark.live
 
