@@ -2,7 +2,9 @@
 
 Starts the Coze emulator and botport (pointed at it, as at a real Coze) as two real servers, then
 sends the same demo-bot turn N times at concurrency C, straight to the emulator and through botport,
-streaming and not. Reports time to first delta and total time (p50 / p99) and the difference.
+streaming and not. Reports time to first delta and total time (p50 / p99), the difference, and the
+CPU time botport spent per turn (which, unlike latency, does not depend on what else the machine runs:
+at high concurrency on a small machine the client, the emulator and botport compete for the cores).
 
     python bench/bench_gateway.py                 # 1 and 100 concurrent turns
     python bench/bench_gateway.py --turns 200 --concurrency 1 50 100
@@ -50,11 +52,18 @@ def wait_up(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def process(cmd: list[str], env: dict[str, str]) -> Iterator[None]:
+def process(cmd: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        yield
+        yield proc
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -173,7 +182,7 @@ def main() -> None:
     try:
         with (
             process(["botport", "emulator", "--port", str(emu_port), "--token", TOKEN], env),
-            process(["botport", "serve"], env),
+            process(["botport", "serve"], env) as botport,
         ):
             wait_up(f"{emu_url}/v1/conversations")
             wait_up(f"{bp_url}/healthz")
@@ -190,18 +199,15 @@ def main() -> None:
                             True,
                         )
                     )
-                    via = asyncio.run(
-                        run(
-                            botport_turn,
-                            bp_url,
-                            {"Authorization": f"Bearer {key}"},
-                            turns,
-                            concurrency,
-                            stream,
-                        )
-                    )
+                    auth = {"Authorization": f"Bearer {key}"}
+                    cpu_before = cpu_seconds(botport.pid)
+                    via = asyncio.run(run(botport_turn, bp_url, auth, turns, concurrency, stream))
+                    # Includes the warm-up turn: turns + 1 conversations and turns in all.
+                    cpu_ms = (cpu_seconds(botport.pid) - cpu_before) * 1000 / (turns + 1)
                     label = f"{'stream' if stream else 'non-stream'} x{concurrency} ({turns} turns)"
-                    results.append(summary(label, direct, via, stream))
+                    row = summary(label, direct, via, stream)
+                    row["botport_cpu_ms_per_turn"] = round(cpu_ms, 1)
+                    results.append(row)
                     print(json.dumps(results[-1]), file=sys.stderr)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

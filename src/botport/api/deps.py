@@ -64,8 +64,11 @@ async def api_key_identity(header: str, services: ServicesDep) -> Identity:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError("use 'Authorization: Bearer <botport API key>'", code="invalid_api_key")
-    async with services.db.connect() as conn:
-        record = await keys.authenticate_api_key(conn, token.strip())
+    async with services.db.read() as conn:
+        record = await keys.lookup_api_key(conn, token.strip())
+    if record is not None and keys.use_is_stale(record):
+        async with services.db.connect() as conn:
+            record = await keys.record_key_use(conn, record)
     if record is None:
         raise AuthenticationError("the API key is unknown or revoked", code="invalid_api_key")
     return Identity("key", record.id)

@@ -149,7 +149,7 @@ async def paused_chat(
     """The conversation and the ``requires_action`` message that these tool outputs answer."""
     owner = identity.owner
     first_id = results.outputs[0].tool_call_id
-    async with db.connect() as conn:
+    async with db.read() as conn:
         if explicit_id:
             conversation = await _owned(conn, owner, explicit_id, bot)
             history = await repo.list_messages(conn, conversation.id)

@@ -94,7 +94,7 @@ async def run_completion(chat: ChatService, turn: Turn, *, model: str, created: 
             failure = event
     if failure is not None:
         return Outcome(None, failure)
-    async with chat.db.connect() as conn:
+    async with chat.db.read() as conn:
         record = await repo.get_message(conn, turn.answer.id)
     assert record is not None
     completion = completion_object(

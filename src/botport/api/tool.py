@@ -70,7 +70,7 @@ async def _conversation_for(services: ServicesDep, identity: Identity, body: Too
         async with services.db.connect() as conn:
             created = await repo.create_conversation(conn, identity.owner, bot.slug)
         return created.id, True
-    async with services.db.connect() as conn:
+    async with services.db.read() as conn:
         record = await repo.get_conversation(conn, identity.owner, body.conversation_id)
     if record is None:
         raise NotFoundError(

@@ -77,7 +77,7 @@ async def list_conversations(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> ConversationPage:
-    async with services.db.connect() as conn:
+    async with services.db.read() as conn:
         page = await repo.list_conversations(conn, identity.owner, limit=limit, before=before)
     return ConversationPage(
         items=[ConversationPublic.of(c) for c in page.items], next_cursor=page.next_cursor
@@ -85,7 +85,7 @@ async def list_conversations(
 
 
 async def _get_owned(services: ServicesDep, owner: str, conversation_id: str) -> ConversationRecord:
-    async with services.db.connect() as conn:
+    async with services.db.read() as conn:
         record = await repo.get_conversation(conn, owner, conversation_id)
     if record is None:
         raise NotFoundError("no such conversation", code="conversation_not_found")
@@ -124,7 +124,7 @@ async def delete_conversation(
 @router.get("/conversations/{conversation_id}/messages", response_model=MessageList)
 async def list_messages(conversation_id: str, identity: IdentityDep, services: ServicesDep) -> MessageList:
     await _get_owned(services, identity.owner, conversation_id)
-    async with services.db.connect() as conn:
+    async with services.db.read() as conn:
         records = await repo.list_messages(conn, conversation_id)
     return MessageList(items=[MessagePublic.of(m) for m in records])
 

@@ -123,11 +123,9 @@ class Turn:
             yield self.started
             while True:
                 try:
-                    item = (
-                        await asyncio.wait_for(self._queue.get(), keepalive)
-                        if keepalive
-                        else (await self._queue.get())
-                    )
+                    # asyncio.timeout, not wait_for: no extra task per event on this hot path.
+                    async with asyncio.timeout(keepalive):
+                        item = await self._queue.get()
                 except TimeoutError:
                     yield KEEPALIVE
                     continue
@@ -291,7 +289,7 @@ class ChatService:
         async def replay() -> StreamOpener:
             """Coze lost the conversation (expired, deleted, or the demo emulator restarted): start a
             new one carrying the stored turns, so the bot keeps the context."""
-            async with self.db.connect() as conn:
+            async with self.db.read() as conn:
                 stored = await repo.list_messages(conn, conversation.id)
             turns = [
                 _enter(m.role, m.content)
@@ -348,7 +346,7 @@ class ChatService:
         self._running[conversation_id] = None
 
     async def _owned_conversation(self, owner: str, conversation_id: str) -> ConversationRecord:
-        async with self.db.connect() as conn:
+        async with self.db.read() as conn:
             conversation = await repo.get_conversation(conn, owner, conversation_id)
         if conversation is None:
             raise NotFoundError("no such conversation", code="conversation_not_found")
@@ -372,7 +370,7 @@ class ChatService:
         """Serve a non-streaming request from the same upstream stream: consume, then read back."""
         async for _ in turn.events():
             pass
-        async with self.db.connect() as conn:
+        async with self.db.read() as conn:
             message = await repo.get_message(conn, turn.answer.id)
         assert message is not None
         return message
@@ -380,15 +378,15 @@ class ChatService:
     # --- storing ------------------------------------------------------------------------------
 
     async def _remember_upstream_ids(self, turn: Turn) -> None:
-        """Keep Coze's conversation id at once: it carries context across turns and restarts."""
+        """A new Coze conversation: keep its id at once (not only when the turn ends), since it is what
+        carries the context across turns and restarts. The chat id is stored with the outcome."""
         state = turn.state
+        new_id = state.coze_conversation_id
+        if not new_id or new_id == turn.conversation.coze_conversation_id:
+            return
         async with self.db.connect() as conn:
             await repo.update_message(conn, turn.answer.id, upstream_chat_id=state.chat_id)
-            if (
-                state.coze_conversation_id
-                and state.coze_conversation_id != turn.conversation.coze_conversation_id
-            ):
-                await repo.set_coze_conversation_id(conn, turn.conversation.id, state.coze_conversation_id)
+            await repo.set_coze_conversation_id(conn, turn.conversation.id, new_id)
 
     async def _store_outcome(
         self, turn: Turn, *, status: MessageStatus, error: BotportError | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -94,6 +95,14 @@ async def revoke_api_key(conn: AsyncConnection, id_or_prefix: str) -> ApiKeyReco
 
 async def authenticate_api_key(conn: AsyncConnection, plaintext: str) -> ApiKeyRecord | None:
     """The record of a valid, unrevoked key, or None. Records use at most once a minute."""
+    record = await lookup_api_key(conn, plaintext)
+    if record is not None and use_is_stale(record):
+        record = await record_key_use(conn, record)
+    return record
+
+
+async def lookup_api_key(conn: AsyncConnection, plaintext: str) -> ApiKeyRecord | None:
+    """The record of a valid, unrevoked key, or None; reads only."""
     if not plaintext.startswith(KEY_PREFIX) or len(plaintext) > _MAX_KEY_CHARS:
         return None
     digest = hash_api_key(plaintext)
@@ -101,19 +110,25 @@ async def authenticate_api_key(conn: AsyncConnection, plaintext: str) -> ApiKeyR
     if row is None or not hmac.compare_digest(row["key_hash"], digest):
         return None
     record = ApiKeyRecord.from_row(row)
-    if record.revoked_at is not None:
-        return None
+    return None if record.revoked_at is not None else record
+
+
+def use_is_stale(record: ApiKeyRecord) -> bool:
+    """Whether ``last_used_at`` is older than its resolution (a write is due)."""
+    return record.last_used_at is None or utcnow() - record.last_used_at >= LAST_USED_RESOLUTION
+
+
+async def record_key_use(conn: AsyncConnection, record: ApiKeyRecord) -> ApiKeyRecord:
+    """Set ``last_used_at`` to now, unless another request just did."""
     now = utcnow()
-    if record.last_used_at is None or now - record.last_used_at >= LAST_USED_RESOLUTION:
-        # The condition repeats in SQL so that concurrent requests don't all write.
-        stale = now - LAST_USED_RESOLUTION
-        await conn.execute(
-            update(api_keys)
-            .where(
-                api_keys.c.id == record.id,
-                or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at <= stale),
-            )
-            .values(last_used_at=now)
+    # The condition repeats in SQL so that concurrent requests don't all write.
+    stale = now - LAST_USED_RESOLUTION
+    await conn.execute(
+        update(api_keys)
+        .where(
+            api_keys.c.id == record.id,
+            or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at <= stale),
         )
-        record = ApiKeyRecord.from_row({**row, "last_used_at": now})
-    return record
+        .values(last_used_at=now)
+    )
+    return replace(record, last_used_at=now)
