@@ -27,7 +27,8 @@ from botport.api.openai_render import completion_chunks, run_completion
 from botport.api.openai_schemas import CONVERSATION_HEADER, ChatCompletionRequest, model_object
 from botport.api.sse import sse_response
 from botport.bots import BotRegistry
-from botport.chat.service import Turn, TurnRequest
+from botport.chat.service import TurnRequest
+from botport.chat.turn import Turn
 from botport.errors import BadRequestError, BotportError, NotFoundError
 from botport.identity import Identity
 from botport.settings import BotConfig

@@ -27,7 +27,8 @@ from botport.chat.events import (
     TurnStarted,
     Usage,
 )
-from botport.chat.service import KEEPALIVE, ChatService, Turn
+from botport.chat.service import ChatService
+from botport.chat.turn import KEEPALIVE, Turn
 from botport.store import repository as repo
 
 KEEPALIVE_SECONDS = 15.0

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from botport.api.deps import ApiKeyIdentityDep, ServicesDep
 from botport.api.errors import error_response
-from botport.chat.service import Turn, TurnRequest
+from botport.chat.service import TurnRequest
+from botport.chat.turn import Turn
 from botport.errors import BadRequestError, NotFoundError
 from botport.identity import Identity
 from botport.schema import ASK_PATH, Target, tool_document

@@ -35,7 +35,8 @@ from botport.chat.events import (
     TurnFailed,
     TurnStarted,
 )
-from botport.chat.service import KEEPALIVE, Turn, TurnRequest
+from botport.chat.service import TurnRequest
+from botport.chat.turn import KEEPALIVE, Turn
 from botport.errors import NotFoundError
 from botport.store import repository as repo
 from botport.store.records import ConversationRecord

@@ -1,41 +1,23 @@
-"""The turn, one service for every edge: lock the conversation, store the user message, open the
-upstream stream, hand domain events to the edge as they come, store the answer.
-
-A turn's upstream stream is read by a *pump* task into a queue. The edge reads the queue, so a
-cancel (from another request) or a client disconnect stops the pump at once and the partial answer is
-stored, whichever edge started the turn.
-"""
+"""The chat service, one for every edge: lock the conversation, store the user message, open the
+upstream stream (see turn.py for how a running turn is pumped), store the answer."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
 
 from botport.bots import BotRegistry
-from botport.chat.events import (
-    DomainEvent,
-    FollowUps,
-    TurnCompleted,
-    TurnFailed,
-    TurnStarted,
-    Usage,
-)
-from botport.chat.translate import TurnState
+from botport.chat.turn import StreamOpener, Turn
 from botport.errors import (
     BadRequestError,
     BotportError,
-    ConversationNotFoundError,
     NotFoundError,
     TurnInProgressError,
     UpstreamError,
-    UpstreamTimeout,
 )
 from botport.identity import Identity
 from botport.store import repository as repo
@@ -47,12 +29,9 @@ from botport.upstream.stream import ChatStream
 
 log = logging.getLogger(__name__)
 
-KEEPALIVE = object()  # yielded by Turn.events() after a quiet spell, for SSE keep-alive comments
-_END = object()
 _FREE = object()
 BUSY_MESSAGE = "an answer is still being written in this conversation; wait for it or stop it first"
 
-StreamOpener = Callable[[], AbstractAsyncContextManager[ChatStream]]
 # Coze takes at most 100 additional_messages: the stored turns replayed, and the question.
 MAX_REPLAYED_TURNS = 99
 
@@ -67,160 +46,6 @@ class TurnRequest:
     # Earlier (role, content) turns ("user" | "assistant"), sent before the question only while the
     # conversation has no Coze conversation yet (an OpenAI client's history); then Coze keeps context.
     earlier: tuple[tuple[str, str], ...] = ()
-
-
-class Turn:
-    """One running turn. Iterate :meth:`events` once; it always stores the outcome."""
-
-    def __init__(
-        self,
-        service: ChatService,
-        conversation: ConversationRecord,
-        user_message: MessageRecord | None,
-        answer: MessageRecord,
-        opener: StreamOpener,
-        replay: Callable[[], Awaitable[StreamOpener]] | None = None,
-    ) -> None:
-        self.service = service
-        self.conversation = conversation
-        self.user_message = user_message
-        self.answer = answer
-        self.state = TurnState(coze_conversation_id=conversation.coze_conversation_id)
-        self._opener = opener
-        self._replay = replay
-        self._queue: asyncio.Queue[object] = asyncio.Queue()
-        self._pump: asyncio.Task[None] | None = None
-        self._cancelled = False
-        self._outcome: DomainEvent | None = None
-        self._created = time.monotonic()
-
-    @property
-    def is_stale(self) -> bool:
-        """A turn never iterated (its client vanished before the response started) must not block
-        the conversation forever."""
-        return self._pump is None and time.monotonic() - self._created > 30
-
-    @property
-    def started(self) -> TurnStarted:
-        return TurnStarted(
-            conversation_id=self.conversation.id,
-            user_message_id=self.user_message.id if self.user_message else "",
-            message_id=self.answer.id,
-            bot=self.conversation.bot,
-        )
-
-    def cancel(self) -> None:
-        """Stop the turn now (the Stop button); the partial answer is kept as ``interrupted``."""
-        self._cancelled = True
-        if self._pump is not None:
-            self._pump.cancel()
-
-    async def events(self, *, keepalive: float | None = None) -> AsyncIterator[object]:
-        """Domain events, ending with TurnCompleted or TurnFailed. With ``keepalive``, yields
-        :data:`KEEPALIVE` after that many quiet seconds."""
-        self._pump = asyncio.create_task(self._run_pump())
-        try:
-            yield self.started
-            while True:
-                try:
-                    # asyncio.timeout, not wait_for: no extra task per event on this hot path.
-                    async with asyncio.timeout(keepalive):
-                        item = await self._queue.get()
-                except TimeoutError:
-                    yield KEEPALIVE
-                    continue
-                if item is _END:
-                    break
-                yield item
-        finally:
-            # Reached on normal end, on an error and when the consumer goes away (disconnect).
-            if not self._pump.done():
-                self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._pump)
-            if self._outcome is None:
-                await asyncio.shield(self._finish_interrupted("client_disconnected", "the client went away"))
-
-    async def _run_pump(self) -> None:
-        try:
-            async with asyncio.timeout(self.service.turn_timeout):
-                try:
-                    await self._consume(self._opener)
-                except ConversationNotFoundError:
-                    if self._replay is None or self.state.chat_id is not None:
-                        raise
-                    log.warning(
-                        "Coze no longer knows conversation %s; starting a new one from the stored turns",
-                        self.conversation.coze_conversation_id,
-                    )
-                    await self._consume(await self._replay())
-            await self._finish_ok()
-        except asyncio.CancelledError:
-            if self._cancelled:
-                await asyncio.shield(self._finish_interrupted("cancelled", "stopped by the user"))
-            raise
-        except TimeoutError:
-            err = UpstreamTimeout(f"the turn took longer than {self.service.turn_timeout:g} s")
-            await self._finish_failed(err)
-        except BotportError as exc:
-            await self._finish_failed(exc)
-        except Exception as exc:  # a bug must still end the turn cleanly and be visible in the log
-            log.exception("turn %s crashed", self.answer.id)
-            await self._finish_failed(BotportError(f"internal error: {type(exc).__name__}"))
-        finally:
-            self._queue.put_nowait(_END)
-
-    async def _consume(self, opener: StreamOpener) -> None:
-        async with opener() as stream:
-            async for upstream_event in stream:
-                was_unknown = self.state.chat_id is None
-                for event in self.state.apply(upstream_event):
-                    self._queue.put_nowait(event)
-                if was_unknown and self.state.chat_id:
-                    await self.service._remember_upstream_ids(self)
-
-    async def _finish_ok(self) -> None:
-        state = self.state
-        if state.canceled:
-            await self._finish_interrupted("cancelled", "the chat was stopped")
-            return
-        if not state.finished:
-            await self._finish_failed(UpstreamError("the upstream stream ended before the answer finished"))
-            return
-        status: Literal["completed", "requires_action"] = (
-            "requires_action" if state.requires_action else "completed"
-        )
-        await self.service._store_outcome(self, status=status)
-        if state.follow_ups:
-            self._queue.put_nowait(FollowUps(tuple(state.follow_ups)))
-        self._outcome = TurnCompleted(message_id=self.answer.id, status=status, usage=state.usage or Usage())
-        self._queue.put_nowait(self._outcome)
-
-    async def _finish_failed(self, exc: BotportError) -> None:
-        upstream_code = getattr(exc, "upstream_code", None)
-        logid = getattr(exc, "logid", None)
-        await self.service._store_outcome(self, status="failed", error=exc)
-        log.warning("turn %s failed: %s", self.answer.id, exc)
-        self._outcome = TurnFailed(
-            message_id=self.answer.id,
-            status="failed",
-            code=exc.code,
-            message=exc.message,
-            http_status=exc.status,
-            upstream_code=upstream_code,
-            logid=logid,
-        )
-        self._queue.put_nowait(self._outcome)
-
-    async def _finish_interrupted(self, code: str, message: str) -> None:
-        if self._outcome is not None:
-            return
-        self._outcome = TurnFailed(
-            message_id=self.answer.id, status="interrupted", code=code, message=message, http_status=499
-        )
-        await self.service._store_outcome(self, status="interrupted", error=BotportError(message, code=code))
-        await self.service._cancel_upstream(self)
-        self._queue.put_nowait(self._outcome)
 
 
 class ChatService:
@@ -377,7 +202,7 @@ class ChatService:
 
     # --- storing ------------------------------------------------------------------------------
 
-    async def _remember_upstream_ids(self, turn: Turn) -> None:
+    async def remember_upstream_ids(self, turn: Turn) -> None:
         """A new Coze conversation: keep its id at once (not only when the turn ends), since it is what
         carries the context across turns and restarts. The chat id is stored with the outcome."""
         state = turn.state
@@ -388,7 +213,7 @@ class ChatService:
             await repo.update_message(conn, turn.answer.id, upstream_chat_id=state.chat_id)
             await repo.set_coze_conversation_id(conn, turn.conversation.id, new_id)
 
-    async def _store_outcome(
+    async def store_outcome(
         self, turn: Turn, *, status: MessageStatus, error: BotportError | None = None
     ) -> None:
         state = turn.state
@@ -421,7 +246,7 @@ class ChatService:
             if self._running.get(turn.conversation.id) is turn:
                 del self._running[turn.conversation.id]
 
-    async def _cancel_upstream(self, turn: Turn) -> None:
+    async def cancel_upstream(self, turn: Turn) -> None:
         """Best effort: tell Coze to stop too, so the bot does not keep working (and billing)."""
         state = turn.state
         if not (state.chat_id and state.coze_conversation_id) or state.finished or state.canceled:
