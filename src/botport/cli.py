@@ -77,7 +77,8 @@ def serve(
         application,
         host=settings.host,
         port=settings.port,
-        log_level="warning",
+        # uvicorn's access log at info, like botport's own log; paths and statuses only, never bodies.
+        log_level=settings.log_level,
         proxy_headers=True,
         timeout_graceful_shutdown=5,
     )
