@@ -15,6 +15,7 @@ import pytest
 from gateway_helpers import (
     FrameReader,
     RecordingTransport,
+    emulator,
     recording,
     text_deltas,
     token_settings,
@@ -133,6 +134,36 @@ async def test_cancel_stops_the_stream_and_keeps_the_partial(
             f"/api/conversations/{cid}/messages", json={"content": "short one", "stream": False}
         )
         assert after.status_code == 200 and "Turn 2." in after.json()["content"]
+
+
+async def test_cancel_reaches_a_turn_running_on_another_instance(
+    tmp_path: Path, live_server: Callable[..., Any]
+) -> None:
+    """Two instances behind a load balancer share the database and Coze: Stop lands on the other one."""
+    coze = emulator()
+    first = live_server(create_app(token_settings(tmp_path), upstream_transport=recording(coze)))
+    other_transport = recording(coze)
+    other = live_server(create_app(token_settings(tmp_path), upstream_transport=other_transport))
+    async with (
+        httpx.AsyncClient(base_url=str(first.url), timeout=TIMEOUT) as here,
+        httpx.AsyncClient(base_url=str(other.url), timeout=TIMEOUT) as there,
+    ):
+        cid = await _new_conversation(here)
+        there.cookies = here.cookies  # the same browser, routed to the other instance
+        body = {"content": "/slow a long slow answer"}
+        async with here.stream("POST", f"/api/conversations/{cid}/messages", json=body) as response:
+            reader = FrameReader(response)
+            await reader.until(text_deltas(2))
+            cancelled_at = time.monotonic()
+            cancel = await there.post(f"/api/conversations/{cid}/cancel")
+            assert cancel.json() == {"cancelled": True}
+            frames = await reader.rest()
+            assert time.monotonic() - cancelled_at < 5, "the stream should end promptly after a cancel"
+        assert frames[-1].event == "error" and frames[-1].data["turn_status"] == "interrupted"
+        assert other_transport.paths("/v3/chat/cancel"), "the other instance asked Coze to cancel"
+        answer = (await _messages(there, cid))[-1]
+        assert answer["status"] == "interrupted"
+        assert answer["content"] == reader.text and "Turn 1." in answer["content"]
 
 
 def _only_chat(transport: RecordingTransport) -> dict[str, Any]:

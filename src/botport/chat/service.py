@@ -181,11 +181,25 @@ class ChatService:
 
     async def cancel(self, identity: Identity, conversation_id: str) -> bool:
         """Stop the running turn of a conversation. False when nothing was running."""
-        await self._owned_conversation(identity.owner, conversation_id)
+        conversation = await self._owned_conversation(identity.owner, conversation_id)
         turn = self._running.get(conversation_id)
-        if turn is None:
+        if turn is not None:
+            turn.cancel()
+            return True
+        # Perhaps another instance runs it: ask Coze to cancel the chat; that instance's stream then
+        # ends as canceled and stores the partial answer as interrupted.
+        async with self.db.read() as conn:
+            live = await repo.find_live_answer(conn, conversation_id, younger_than=self._live_window)
+        if live is None or not (live.upstream_chat_id and conversation.coze_conversation_id):
             return False
-        turn.cancel()
+        try:
+            async with asyncio.timeout(5):
+                await self.coze.cancel_chat(
+                    conversation_id=conversation.coze_conversation_id, chat_id=live.upstream_chat_id
+                )
+        except (UpstreamError, TimeoutError) as exc:
+            log.info("cancel of chat %s upstream did not go through: %s", live.upstream_chat_id, exc)
+            return False
         return True
 
     def is_running(self, conversation_id: str) -> bool:
@@ -203,15 +217,15 @@ class ChatService:
     # --- storing ------------------------------------------------------------------------------
 
     async def remember_upstream_ids(self, turn: Turn) -> None:
-        """A new Coze conversation: keep its id at once (not only when the turn ends), since it is what
-        carries the context across turns and restarts. The chat id is stored with the outcome."""
+        """Keep Coze's ids as soon as the chat starts, not only when it ends: the conversation id
+        carries the context across turns and restarts, and the chat id lets another instance behind
+        the same load balancer stop this turn."""
         state = turn.state
         new_id = state.coze_conversation_id
-        if not new_id or new_id == turn.conversation.coze_conversation_id:
-            return
         async with self.db.connect() as conn:
             await repo.update_message(conn, turn.answer.id, upstream_chat_id=state.chat_id)
-            await repo.set_coze_conversation_id(conn, turn.conversation.id, new_id)
+            if new_id and new_id != turn.conversation.coze_conversation_id:
+                await repo.set_coze_conversation_id(conn, turn.conversation.id, new_id)
 
     async def store_outcome(
         self, turn: Turn, *, status: MessageStatus, error: BotportError | None = None

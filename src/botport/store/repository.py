@@ -237,6 +237,29 @@ async def has_live_turn(conn: AsyncConnection, conversation_id: str, *, younger_
     return live.first() is not None
 
 
+async def find_live_answer(
+    conn: AsyncConnection, conversation_id: str, *, younger_than: timedelta
+) -> MessageRecord | None:
+    """The answer being written in the conversation (``streaming``, not older than ``younger_than``)."""
+    row = (
+        (
+            await conn.execute(
+                select(messages)
+                .where(
+                    messages.c.conversation_id == conversation_id,
+                    messages.c.status == "streaming",
+                    messages.c.created_at > utcnow() - younger_than,
+                )
+                .order_by(messages.c.created_at.desc())
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return MessageRecord.from_row(row) if row is not None else None
+
+
 # --- messages ---------------------------------------------------------------------------------
 
 
