@@ -219,3 +219,13 @@ async def test_requires_action_is_reported_and_stored(tmp_path: Path, database_u
         assert response.status_code == 200
         assert response.json()["status"] == "requires_action"
         assert json.loads(response.json()["tool_calls"][0]["arguments"]) == {"city": "Oslo"}
+
+
+async def test_streamed_text_adds_up_to_the_answer(tmp_path: Path) -> None:
+    """Deltas may be joined when they queue up; the text itself is never lost or reordered."""
+    async with gateway(token_settings(tmp_path), recording()) as gw:
+        cid = await gw.conversation()
+        frames = await gw.send(cid, "/long many words")
+        streamed = "".join(f.data["text"] for f in frames if f.event == "text.delta")
+        assert streamed == only(frames, "message.completed").data["content"]
+        assert len(streamed.split()) > 100

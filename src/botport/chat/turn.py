@@ -14,7 +14,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Literal, Protocol
 
-from botport.chat.events import DomainEvent, FollowUps, TurnCompleted, TurnFailed, TurnStarted, Usage
+from botport.chat.events import (
+    DomainEvent,
+    FollowUps,
+    ReasoningDelta,
+    TextDelta,
+    TurnCompleted,
+    TurnFailed,
+    TurnStarted,
+    Usage,
+)
 from botport.chat.translate import TurnState
 from botport.errors import BotportError, ConversationNotFoundError, UpstreamError, UpstreamTimeout
 from botport.store.records import ConversationRecord, MessageRecord, MessageStatus
@@ -92,18 +101,24 @@ class Turn:
         """Domain events, ending with TurnCompleted or TurnFailed. With ``keepalive``, yields
         :data:`KEEPALIVE` after that many quiet seconds."""
         self._pump = asyncio.create_task(self._run_pump())
+        held: object = None  # an item taken from the queue while merging deltas, not yet yielded
         try:
             yield self.started
             while True:
-                try:
-                    # asyncio.timeout, not wait_for: no extra task per event on this hot path.
-                    async with asyncio.timeout(keepalive):
-                        item = await self._queue.get()
-                except TimeoutError:
-                    yield KEEPALIVE
-                    continue
+                if held is not None:
+                    item, held = held, None
+                else:
+                    try:
+                        # asyncio.timeout, not wait_for: no extra task per event on this hot path.
+                        async with asyncio.timeout(keepalive):
+                            item = await self._queue.get()
+                    except TimeoutError:
+                        yield KEEPALIVE
+                        continue
                 if item is _END:
                     break
+                if isinstance(item, TextDelta | ReasoningDelta):
+                    item, held = self._merge_queued(item)
                 yield item
         finally:
             # Reached on normal end, on an error and when the consumer goes away (disconnect).
@@ -113,6 +128,22 @@ class Turn:
                 await asyncio.shield(self._pump)
             if self._outcome is None:
                 await asyncio.shield(self._finish_interrupted("client_disconnected", "the client went away"))
+
+    def _merge_queued(self, first: TextDelta | ReasoningDelta) -> tuple[DomainEvent, object]:
+        """Join the deltas of the same kind already waiting: a consumer that fell behind (a slow
+        client, a busy server) catches up in one frame instead of many. Returns the merged delta and
+        the first item of another kind taken from the queue (or None)."""
+        parts = [first.text]
+        other: object = None
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if type(item) is not type(first):
+                other = item
+                break
+            assert isinstance(item, TextDelta | ReasoningDelta)
+            parts.append(item.text)
+        merged = first if len(parts) == 1 else type(first)("".join(parts))
+        return merged, other
 
     async def _run_pump(self) -> None:
         try:
