@@ -10,17 +10,26 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from botport.api.openai_errors import error_body as openai_error_body
 from botport.errors import BotportError
 
 log = logging.getLogger(__name__)
 
 _TUTORIAL_PATH = "/chat"  # the tutorial's page expects {"error": "text"}
+_OPENAI_PREFIX = "/v1/"  # OpenAI clients expect OpenAI's error shape, also for 404, 405 and 413
+
+
+def error_payload(path: str, status: int, body: Mapping[str, object]) -> dict[str, object]:
+    """The error body in the shape the caller of ``path`` expects."""
+    if path == _TUTORIAL_PATH:
+        return {"error": str(body.get("message", ""))}
+    if path.startswith(_OPENAI_PREFIX):
+        return openai_error_body(status, str(body.get("code", "error")), str(body.get("message", "")))
+    return {"error": dict(body)}
 
 
 def error_response(request: Request, status: int, body: Mapping[str, object]) -> JSONResponse:
-    if request.url.path == _TUTORIAL_PATH:
-        return JSONResponse({"error": str(body.get("message", ""))}, status_code=status)
-    return JSONResponse({"error": body}, status_code=status)
+    return JSONResponse(error_payload(request.url.path, status, body), status_code=status)
 
 
 def _describe_validation(exc: RequestValidationError) -> str:

@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from botport.api.errors import error_payload
+
 
 class _TooLarge(Exception):
     pass
@@ -58,11 +60,7 @@ class BodySizeLimitMiddleware:
 
     async def _reject(self, scope: Scope, send: Send) -> None:
         message = f"the request body is larger than {self.max_bytes} bytes"
-        body: dict[str, object]
-        if scope.get("path") == "/chat":
-            body = {"error": message}
-        else:
-            body = {"error": {"code": "payload_too_large", "message": message}}
+        body = error_payload(scope.get("path", ""), 413, {"code": "payload_too_large", "message": message})
         data = json.dumps(body).encode()
         await send(
             {
