@@ -103,15 +103,15 @@ async def test_migrations_from_blank_then_no_op(database_url: str) -> None:
 async def test_a_new_step_runs_once_after_the_others(database: Database) -> None:
     calls: list[str] = []
 
-    def _0002_extra(conn: Connection) -> None:
+    def _9999_extra(conn: Connection) -> None:
         calls.append("ran")
         conn.execute(text("CREATE TABLE extra_table (id INTEGER PRIMARY KEY)"))
 
-    steps = [*MIGRATIONS, ("0002_extra", _0002_extra)]
-    assert await migrate(database.engine, steps) == ["0002_extra"]
+    steps = [*MIGRATIONS, ("9999_extra", _9999_extra)]
+    assert await migrate(database.engine, steps) == ["9999_extra"]
     assert await migrate(database.engine, steps) == []
     assert calls == ["ran"]
-    assert (await applied_migrations(database.engine))[-1] == "0002_extra"
+    assert (await applied_migrations(database.engine))[-1] == "9999_extra"
 
 
 async def test_a_failing_step_leaves_nothing_behind(database_url: str) -> None:

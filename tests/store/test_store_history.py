@@ -14,10 +14,12 @@ ALICE = "key:alice"
 BOB = "key:bob"
 
 
-def test_history_hash_is_sha256_of_canonical_json() -> None:
+def test_history_hash_is_a_sha256_chain_of_canonical_json() -> None:
     turns = [("user", "你好"), ("assistant", 'hi "there"')]
-    canonical = '[["user","你好"],["assistant","hi \\"there\\""]]'
-    assert repo.history_hash(turns) == hashlib.sha256(canonical.encode()).hexdigest()
+    first = hashlib.sha256('\n["user","你好"]'.encode()).hexdigest()
+    second = hashlib.sha256(f'{first}\n["assistant","hi \\"there\\""]'.encode()).hexdigest()
+    assert repo.history_hash(turns) == second
+    assert repo.history_hash(turns[:1]) == first
     # The boundary between turns is part of the hash.
     assert repo.history_hash([("user", "ab")]) != repo.history_hash([("user", "a"), ("user", "b")])
 
@@ -98,3 +100,50 @@ async def test_empty_conversation_has_no_hash(database: Database) -> None:
             await conn.execute(select(conversations.c.history_hash).where(conversations.c.id == conv.id))
         ).scalar_one()
     assert stored is None
+
+
+async def test_migration_0002_rehashes_stored_histories(database_url: str) -> None:
+    """A database made before the hash chain gets every conversation's hash recomputed."""
+    from botport.store.db import sqlite_file
+    from botport.store.migrations import MIGRATIONS, migrate
+
+    path = sqlite_file(database_url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(database_url)
+    try:
+        await migrate(db.engine, MIGRATIONS[:1])  # the database as 0001 left it
+        turns = [("user", "你好"), ("assistant", "hi"), ("user", "again")]
+        async with db.connect() as conn:
+            conv = await repo.create_conversation(conn, ALICE, "demo")
+            for role, content in turns:
+                await repo.add_message(conn, conv.id, role, content)  # type: ignore[arg-type]
+            empty = await repo.create_conversation(conn, ALICE, "demo")
+            await conn.execute(conversations.update().values(history_hash="stale-old-format"))
+        assert await db.start() == ["0002_history_hash_chain"]
+        async with db.connect() as conn:
+            stored = dict(
+                (await conn.execute(select(conversations.c.id, conversations.c.history_hash))).all()
+            )
+            assert stored == {conv.id: repo.history_hash(turns), empty.id: None}
+            assert await repo.find_conversation_by_history(conn, ALICE, "demo", turns) is not None
+    finally:
+        await db.close()
+
+
+async def test_the_hash_follows_appends_and_edits(database: Database) -> None:
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, ALICE, "demo")
+        await repo.add_message(conn, conv.id, "user", "q1")
+        answer = await repo.add_message(conn, conv.id, "assistant", "", status="streaming")
+        await repo.update_message(conn, answer.id, content="a1", status="completed")  # appended
+        assert await repo.find_conversation_by_history(
+            conn, ALICE, "demo", [("user", "q1"), ("assistant", "a1")]
+        )
+        await repo.update_message(conn, answer.id, content="a1 edited")  # an edit: recomputed
+        found = await repo.find_conversation_by_history(
+            conn, ALICE, "demo", [("user", "q1"), ("assistant", "a1 edited")]
+        )
+        assert found is not None
+        await repo.update_message(conn, answer.id, status="failed")  # leaves the history
+        assert await repo.find_conversation_by_history(conn, ALICE, "demo", [("user", "q1")]) is not None

@@ -13,6 +13,8 @@ the database as it was.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Sequence
 
@@ -31,6 +33,7 @@ from sqlalchemy import (
     inspect,
     select,
     text,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -112,7 +115,42 @@ def _0001_initial(conn: Connection) -> None:
     schema.create_all(conn)
 
 
-MIGRATIONS: Sequence[tuple[str, MigrationStep]] = (("0001_initial", _0001_initial),)
+def _0002_history_hash_chain(conn: Connection) -> None:
+    """``conversations.history_hash`` became a hash chain: recompute it for every conversation."""
+    meta = MetaData()
+    conversations = Table("conversations", meta, Column("id", String), Column("history_hash", String))
+    messages = Table(
+        "messages",
+        meta,
+        Column("id", String),
+        Column("conversation_id", String),
+        Column("role", String),
+        Column("content", Text),
+        Column("status", String),
+        Column("created_at", UTCDateTime),
+    )
+    hashes: dict[str, str] = {}
+    rows = conn.execute(
+        select(messages.c.conversation_id, messages.c.role, messages.c.content)
+        .where(messages.c.status == "completed")
+        .order_by(messages.c.conversation_id, messages.c.created_at, messages.c.id)
+    )
+    for conversation_id, role, content in rows:
+        # Frozen copy of the chain step as this migration defines it.
+        item = json.dumps([role, content], ensure_ascii=False, separators=(",", ":"))
+        previous = hashes.get(conversation_id, "")
+        hashes[conversation_id] = hashlib.sha256(f"{previous}\n{item}".encode()).hexdigest()
+    conn.execute(update(conversations).values(history_hash=None))
+    for conversation_id, digest in hashes.items():
+        conn.execute(
+            update(conversations).where(conversations.c.id == conversation_id).values(history_hash=digest)
+        )
+
+
+MIGRATIONS: Sequence[tuple[str, MigrationStep]] = (
+    ("0001_initial", _0001_initial),
+    ("0002_history_hash_chain", _0002_history_hash_chain),
+)
 
 
 def _apply_pending(conn: Connection, steps: Sequence[tuple[str, MigrationStep]]) -> list[str]:

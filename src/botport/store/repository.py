@@ -300,9 +300,10 @@ async def add_message(
     await conn.execute(
         update(conversations).where(conversations.c.id == conversation_id).values(updated_at=now)
     )
-    if values["status"] == "completed":
-        await _refresh_history_hash(conn, conversation_id)
-    return MessageRecord.from_row(values)
+    record = MessageRecord.from_row(values)
+    if record.status == "completed":
+        await _extend_history_hash(conn, record)
+    return record
 
 
 async def update_message(
@@ -310,15 +311,21 @@ async def update_message(
 ) -> MessageRecord | None:
     """Change the given fields (and ``updated_at``); None if there is no such message."""
     _check_fields(fields)
+    before = await get_message(conn, message_id)
+    if before is None:
+        return None
     values: dict[str, Any] = {**fields, "updated_at": utcnow()}
     if "follow_ups" in values:
         values["follow_ups"] = list(values["follow_ups"])
-    result = await conn.execute(update(messages).where(messages.c.id == message_id).values(values))
-    if result.rowcount == 0:
-        return None
+    await conn.execute(update(messages).where(messages.c.id == message_id).values(values))
     record = await get_message(conn, message_id)
     assert record is not None
-    if "status" in fields or record.status == "completed":
+    was_completed, is_completed = before.status == "completed", record.status == "completed"
+    if is_completed and not was_completed:
+        await _extend_history_hash(conn, record)
+    elif was_completed and (
+        not is_completed or (before.role, before.content) != (record.role, record.content)
+    ):
         await _refresh_history_hash(conn, record.conversation_id)
     return record
 
@@ -375,11 +382,18 @@ async def mark_streaming_messages_interrupted(
 
 
 def history_hash(turns: Sequence[tuple[str, str]]) -> str:
-    """sha256 hex of the canonical JSON ``[[role, content], ...]`` (UTF-8, no spaces, no escaping)."""
-    canonical = json.dumps(
-        [[role, content] for role, content in turns], ensure_ascii=False, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """A hash chain over the turns: ``h = sha256(h_prev + "\n" + canonical JSON [role, content])``,
+    starting from ``""``. A chain, so that a turn that completes at the end extends the stored hash
+    in O(1) instead of reading the whole conversation again."""
+    digest = ""
+    for role, content in turns:
+        digest = chain_hash(digest, role, content)
+    return digest
+
+
+def chain_hash(previous: str, role: str, content: str) -> str:
+    item = json.dumps([role, content], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(f"{previous}\n{item}".encode()).hexdigest()
 
 
 async def _completed_turns(conn: AsyncConnection, conversation_id: str) -> list[tuple[str, str]]:
@@ -389,6 +403,35 @@ async def _completed_turns(conn: AsyncConnection, conversation_id: str) -> list[
         .order_by(messages.c.created_at, messages.c.id)
     )
     return [(role, content) for role, content in rows]
+
+
+async def _extend_history_hash(conn: AsyncConnection, message: MessageRecord) -> None:
+    """``message`` just became completed: chain it onto the stored hash when it is the newest
+    completed message (every turn's case); otherwise recompute the whole hash."""
+    later = await conn.execute(
+        select(messages.c.id)
+        .where(
+            messages.c.conversation_id == message.conversation_id,
+            messages.c.status == "completed",
+            messages.c.id != message.id,
+            or_(
+                messages.c.created_at > message.created_at,
+                and_(messages.c.created_at == message.created_at, messages.c.id > message.id),
+            ),
+        )
+        .limit(1)
+    )
+    if later.first() is not None:
+        await _refresh_history_hash(conn, message.conversation_id)
+        return
+    current = await conn.scalar(
+        select(conversations.c.history_hash).where(conversations.c.id == message.conversation_id)
+    )
+    await conn.execute(
+        update(conversations)
+        .where(conversations.c.id == message.conversation_id)
+        .values(history_hash=chain_hash(current or "", message.role, message.content))
+    )
 
 
 async def _refresh_history_hash(conn: AsyncConnection, conversation_id: str) -> None:
