@@ -101,6 +101,11 @@ class Turn:
         """Domain events, ending with TurnCompleted or TurnFailed. With ``keepalive``, yields
         :data:`KEEPALIVE` after that many quiet seconds."""
         self._pump = asyncio.create_task(self._run_pump())
+        # The end marker comes from the task's completion, so it arrives however the pump ended,
+        # also when it was cancelled before it ever ran.
+        self._pump.add_done_callback(lambda _task: self._queue.put_nowait(_END))
+        if self._cancelled:  # Stop was pressed before the answer started
+            self._pump.cancel()
         held: object = None  # an item taken from the queue while merging deltas, not yet yielded
         try:
             yield self.started
@@ -127,7 +132,11 @@ class Turn:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self._pump)
             if self._outcome is None:
-                await asyncio.shield(self._finish_interrupted("client_disconnected", "the client went away"))
+                if self._cancelled:
+                    ending = self._finish_interrupted("cancelled", "stopped by the user")
+                else:
+                    ending = self._finish_interrupted("client_disconnected", "the client went away")
+                await asyncio.shield(ending)
 
     def _merge_queued(self, first: TextDelta | ReasoningDelta) -> tuple[DomainEvent, object]:
         """Join the deltas of the same kind already waiting: a consumer that fell behind (a slow
@@ -171,8 +180,6 @@ class Turn:
         except Exception as exc:  # a bug must still end the turn cleanly and be visible in the log
             log.exception("turn %s crashed", self.answer.id)
             await self._finish_failed(BotportError(f"internal error: {type(exc).__name__}"))
-        finally:
-            self._queue.put_nowait(_END)
 
     async def _consume(self, opener: StreamOpener) -> None:
         async with opener() as stream:
