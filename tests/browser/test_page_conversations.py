@@ -6,7 +6,7 @@ import re
 
 import pytest
 from browser_helpers import open_page
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 pytestmark = pytest.mark.browser
 
@@ -70,6 +70,29 @@ def test_new_rename_and_delete(page: Page) -> None:
     item(page, 0).locator(".conversation-link").click()
     expect(page).to_have_url(first_url)
     expect(page.locator(".message.user .user-text")).to_have_text(["the first one"])
+
+
+def test_a_failed_rename_or_delete_is_said_and_changes_nothing(page: Page) -> None:
+    start_conversation(page, "keep me")
+    title = item(page, 0).locator(".conversation-title").inner_text()
+
+    def refuse(route: Route) -> None:
+        body = '{"error": {"code": "internal_error", "message": "the database is locked"}}'
+        route.fulfill(status=500, content_type="application/json", body=body)
+
+    page.route(re.compile(r"/api/conversations/[0-9a-f]+$"), refuse)
+    item(page, 0).locator(".rename-button").click()
+    page.locator("#rename-input").fill("New name")
+    page.locator("#rename-input").press("Enter")
+    toast = page.locator("#toast")
+    expect(toast).to_be_visible()
+    expect(toast).to_contain_text("the database is locked")
+    expect(item(page, 0).locator(".conversation-title")).to_have_text(title)
+
+    item(page, 0).locator(".delete-button").click()
+    page.locator("#delete-dialog").get_by_role("button", name="Delete").click()
+    expect(toast).to_contain_text("Could not delete")
+    expect(page.locator(".conversation")).to_have_count(1)
 
 
 def test_demo_banner_and_bot_picker(page: Page) -> None:

@@ -78,3 +78,16 @@ export async function copyText(text) {
   area.remove();
   return ok;
 }
+
+let toastTimer = null;
+
+/** Say briefly that something failed, without blocking (role="alert": screen readers announce it). */
+export function notify(message) {
+  const toast = document.getElementById("toast");
+  toast.textContent = message;
+  toast.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    toast.hidden = true;
+  }, 6000);
+}

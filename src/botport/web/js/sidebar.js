@@ -2,7 +2,7 @@
 
 import * as api from "./api.js";
 import { askTitle, confirmDelete } from "./dialogs.js";
-import { h, icon } from "./dom.js";
+import { h, icon, notify } from "./dom.js";
 import { t } from "./i18n.js";
 import { emit, on, removeConversation, state, upsertConversation } from "./store.js";
 
@@ -63,12 +63,24 @@ function item(conversation, navigate) {
 async function rename(conversation) {
   const title = await askTitle(conversation.title || "");
   if (!title || title === conversation.title) return;
-  upsertConversation(await api.renameConversation(conversation.id, title));
+  try {
+    upsertConversation(await api.renameConversation(conversation.id, title));
+  } catch (error) {
+    notify(t("renameFailed", { message: error.message }));
+  }
 }
 
 async function remove(conversation, navigate) {
   if (!(await confirmDelete(titleOf(conversation)))) return;
-  await api.deleteConversation(conversation.id);
+  try {
+    await api.deleteConversation(conversation.id);
+  } catch (error) {
+    if (error.status !== 404) {
+      notify(t("deleteFailed", { message: error.message }));
+      return;
+    }
+    // Already gone (deleted in another tab): drop it here too.
+  }
   removeConversation(conversation.id);
   if (state.current && state.current.id === conversation.id) navigate(null);
 }
