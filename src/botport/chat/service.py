@@ -223,7 +223,7 @@ class ChatService:
         state = turn.state
         new_id = state.coze_conversation_id
         async with self.db.connect() as conn:
-            await repo.update_message(conn, turn.answer.id, upstream_chat_id=state.chat_id)
+            await repo.set_upstream_chat_id(conn, turn.answer.id, state.chat_id)
             if new_id and new_id != turn.conversation.coze_conversation_id:
                 await repo.set_coze_conversation_id(conn, turn.conversation.id, new_id)
 

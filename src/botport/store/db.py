@@ -14,6 +14,9 @@ Use :meth:`Database.connect` for one short transaction; never hold it across a s
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -103,6 +106,31 @@ def _sqlite_engine(url: URL, *, create_dirs: bool) -> AsyncEngine:
 READ_ONLY_OPTION = "botport_read_only"
 
 
+_wal_switch = threading.Lock()
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """Create the folder and put the file in WAL mode once, before the pool opens connections.
+
+    Switching the journal mode is the one step SQLite does not retry on its busy handler: several
+    engines opening a new file at once would get "database is locked" at once. Done here, under a
+    lock and with a short retry, every later connection finds the file already in WAL.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _wal_switch:
+        for attempt in range(100):
+            conn = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+            finally:
+                conn.close()
+            time.sleep(0.05)
+
+
 class Database:
     """Owns the engine. ``await start()`` migrates, ``await close()`` releases the connections.
 
@@ -125,7 +153,7 @@ class Database:
         """Create the SQLite directory if needed, then apply pending migrations (returns their names)."""
         path = sqlite_file(self.engine.url)
         if path is not None:
-            await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(_prepare_sqlite_file, path)
         return await migrate(self.engine)
 
     async def close(self) -> None:

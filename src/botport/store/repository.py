@@ -186,6 +186,11 @@ async def set_coze_conversation_id(
     )
 
 
+async def set_upstream_chat_id(conn: AsyncConnection, message_id: str, chat_id: str | None) -> None:
+    """Record the Coze chat behind an answer (one UPDATE: no history or timestamp to maintain)."""
+    await conn.execute(update(messages).where(messages.c.id == message_id).values(upstream_chat_id=chat_id))
+
+
 async def touch_conversation(conn: AsyncConnection, conversation_id: str) -> None:
     """Mark the conversation as active now (it moves to the top of the list)."""
     await conn.execute(
