@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.api.openai_errors import OpenAIError, with_param
 from botport.api.openai_schemas import ChatMessageIn
+from botport.chat.service import title_from
 from botport.errors import BadRequestError, NotFoundError
 from botport.identity import Identity
 from botport.settings import BotConfig
@@ -129,7 +130,7 @@ async def conversation_for_question(
             if found is not None:
                 return found, False
         first_question = next((text for role, text in question.earlier if role == "user"), "")
-        conversation = await repo.create_conversation(conn, owner, bot.slug, _title(first_question))
+        conversation = await repo.create_conversation(conn, owner, bot.slug, title_from(first_question))
         # Stored as they were sent, so the client's next request (this history + the answer) matches.
         for role, text in question.earlier:
             await repo.add_message(
@@ -175,8 +176,3 @@ async def paused_chat(
             code="tool_calls_mismatch",
         )
     return conversation, paused
-
-
-def _title(text: str, limit: int = 60) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"

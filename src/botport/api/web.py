@@ -104,10 +104,11 @@ async def get_conversation(
 async def rename_conversation(
     conversation_id: str, body: ConversationUpdate, identity: IdentityDep, services: ServicesDep
 ) -> ConversationPublic:
-    await _get_owned(services, identity.owner, conversation_id)
     async with services.db.connect() as conn:
-        await repo.rename_conversation(conn, identity.owner, conversation_id, body.title.strip())
-    return ConversationPublic.of(await _get_owned(services, identity.owner, conversation_id))
+        record = await repo.rename_conversation(conn, identity.owner, conversation_id, body.title.strip())
+    if record is None:
+        raise NotFoundError("no such conversation", code="conversation_not_found")
+    return ConversationPublic.of(record)
 
 
 @router.delete("/conversations/{conversation_id}", status_code=204)

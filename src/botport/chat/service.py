@@ -95,7 +95,7 @@ class ChatService:
                 user_message = await repo.add_message(conn, conversation.id, "user", content)
                 answer = await repo.add_message(conn, conversation.id, "assistant", "", status="streaming")
                 if conversation.title == "":
-                    await repo.rename_conversation(conn, owner, conversation.id, _title_from(content))
+                    await repo.rename_conversation(conn, owner, conversation.id, title_from(content))
         except BaseException:
             self._running.pop(conversation.id, None)
             raise
@@ -276,6 +276,7 @@ def _enter(role: str, content: str) -> EnterMessage:
     return EnterMessage.assistant_text(content) if role == "assistant" else EnterMessage.user_text(content)
 
 
-def _title_from(content: str, limit: int = 60) -> str:
+def title_from(content: str, limit: int = 60) -> str:
+    """A conversation title from its first question: one line, at most ``limit`` characters."""
     line = " ".join(content.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
