@@ -1,5 +1,5 @@
 """The page's SSE reader (web/js/sse.js), run in the browser: lines end at CR, LF and CRLF only, at
-any chunk boundary."""
+any chunk boundary; ``id:`` sets the last event id that every later event carries."""
 
 from __future__ import annotations
 
@@ -41,14 +41,18 @@ def test_frames_at_every_chunk_boundary(page: Page) -> None:
     payload = json.dumps({"text": separator}, ensure_ascii=False)
     stream = (
         ": ping\r\n"
-        f"event: text.delta\r\ndata: {payload}\r\n\r\n"
-        'event: turn.completed\rdata: {"a": 1}\r\r'
+        f"id: 1\r\nevent: text.delta\r\ndata: {payload}\r\n\r\n"
+        'event: turn.completed\rdata: {"a": 1}\rid:12\r\r'
         "data: line one\ndata:line two\nunknown: x\n\n"
+        "id: 13\x00\ndata: an id with NUL is ignored\n\n"
+        "id\ndata: an empty id resets it\n\n"
     ).encode()
     expected = [
-        {"event": "text.delta", "data": payload},
-        {"event": "turn.completed", "data": '{"a": 1}'},
-        {"event": "message", "data": "line one\nline two"},
+        {"event": "text.delta", "data": payload, "id": "1"},
+        {"event": "turn.completed", "data": '{"a": 1}', "id": "12"},
+        {"event": "message", "data": "line one\nline two", "id": "12"},  # the id stays
+        {"event": "message", "data": "an id with NUL is ignored", "id": "12"},
+        {"event": "message", "data": "an empty id resets it", "id": ""},
     ]
     # Every two-chunk split, in one page call per batch to stay fast.
     splits = every_split(stream)
@@ -61,8 +65,16 @@ def test_frames_at_every_chunk_boundary(page: Page) -> None:
     assert json.loads(results[0][0]["data"]) == {"text": separator}
 
 
+def test_an_id_without_data_is_kept_for_the_next_event(page: Page) -> None:
+    stream = b"id: 7\n\n: ping\n\nevent: text.delta\ndata: x\n\nid: 8\nevent: a\n\ndata: y\n\n"
+    assert read_events(page, [stream]) == [
+        {"event": "text.delta", "data": "x", "id": "7"},
+        {"event": "message", "data": "y", "id": "8"},  # a frame without data dispatches nothing
+    ]
+
+
 def test_byte_by_byte_and_unterminated_last_frame(page: Page) -> None:
     stream = b'event: a\ndata: {"x":1}\n\nevent: b\ndata: 2'
     events = read_events(page, [stream[i : i + 1] for i in range(len(stream))])
     # A frame without its blank line is not dispatched (the spec drops it).
-    assert events == [{"event": "a", "data": '{"x":1}'}]
+    assert events == [{"event": "a", "data": '{"x":1}', "id": ""}]

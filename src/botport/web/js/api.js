@@ -27,8 +27,14 @@ async function errorOf(response) {
   });
 }
 
-async function request(method, path, body, signal) {
-  const init = { method, headers: { Accept: "application/json" }, signal, credentials: "same-origin" };
+async function request(method, path, { body, signal, headers = {} } = {}) {
+  const init = {
+    method,
+    headers: { Accept: "application/json", ...headers },
+    signal,
+    credentials: "same-origin",
+    cache: "no-store",
+  };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -45,7 +51,7 @@ async function request(method, path, body, signal) {
 }
 
 async function json(method, path, body) {
-  const response = await request(method, path, body);
+  const response = await request(method, path, { body });
   return response.status === 204 ? null : response.json();
 }
 
@@ -61,19 +67,43 @@ export const deleteConversation = (id) => json("DELETE", conv(id));
 export const listMessages = (id) => json("GET", `${conv(id)}/messages`);
 export const cancelTurn = (id) => json("POST", `${conv(id)}/cancel`);
 
-/**
- * Send a message and yield the stream's events as `{event, data}` with `data` parsed.
- * Aborting `signal` stops reading; an HTTP error before the stream throws ApiError.
- */
-export async function* streamMessage(id, content, signal) {
-  const response = await request("POST", `${conv(id)}/messages`, { content, stream: true }, signal);
-  for await (const { event, data } of readEvents(response.body)) {
-    let parsed;
-    try {
-      parsed = JSON.parse(data);
-    } catch {
-      continue; // not ours to crash on: the server only writes JSON, a proxy may add noise
+/** Yield a response's SSE events as `{event, data, id}` with `data` parsed; a failed read is a network error. */
+async function* events(response) {
+  try {
+    for await (const { event, data, id } of readEvents(response.body)) {
+      let parsed;
+      try {
+        parsed = JSON.parse(data);
+      } catch {
+        continue; // not ours to crash on: the server only writes JSON, a proxy may add noise
+      }
+      yield { event, data: parsed, id };
     }
-    yield { event, data: parsed };
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, { code: "network_error", message: error.message });
   }
+}
+
+const SSE = { Accept: "text/event-stream" };
+
+/**
+ * Send a message and yield the turn's events; `onOpen` is called once the stream is accepted. The
+ * same `idempotencyKey` on a retry re-attaches to the turn the first request started. Aborting
+ * `signal` only stops reading: the turn goes on on the server.
+ */
+export async function* streamMessage(id, content, { signal, onOpen, idempotencyKey }) {
+  const headers = idempotencyKey ? { ...SSE, "Idempotency-Key": idempotencyKey } : SSE;
+  const body = { content, stream: true };
+  const response = await request("POST", `${conv(id)}/messages`, { body, signal, headers });
+  onOpen?.();
+  yield* events(response);
+}
+
+/** Follow a turn by its answer's id: its events after sequence number `after`, then live to its end. */
+export async function* followTurn(messageId, after, { signal, onOpen }) {
+  const path = `/api/messages/${encodeURIComponent(messageId)}/events?after=${after}`;
+  const response = await request("GET", path, { signal, headers: SSE });
+  onOpen?.();
+  yield* events(response);
 }

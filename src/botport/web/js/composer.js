@@ -1,6 +1,6 @@
 // The message box: grows with its text, Enter sends, Shift+Enter breaks the line, Stop while streaming.
 
-import { isStreamingHere, send, stop } from "./chat.js";
+import { send, stop, turnHere } from "./chat.js";
 import { on, state } from "./store.js";
 
 const MAX_HEIGHT = 200;
@@ -16,14 +16,16 @@ export function initComposer() {
     input.style.height = `${Math.min(input.scrollHeight, MAX_HEIGHT)}px`;
   };
   const refresh = () => {
-    const streaming = isStreamingHere();
+    // Only an answer running in the open conversation blocks sending; other conversations run their own.
+    const turn = turnHere();
+    const streaming = Boolean(turn && !turn.stopped);
     sendButton.hidden = streaming;
     stopButton.hidden = !streaming;
-    sendButton.disabled = Boolean(state.turn) || input.value.trim() === "";
+    sendButton.disabled = Boolean(turn) || input.value.trim() === "";
   };
 
   const submit = async () => {
-    if (state.turn || input.value.trim() === "") return;
+    if (turnHere() || input.value.trim() === "") return;
     const text = input.value;
     input.value = "";
     grow();
@@ -52,6 +54,13 @@ export function initComposer() {
   });
   on("turn", refresh);
   on("opened", refresh);
+  // A question that was not sent (another tab's answer was running) comes back to the box.
+  on("draft", (text) => {
+    if (input.value.trim() !== "") return;
+    input.value = text;
+    grow();
+    refresh();
+  });
   on("config", () => {
     const max = state.config?.limits?.max_message_chars;
     if (max) input.maxLength = max;

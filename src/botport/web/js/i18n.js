@@ -48,6 +48,7 @@ const STRINGS = {
     suggestions: "Suggested follow-ups",
     toolCall: "The bot asked to call a tool ({names}); the web chat cannot run tools.",
     networkError: "The connection was lost.",
+    reconnecting: "Reconnecting…",
     notFound: "This conversation does not exist or is not yours.",
   },
   zh: {
@@ -97,6 +98,7 @@ const STRINGS = {
     suggestions: "推荐追问",
     toolCall: "机器人请求调用工具（{names}）；网页聊天无法运行工具。",
     networkError: "连接已断开。",
+    reconnecting: "正在重新连接…",
     notFound: "该对话不存在或不属于你。",
   },
 };

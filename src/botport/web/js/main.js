@@ -1,13 +1,13 @@
 // Boot the page: config, bots, routing (/ and /c/{id}), header, empty state and the other views.
 
 import * as api from "./api.js";
-import { send, setNavigator } from "./chat.js";
+import { attach, detachTurns, send, setNavigator } from "./chat.js";
 import { focusComposer, initComposer } from "./composer.js";
 import { h } from "./dom.js";
 import { lang, t, toggleLanguage, translatePage } from "./i18n.js";
 import { clearThread, hasMessages, renderHistory } from "./messages.js";
 import { closeSidebarOnPhone, initSidebar, loadConversations, titleOf } from "./sidebar.js";
-import { botBySlug, emit, on, state } from "./store.js";
+import { botBySlug, emit, on, state, upsertConversation } from "./store.js";
 import { initTheme, toggleTheme } from "./theme.js";
 
 const el = (id) => document.getElementById(id);
@@ -45,9 +45,27 @@ function showNotFound() {
   el("messages").append(h("li", { class: "message notice-row" }, h("p", { class: "notice" }, t("notFound"))));
 }
 
+/** The answer still running in a conversation: the server says so, or its last message is streaming. */
+function runningAnswer(conversation, messages) {
+  if (conversation.running_turn) return conversation.running_turn.message_id;
+  const last = messages[messages.length - 1];
+  return last && last.role === "assistant" && last.status === "streaming" ? last.id : null;
+}
+
+/** Show a conversation's history; an answer still running is replayed into an empty view and followed. */
+function showConversation(conversation, messages) {
+  if (state.conversations.some((c) => c.id === conversation.id)) upsertConversation(conversation);
+  else state.current = conversation;
+  const liveId = runningAnswer(conversation, messages);
+  const view = renderHistory(messages, { onRetry: send, onSuggestion: send }, liveId);
+  if (liveId) attach(conversation, liveId, view);
+}
+
 /** Open a conversation (or a new chat when `conversation` is null). */
 async function open(conversation, { push = true, render = true } = {}) {
   const token = ++loadToken;
+  // Stop reading answers the page no longer shows (they go on on the server); coming back re-attaches.
+  detachTurns(render ? null : (conversation?.id ?? null));
   state.current = conversation;
   setPath(conversation ? `/c/${encodeURIComponent(conversation.id)}` : "/", push);
   if (conversation) state.selectedBot = conversation.bot;
@@ -55,10 +73,13 @@ async function open(conversation, { push = true, render = true } = {}) {
     clearThread();
     if (conversation) {
       try {
-        const { items } = await api.listMessages(conversation.id);
+        const [fresh, { items }] = await Promise.all([
+          api.getConversation(conversation.id),
+          api.listMessages(conversation.id),
+        ]);
         if (token !== loadToken) return;
-        renderHistory(items, { onRetry: send, onSuggestion: send });
-      } catch (error) {
+        showConversation(fresh, items);
+      } catch {
         if (token === loadToken) showNotFound();
       }
     }

@@ -45,6 +45,7 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
   const streamText = h("div", { class: "answer stream-text" });
   const typing = h("div", { class: "typing", "aria-hidden": "true" }, h("span"), h("span"), h("span"));
   const problem = h("div", { class: "message-error", hidden: true });
+  const reconnecting = h("p", { class: "reconnecting", role: "status", hidden: true }, t("reconnecting"));
   const statusMark = h("span", { class: "status-mark", hidden: true });
   const usage = h("span", { class: "usage", hidden: true });
   const copyButton = h(
@@ -53,7 +54,7 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
     icon("copy"),
   );
   const meta = h("div", { class: "message-meta" }, copyButton, statusMark, usage);
-  const bubble = h("div", { class: "bubble" }, thinking, answer, streamText, typing, problem, meta);
+  const bubble = h("div", { class: "bubble" }, thinking, answer, streamText, typing, reconnecting, problem, meta);
   const avatar = h("img", { class: "avatar", src: "/static/icons/logo.svg", alt: "", width: 28, height: 28 });
   const item = h("li", { class: "message assistant" }, avatar, bubble);
 
@@ -85,6 +86,12 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
       thinkingLabel.textContent = streaming && !content ? t("thinking") : t("thoughts");
       statusMark.hidden = status !== "interrupted";
       statusMark.textContent = t("stopped");
+      if (!streaming) reconnecting.hidden = true;
+    },
+    /** The stream dropped and the page is reconnecting (or it is back). */
+    setReconnecting(on) {
+      reconnecting.hidden = !on;
+      if (on) scrollToEnd();
     },
     appendReasoning(text) {
       reasoning += text;
@@ -168,10 +175,15 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
   return view;
 }
 
-/** Render stored history (oldest first); the last answer gets its follow-ups and retry. */
-export function renderHistory(messages, handlers) {
+/**
+ * Render stored history (oldest first); the last answer gets its follow-ups and retry. With `liveId`
+ * (a running turn's answer) that answer is rendered empty and streaming, appended when it is not stored
+ * yet, and its view is returned: the page replays the turn into it from the start.
+ */
+export function renderHistory(messages, handlers, liveId = null) {
   clearThread();
   let question = "";
+  let live = null;
   messages.forEach((message, index) => {
     if (message.role === "user") {
       question = message.content;
@@ -179,11 +191,17 @@ export function renderHistory(messages, handlers) {
       return;
     }
     const last = index === messages.length - 1;
+    if (message.id === liveId) {
+      live = appendAssistant({ status: "streaming" }, { ...handlers, question });
+      return;
+    }
     const view = appendAssistant(message, last ? { ...handlers, question } : {});
     if (message.status === "failed") {
       view.fail(message.error || { code: "failed", message: "" });
     }
     if (last) view.setFollowUps(message.follow_ups);
   });
+  if (liveId && !live) live = appendAssistant({ status: "streaming" }, { ...handlers, question });
   scrollToEnd(true);
+  return live;
 }

@@ -25,17 +25,22 @@ export function createLineSplitter() {
   };
 }
 
-/** Turn lines into events `{event, data}` as the SSE spec says (comments and unknown fields ignored). */
+/**
+ * Turn lines into events `{event, data, id}` as the SSE spec says (comments and unknown fields ignored).
+ * `id` is the last event id: an `id:` field sets it and it stays for later events until another one
+ * changes it; an id that contains NUL is ignored.
+ */
 export function createEventParser() {
   let event = "";
   let data = [];
+  let lastEventId = "";
   return function line(text) {
     if (text === "") {
       if (data.length === 0) {
         event = "";
         return null;
       }
-      const done = { event: event || "message", data: data.join("\n") };
+      const done = { event: event || "message", data: data.join("\n"), id: lastEventId };
       event = "";
       data = [];
       return done;
@@ -47,11 +52,12 @@ export function createEventParser() {
     if (value.startsWith(" ")) value = value.slice(1);
     if (field === "event") event = value;
     else if (field === "data") data.push(value);
+    else if (field === "id" && !value.includes("\0")) lastEventId = value;
     return null;
   };
 }
 
-/** Yield `{event, data}` from a ReadableStream of bytes; always releases the stream. */
+/** Yield `{event, data, id}` from a ReadableStream of bytes; always releases the stream. */
 export async function* readEvents(body) {
   const reader = body.getReader();
   const decoder = new TextDecoder("utf-8");

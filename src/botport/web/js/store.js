@@ -7,7 +7,7 @@ export const state = {
   conversations: [], // newest first
   nextCursor: null,
   current: null, // the open Conversation, or null for a new chat
-  turn: null, // {conversationId, controller, view, stopped} while an answer streams
+  turns: new Map(), // conversation id -> the turn the page follows there (chat.js), while it runs
 };
 
 const listeners = new Map();
