@@ -7,7 +7,6 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -23,11 +22,11 @@ from botport.api.docs import install_docs
 from botport.api.errors import install_error_handlers
 from botport.api.limits import BodySizeLimitMiddleware
 from botport.bots import BotRegistry
-from botport.chat.service import ChatService
+from botport.chat.eventlog import EventLogs
+from botport.chat.service import ChatService, new_runner_id
 from botport.identity import BrowserIdentityMiddleware, IdentitySigner, load_or_create_secret
 from botport.security_headers import SecurityHeadersMiddleware
 from botport.settings import Settings
-from botport.store import repository as repo
 from botport.store.db import Database
 from botport.upstream.client import CozeClient
 
@@ -65,6 +64,21 @@ async def _coze_client(
     )
 
 
+def _event_logs(settings: Settings, runner: str) -> EventLogs:
+    """Running turns' event logs: in this process, or shared through Redis for several instances."""
+    if settings.redis_url:
+        from botport.chat.redis_logs import RedisEventLogs
+
+        log.info("running turns are shared through Redis")
+        return RedisEventLogs(
+            settings.redis_url,
+            runner=runner,
+            retention=settings.turn_log_retention,
+            max_turn_seconds=settings.turn_timeout,
+        )
+    return EventLogs(retention=settings.turn_log_retention)
+
+
 def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """Build botport. ``upstream_transport`` replaces the network (tests pass a mock or the emulator)."""
     bots = BotRegistry.from_settings(settings)
@@ -79,22 +93,22 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.resolved_database_url)
         await db.start()
-        async with db.connect() as conn:
-            # With a shared PostgreSQL, another instance may be streaming right now: only dead turns.
-            older = None if db.backend == "sqlite" else timedelta(seconds=settings.turn_timeout + 30)
-            stale = await repo.mark_streaming_messages_interrupted(conn, older_than=older)
-        if stale:
-            log.warning("%d answer(s) cut off by the last shutdown were marked interrupted", stale)
         stack = AsyncExitStack()
         coze = await _coze_client(settings, upstream_transport, stack)
+        runner = new_runner_id()
         chat = ChatService(
             db=db,
             coze=coze,
             bots=bots,
             coze_user_id=signer.coze_user_id,
+            logs=_event_logs(settings, runner),
+            runner=runner,
             turn_timeout=settings.turn_timeout,
             max_message_chars=settings.max_message_chars,
+            checkpoint_interval=settings.checkpoint_interval,
+            lease=settings.turn_lease,
         )
+        await chat.open()
         app.state.services = Services(settings=settings, db=db, bots=bots, chat=chat, signer=signer)
         if settings.demo_mode:
             log.warning("DEMO MODE: no Coze token is set; the built-in emulator answers with its demo bots")
@@ -103,6 +117,7 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
         try:
             yield
         finally:
+            await chat.close()
             await coze.aclose()
             await stack.aclose()
             await db.close()

@@ -19,7 +19,8 @@
         ├── BadRequestError           400 / 422: the request is wrong
         ├── AuthenticationError       401
         ├── NotFoundError             404 (also: someone else's conversation)
-        ├── TurnInProgressError       409: one running turn per conversation
+        ├── TurnInProgressError       409: one running turn per conversation (with retry_after)
+        ├── IdempotencyKeyReusedError 422: an Idempotency-Key sent again with another request
         └── PayloadTooLargeError      413
 
 The app maps this tree to HTTP responses and SSE error frames in one place.
@@ -33,14 +34,24 @@ class BotportError(Exception):
 
     status: int = 500
     code: str = "internal_error"
+    retry_after: int | None = None  # seconds, sent as Retry-After: trying again then may work
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if status is not None:
             self.status = status
         if code is not None:
             self.code = code
+        if retry_after is not None:
+            self.retry_after = retry_after
 
     def to_dict(self) -> dict[str, object]:
         return {"code": self.code, "message": self.message}
@@ -186,6 +197,14 @@ class NotFoundError(GatewayError):
 class TurnInProgressError(GatewayError):
     status = 409
     code = "turn_in_progress"
+    retry_after = 2
+
+
+class IdempotencyKeyReusedError(GatewayError):
+    """The Idempotency-Key was already used for a different request."""
+
+    status = 422
+    code = "idempotency_key_reused"
 
 
 class PayloadTooLargeError(GatewayError):

@@ -56,6 +56,26 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=120.0, gt=0, description="Longest silence allowed inside a stream.")
     turn_timeout: float = Field(default=600.0, gt=0, description="Longest a whole turn may take.")
+    checkpoint_interval: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How often a running turn's partial answer is written (and its lease renewed).",
+    )
+    turn_lease: float = Field(
+        default=15.0,
+        gt=0,
+        description="A running turn whose instance gave no sign of life for this long is resolved as failed.",
+    )
+    turn_log_retention: float = Field(
+        default=120.0,
+        ge=0,
+        description="How long a finished turn's events stay replayable exactly (then: the stored answer).",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for several instances: running turns' event logs and Stop across instances.",
+    )
 
     # Bots: one by BOTPORT_BOT_ID, or several as [[bots]] in the config file (or BOTPORT_BOTS as JSON).
     bot_id: str | None = Field(default=None, description="Shorthand for one bot, slug 'default'.")
@@ -95,6 +115,12 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().strip():
             return None
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlives_checkpoints(self) -> Settings:
+        if self.turn_lease < 3 * self.checkpoint_interval:
+            raise ValueError("turn_lease must be at least 3 times checkpoint_interval (the heartbeat)")
+        return self
 
     @model_validator(mode="after")
     def _unique_slugs(self) -> Settings:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from playwright.sync_api import Browser, BrowserContext, Page, Request
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Request
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -109,3 +109,13 @@ def new_context(browser: Browser, base_url: str, **options: Any) -> BrowserConte
 def open_page(page: Page, path: str) -> None:
     page.goto(path)
     page.wait_for_selector("html[data-ready='true']")
+
+
+def ask(page: Page, question: str) -> None:
+    box = page.locator("#composer-input")
+    box.fill(question)
+    box.press("Enter")
+
+
+def last_answer(page: Page) -> Locator:
+    return page.locator(".message.assistant").last

@@ -5,20 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_helpers import RequestLog, open_page
+from browser_helpers import RequestLog, ask, last_answer, open_page
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
-
-
-def ask(page: Page, question: str) -> None:
-    box = page.locator("#composer-input")
-    box.fill(question)
-    box.press("Enter")
-
-
-def last_answer(page: Page):  # type: ignore[no-untyped-def]
-    return page.locator(".message.assistant").last
 
 
 def test_answer_streams_then_shows_rendered_markdown(page: Page) -> None:

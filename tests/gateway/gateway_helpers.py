@@ -203,22 +203,25 @@ async def gateway(
 class Frame:
     event: str
     data: dict[str, Any]
+    id: int | None = None  # the sequence number to resume after
 
 
 def parse_frames(raw: bytes) -> list[Frame]:
-    """botport's frames: ``event:`` + one ``data:`` line; comment lines are skipped."""
+    """botport's frames: ``id:``, ``event:`` + one ``data:`` line; comment lines are skipped."""
     frames = []
     for block in raw.replace(b"\r\n", b"\n").split(b"\n\n"):
-        event, data = None, None
+        event, data, seq = None, None, None
         for line in block.split(b"\n"):
             if line.startswith(b"event: "):
                 event = line[7:].decode()
+            elif line.startswith(b"id: "):
+                seq = int(line[4:])
             elif line.startswith(b"data: "):
                 assert data is None, f"more than one data line in {block!r}"
                 data = json.loads(line[6:])
         if event is not None:
             assert data is not None, block
-            frames.append(Frame(event, data))
+            frames.append(Frame(event, data, seq))
     return frames
 
 

@@ -175,13 +175,37 @@ def _only_chat(transport: RecordingTransport) -> dict[str, Any]:
     return wire
 
 
-async def test_client_disconnect_stores_interrupted_and_frees_the_conversation(
+async def test_a_client_that_leaves_only_stops_watching(
+    tmp_path: Path, live_server: Callable[..., Any]
+) -> None:
+    """The default: the turn is a server-side job; it runs to its end and is stored completed."""
+    url, transport = await _start(tmp_path, live_server)
+    async with httpx.AsyncClient(base_url=url, timeout=TIMEOUT) as client:
+        cid = await _new_conversation(client)
+        body = {"content": "tell me while I am away"}
+        async with client.stream("POST", f"/api/conversations/{cid}/messages", json=body) as response:
+            reader = FrameReader(response)
+            await reader.until(text_deltas(2))
+            seen = reader.text
+
+        async def completed() -> dict[str, Any] | None:
+            answer = (await _messages(client, cid))[-1]
+            return answer if answer["status"] == "completed" else None
+
+        answer = await _eventually(completed, timeout=20)
+        assert answer, "the answer should run to its end without its client"
+        assert answer["content"].startswith(seen) and len(answer["content"]) > len(seen)
+        assert not transport.paths("/v3/chat/cancel")
+        assert _only_chat(transport)["status"] == "completed"
+
+
+async def test_cancel_on_disconnect_stores_interrupted_and_frees_the_conversation(
     tmp_path: Path, live_server: Callable[..., Any]
 ) -> None:
     url, transport = await _start(tmp_path, live_server)
     async with httpx.AsyncClient(base_url=url, timeout=TIMEOUT) as client:
         cid = await _new_conversation(client)
-        body = {"content": "/slow read me slowly"}
+        body = {"content": "/slow read me slowly", "cancel_on_disconnect": True}
         async with client.stream("POST", f"/api/conversations/{cid}/messages", json=body) as response:
             reader = FrameReader(response)
             await reader.until(text_deltas(3))

@@ -83,11 +83,13 @@ async def test_frames_are_ascii_json(tmp_path: Path) -> None:
         raw = response.content
         assert raw.isascii()
         assert b"\\u2028" in raw and b"\\u4f60" in raw
-        # Every frame is exactly an event line and one data line, even with U+2028 in the text.
+        # Every frame is exactly an id, an event and one data line, even with U+2028 in the text.
         for block in raw.decode("ascii").strip().split("\n\n"):
             lines = block.split("\n")
-            assert len(lines) == 2 and lines[0].startswith("event: ") and lines[1].startswith("data: ")
-            json.loads(lines[1][6:])
+            assert len(lines) == 3, lines
+            assert lines[0].startswith("id: ") and lines[1].startswith("event: ")
+            assert lines[2].startswith("data: ")
+            json.loads(lines[2][6:])
         frames = parse_frames(raw)
         text = "".join(f.data["text"] for f in frames if f.event == "text.delta")
         assert question in text

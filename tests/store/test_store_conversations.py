@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from botport.errors import BadRequestError
 from botport.store import Database
 from botport.store import repository as repo
+from botport.store import turns as turn_store
 from botport.store.tables import conversations, messages
 from botport.store.types import utcnow
 
@@ -235,36 +236,50 @@ async def test_delete_cascades_to_messages(database: Database) -> None:
     assert remaining == [kept.id]
 
 
-async def test_streaming_messages_become_interrupted(database: Database) -> None:
+async def test_orphaned_streaming_answers_become_failed_with_their_text(database: Database) -> None:
     async with database.connect() as conn:
         conv = await repo.create_conversation(conn, ALICE, "demo")
+        await repo.set_coze_conversation_id(conn, conv.id, "coze-conv-1")
         done = await repo.add_message(conn, conv.id, "assistant", "done")
-        crashed = await repo.add_message(conn, conv.id, "assistant", "half an ans", status="streaming")
+        crashed = await repo.add_message(
+            conn, conv.id, "assistant", "half an ans", status="streaming", upstream_chat_id="chat-1"
+        )
         noted = await repo.add_message(conn, conv.id, "assistant", "x", status="streaming", error_code="own")
     async with database.connect() as conn:
-        assert await repo.mark_streaming_messages_interrupted(conn) == 2
-        assert await repo.mark_streaming_messages_interrupted(conn) == 0
+        orphans = await turn_store.resolve_orphans(conn, lease=None)
+        assert await turn_store.resolve_orphans(conn, lease=None) == []
         after = {m.id: m for m in await repo.list_messages(conn, conv.id)}
+    assert {o.message_id for o in orphans} == {crashed.id, noted.id}
+    by_id = {o.message_id: o for o in orphans}
+    assert by_id[crashed.id].upstream_chat_id == "chat-1"
+    assert by_id[crashed.id].coze_conversation_id == "coze-conv-1"
     assert after[done.id] == done
-    assert after[crashed.id].status == "interrupted"
+    assert after[crashed.id].status == "failed"
     assert after[crashed.id].content == "half an ans"
-    assert after[crashed.id].error_code == repo.INTERRUPTED_CODE
-    assert after[crashed.id].error_message == repo.INTERRUPTED_MESSAGE
+    assert after[crashed.id].error_code == turn_store.ORPHAN_CODE
+    assert after[crashed.id].error_message == turn_store.ORPHAN_MESSAGE
     assert after[noted.id].error_code == "own"
 
 
-async def test_interrupting_spares_recent_turns_when_asked(database: Database) -> None:
+async def test_only_turns_past_their_lease_are_orphans(database: Database) -> None:
     async with database.connect() as conn:
         conv = await repo.create_conversation(conn, ALICE, "demo")
-        old = await repo.add_message(conn, conv.id, "assistant", status="streaming")
-        live = await repo.add_message(conn, conv.id, "assistant", status="streaming")
-        await conn.execute(
-            update(messages).where(messages.c.id == old.id).values(created_at=utcnow() - timedelta(hours=1))
+        old = await repo.add_message(conn, conv.id, "assistant", status="streaming", runner="a")
+        live = await repo.add_message(conn, conv.id, "assistant", status="streaming", runner="b")
+        quiet = await repo.add_message(
+            conn, conv.id, "assistant", status="streaming", runner="c", heartbeat_at=utcnow()
         )
+        an_hour_ago = utcnow() - timedelta(hours=1)
+        await conn.execute(update(messages).where(messages.c.id == old.id).values(created_at=an_hour_ago))
+        await conn.execute(update(messages).where(messages.c.id == quiet.id).values(heartbeat_at=an_hour_ago))
     async with database.connect() as conn:
-        assert await repo.mark_streaming_messages_interrupted(conn, older_than=timedelta(minutes=15)) == 1
-        assert (await repo.get_message(conn, old.id)).status == "interrupted"  # type: ignore[union-attr]
+        # "live" has no heartbeat yet but was created just now; "quiet" stopped beating an hour ago.
+        await turn_store.heartbeat(conn, "b")
+        orphans = await turn_store.resolve_orphans(conn, lease=timedelta(minutes=15))
+        assert {o.message_id for o in orphans} == {old.id, quiet.id}
+        assert (await repo.get_message(conn, old.id)).status == "failed"  # type: ignore[union-attr]
         assert (await repo.get_message(conn, live.id)).status == "streaming"  # type: ignore[union-attr]
+        assert (await repo.get_message(conn, live.id)).heartbeat_at is not None  # type: ignore[union-attr]
 
 
 async def test_a_transaction_that_raises_stores_nothing(database: Database) -> None:

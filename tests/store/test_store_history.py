@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from botport.store import Database
 from botport.store import repository as repo
 from botport.store.tables import conversations
+from botport.store.types import new_id, utcnow
 
 ALICE = "key:alice"
 BOB = "key:bob"
@@ -102,6 +104,11 @@ async def test_empty_conversation_has_no_hash(database: Database) -> None:
     assert stored is None
 
 
+def _stamp(moment: datetime, db: Database) -> object:
+    """A timestamp as the column type stores it on this backend (naive UTC text on SQLite)."""
+    return moment.replace(tzinfo=None).isoformat(sep=" ") if db.backend == "sqlite" else moment
+
+
 async def test_migration_0002_rehashes_stored_histories(database_url: str) -> None:
     """A database made before the hash chain gets every conversation's hash recomputed."""
     from botport.store.db import sqlite_file
@@ -116,11 +123,19 @@ async def test_migration_0002_rehashes_stored_histories(database_url: str) -> No
         turns = [("user", "你好"), ("assistant", "hi"), ("user", "again")]
         async with db.connect() as conn:
             conv = await repo.create_conversation(conn, ALICE, "demo")
-            for role, content in turns:
-                await repo.add_message(conn, conv.id, role, content)  # type: ignore[arg-type]
+            for role, content in turns:  # rows as 0001 knew them (today's repository writes more columns)
+                now = utcnow()
+                await conn.execute(
+                    text(
+                        "INSERT INTO messages (id, conversation_id, role, content, reasoning, status, "
+                        "follow_ups, created_at, updated_at) VALUES (:id, :c, :r, :t, '', 'completed', "
+                        "'[]', :now, :now)"
+                    ),
+                    {"id": new_id(), "c": conv.id, "r": role, "t": content, "now": _stamp(now, db)},
+                )
             empty = await repo.create_conversation(conn, ALICE, "demo")
             await conn.execute(conversations.update().values(history_hash="stale-old-format"))
-        assert await db.start() == ["0002_history_hash_chain"]
+        assert await db.start() == ["0002_history_hash_chain", "0003_detached_turns"]
         async with db.connect() as conn:
             stored = dict(
                 (await conn.execute(select(conversations.c.id, conversations.c.history_hash))).all()

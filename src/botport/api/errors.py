@@ -28,8 +28,10 @@ def error_payload(path: str, status: int, body: Mapping[str, object]) -> dict[st
     return {"error": dict(body)}
 
 
-def error_response(request: Request, status: int, body: Mapping[str, object]) -> JSONResponse:
-    return JSONResponse(error_payload(request.url.path, status, body), status_code=status)
+def error_response(
+    request: Request, status: int, body: Mapping[str, object], *, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_payload(request.url.path, status, body), status_code=status, headers=headers)
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -45,7 +47,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def botport_error(request: Request, exc: BotportError) -> JSONResponse:
         if exc.status >= 500:
             log.warning("%s %s -> %s", request.method, request.url.path, exc)
-        return error_response(request, exc.status, exc.to_dict())
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        return error_response(request, exc.status, exc.to_dict(), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,6 +8,7 @@ replaying the history the client resends (:mod:`botport.api.openai_context`); ev
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -22,13 +23,14 @@ from botport.api.openai_context import (
     paused_chat,
     read_messages,
 )
-from botport.api.openai_errors import OpenAIRoute, error_body, error_response, with_param
-from botport.api.openai_render import completion_chunks, run_completion
+from botport.api.openai_errors import OpenAIRoute, error_response, failed_turn_body, with_param
+from botport.api.openai_render import KEEPALIVE_SECONDS, completion, completion_chunks
 from botport.api.openai_schemas import CONVERSATION_HEADER, ChatCompletionRequest, model_object
 from botport.api.sse import sse_response
+from botport.api.turn_edge import IdempotencyKeyHeader, retry_headers, unless_disconnected
 from botport.bots import BotRegistry
-from botport.chat.service import TurnRequest
-from botport.chat.turn import Turn
+from botport.chat.events import TurnCompleted
+from botport.chat.service import TurnHandle, TurnRequest, fingerprint
 from botport.errors import BadRequestError, BotportError, NotFoundError
 from botport.identity import Identity
 from botport.settings import BotConfig
@@ -81,33 +83,42 @@ async def get_model(
 )
 async def chat_completions(
     body: ChatCompletionRequest,
+    request: Request,
     identity: ApiKeyIdentityDep,
     services: ServicesDep,
     conversation_header: ConversationHeader = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     bot = _bot(services.bots, body.model)
     if body.n not in (None, 1):
         raise with_param(BadRequestError("only n=1 is supported", code="unsupported_n"), "n")
     explicit_id = conversation_header.strip() if conversation_header else None
+    chat = services.chat
+    digest = fingerprint("v1.chat.completions", [body.model_dump(mode="json"), explicit_id])
     try:
-        turn = await _start(services, identity, bot, body, explicit_id)
+        handle = await chat.find_repeat(identity, idempotency_key, digest)
+        if handle is None:
+            handle = await _start(services, identity, bot, body, explicit_id, idempotency_key, digest)
     except BotportError as exc:
         headers = {CONVERSATION_HEADER: explicit_id} if explicit_id else None
         return error_response(exc, headers=headers)
-    headers = {CONVERSATION_HEADER: turn.conversation.id}
+    headers = {CONVERSATION_HEADER: handle.conversation.id}
     created = int(time.time())
+    # An OpenAI client that goes away does not come back for the answer: stop the Coze chat.
     if body.stream:
-        frames = completion_chunks(turn, model=bot.slug, created=created, include_usage=body.include_usage)
-        response = sse_response(frames)
-        response.headers.update(headers)
-        return response
-    outcome = await run_completion(services.chat, turn, model=bot.slug, created=created)
-    if outcome.failure is not None:
-        failure = outcome.failure
-        message = f"{failure.message} (logid {failure.logid})" if failure.logid else failure.message
-        content = error_body(failure.http_status, failure.code, message)
+        events = chat.watch(handle, keepalive=KEEPALIVE_SECONDS, cancel_on_exit=True)
+        frames = completion_chunks(
+            handle, events, model=bot.slug, created=created, include_usage=body.include_usage
+        )
+        return sse_response(frames, headers=headers)
+    stop = partial(chat.stop_turn, handle, "client_disconnected", "the client went away")
+    result = await unless_disconnected(request, chat.result(handle), stop)
+    if not isinstance(result.end, TurnCompleted):
+        failure = result.end
+        content = failed_turn_body(failure)
+        headers.update(retry_headers(failure))
         return JSONResponse(content, status_code=failure.http_status, headers=headers)
-    return JSONResponse(outcome.completion, headers=headers)
+    return JSONResponse(completion(handle, result, model=bot.slug, created=created), headers=headers)
 
 
 async def _start(
@@ -116,8 +127,11 @@ async def _start(
     bot: BotConfig,
     body: ChatCompletionRequest,
     explicit_id: str | None,
-) -> Turn:
+    idempotency_key: str | None,
+    digest: str,
+) -> TurnHandle:
     wanted = read_messages(body.messages)
+    chat = services.chat
     if isinstance(wanted, NewQuestion):
         conversation, created = await conversation_for_question(
             services.db, identity, bot, wanted, explicit_id
@@ -127,15 +141,25 @@ async def _start(
             conversation_id=conversation.id,
             content=wanted.content,
             earlier=wanted.earlier[-MAX_EARLIER_TURNS:],
+            idempotency_key=idempotency_key,
+            fingerprint=digest,
         )
         try:
-            return await services.chat.start_turn(request)
+            handle = await chat.start_turn(request)
         except BotportError:
             if created:  # refused before anything was asked: leave no half-made conversation behind
                 await forget_conversation(services.db, identity, conversation.id)
             raise
+        if created and handle.conversation.id != conversation.id:  # a concurrent repeat won the key
+            await forget_conversation(services.db, identity, conversation.id)
+        return handle
     conversation, paused = await paused_chat(services.db, identity, bot, wanted, explicit_id)
     assert paused.upstream_chat_id is not None
-    return await services.chat.continue_with_tool_outputs(
-        identity, conversation.id, paused.upstream_chat_id, list(wanted.outputs)
+    return await chat.continue_with_tool_outputs(
+        identity,
+        conversation.id,
+        paused.upstream_chat_id,
+        list(wanted.outputs),
+        idempotency_key=idempotency_key,
+        fingerprint=digest,
     )

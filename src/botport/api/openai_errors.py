@@ -46,7 +46,7 @@ class OpenAIError(BotportError):
     """A :class:`BotportError` that names the request parameter at fault."""
 
     def __init__(self, base: BotportError, *, param: str | None) -> None:
-        super().__init__(base.message, status=base.status, code=base.code)
+        super().__init__(base.message, status=base.status, code=base.code, retry_after=base.retry_after)
         self.param = param
 
 
@@ -62,6 +62,8 @@ def _message_with_logid(exc: BotportError) -> str:
 def error_response(exc: BotportError, *, headers: dict[str, str] | None = None) -> JSONResponse:
     param = exc.param if isinstance(exc, OpenAIError) else None
     body = error_body(exc.status, exc.code, _message_with_logid(exc), param=param)
+    if exc.retry_after is not None:
+        headers = {**(headers or {}), "Retry-After": str(exc.retry_after)}
     return JSONResponse(body, status_code=exc.status, headers=headers)
 
 

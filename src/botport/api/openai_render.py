@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 from botport.api.openai_errors import stream_error_frame
@@ -17,6 +16,7 @@ from botport.api.openai_schemas import (
     tool_call_objects,
 )
 from botport.api.sse import KEEPALIVE_FRAME
+from botport.chat.eventlog import Entry, Keepalive
 from botport.chat.events import (
     ReasoningDelta,
     TextDelta,
@@ -25,18 +25,15 @@ from botport.chat.events import (
     TurnCompleted,
     TurnFailed,
     TurnStarted,
-    Usage,
 )
-from botport.chat.service import ChatService
-from botport.chat.turn import KEEPALIVE, Turn
-from botport.store import repository as repo
+from botport.chat.service import TurnHandle, TurnResult
 
 KEEPALIVE_SECONDS = 15.0
 DONE_FRAME = b"data: [DONE]\n\n"
 
 
-def completion_id(turn: Turn) -> str:
-    return f"chatcmpl-{turn.answer.id}"
+def completion_id(handle: TurnHandle) -> str:
+    return f"chatcmpl-{handle.message_id}"
 
 
 def _data(payload: dict[str, Any]) -> bytes:
@@ -45,16 +42,23 @@ def _data(payload: dict[str, Any]) -> bytes:
 
 
 async def completion_chunks(
-    turn: Turn, *, model: str, created: int, include_usage: bool
+    handle: TurnHandle,
+    events: AsyncIterator[Entry | Keepalive],
+    *,
+    model: str,
+    created: int,
+    include_usage: bool,
 ) -> AsyncIterator[bytes]:
     """OpenAI's stream: a role chunk, content / reasoning / tool-call deltas, a chunk with the
     ``finish_reason``, the usage chunk when asked, ``[DONE]``. A failed turn ends with
     ``data: {"error": {...}}`` instead, which OpenAI clients raise as an error."""
-    ids = CompletionIds(completion_id(turn), created, model)
-    async for event in turn.events(keepalive=KEEPALIVE_SECONDS):
-        if event is KEEPALIVE:
+    ids = CompletionIds(completion_id(handle), created, model)
+    async for item in events:
+        if isinstance(item, Keepalive):
             yield KEEPALIVE_FRAME
-        elif isinstance(event, TurnStarted):
+            continue
+        event = item[1]
+        if isinstance(event, TurnStarted):
             yield _data(chunk_object(ids, delta={"role": "assistant", "content": ""}))
         elif isinstance(event, ReasoningDelta):
             yield _data(chunk_object(ids, delta={"reasoning_content": event.text}))
@@ -74,35 +78,18 @@ async def completion_chunks(
         # MessageCompleted repeats what the deltas said; FollowUps have no place in OpenAI's format.
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A turn run to its end: the ``chat.completion``, or the failure."""
-
-    completion: dict[str, Any] | None
-    failure: TurnFailed | None
-
-
-async def run_completion(chat: ChatService, turn: Turn, *, model: str, created: int) -> Outcome:
-    """Serve a non-streaming request from the same upstream stream, then read the stored answer."""
-    usage, failure = Usage(), None
-    calls: tuple[ToolCallRequest, ...] = ()
-    async for event in turn.events():
-        if isinstance(event, ToolCallsRequired):
-            calls = event.tool_calls
-        elif isinstance(event, TurnCompleted):
-            usage = event.usage
-        elif isinstance(event, TurnFailed):
-            failure = event
-    if failure is not None:
-        return Outcome(None, failure)
-    async with chat.db.read() as conn:
-        record = await repo.get_message(conn, turn.answer.id)
-    assert record is not None
-    completion = completion_object(
-        CompletionIds(completion_id(turn), created, model),
+def completion(handle: TurnHandle, result: TurnResult, *, model: str, created: int) -> dict[str, Any]:
+    """The ``chat.completion`` of a turn that completed, from its stored answer."""
+    record = result.message
+    assert isinstance(result.end, TurnCompleted)
+    calls = tuple(
+        ToolCallRequest(id=str(c.get("id")), name=str(c.get("name")), arguments=str(c.get("arguments")))
+        for c in record.tool_calls or ()
+    )
+    return completion_object(
+        CompletionIds(completion_id(handle), created, model),
         content=record.content,
         reasoning=record.reasoning,
         tool_calls=calls,
-        usage=usage,
+        usage=result.end.usage,
     )
-    return Outcome(completion, None)

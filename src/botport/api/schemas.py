@@ -65,6 +65,22 @@ class ConversationPublic(BaseModel):
         )
 
 
+class RunningTurn(BaseModel):
+    message_id: str = Field(description="The answer being written: follow it at /api/messages/{id}/events.")
+    user_message_id: str | None = Field(default=None, description="The question it answers, when known.")
+
+
+class ConversationDetail(ConversationPublic):
+    running_turn: RunningTurn | None = Field(
+        default=None, description="The turn running in this conversation (any tab, any instance), or null."
+    )
+
+    @classmethod
+    def of(cls, record: ConversationRecord, running: RunningTurn | None = None) -> ConversationDetail:
+        base = ConversationPublic.of(record)
+        return cls(**base.model_dump(), running_turn=running)
+
+
 class ConversationPage(BaseModel):
     items: list[ConversationPublic]
     next_cursor: str | None
@@ -91,6 +107,11 @@ class ToolCallPublic(BaseModel):
 class MessageCreate(_Strict):
     content: str = Field(min_length=1, description="The user's message.")
     stream: bool = Field(default=True, description="Answer as Server-Sent Events (true) or one JSON (false).")
+    cancel_on_disconnect: bool = Field(
+        default=False,
+        description="Stop the turn if this request's client goes away (default: the turn runs to its end "
+        "and can be followed again at /api/messages/{id}/events).",
+    )
 
 
 class MessagePublic(BaseModel):

@@ -8,15 +8,17 @@ counts), and context is kept: each identity has one tutorial conversation per bo
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from botport.api.deps import IdentityDep, ServicesDep
+from botport.api.turn_edge import SHOULD_RETRY, IdempotencyKeyHeader, unless_disconnected
 from botport.bots import BotRegistry
-from botport.chat.service import TurnRequest
+from botport.chat.service import TurnRequest, fingerprint
 from botport.errors import BadRequestError, BotportError
 from botport.settings import BotConfig
 from botport.store import repository as repo
@@ -52,24 +54,45 @@ def _error(exc: BotportError) -> JSONResponse:
     logid = getattr(exc, "logid", None)
     if logid:
         text += f" (logid {logid})"
-    return JSONResponse({"error": text}, status_code=exc.status)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return JSONResponse({"error": text}, status_code=exc.status, headers=headers)
 
 
 @router.post("/chat", responses={200: {"description": '{"replies": [answer]} or {"error": "..."}'}})
-async def seed_chat(body: SeedChatBody, identity: IdentityDep, services: ServicesDep) -> JSONResponse:
+async def seed_chat(
+    body: SeedChatBody,
+    request: Request,
+    identity: IdentityDep,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    chat = services.chat
     try:
         bot = _bot_for(services.bots, body.bot_id)
         questions = [m.content for m in body.additional_messages if m.role == "user" and m.content.strip()]
         if not questions:
             raise BadRequestError("additional_messages holds no user message", code="empty_message")
-        async with services.db.connect() as conn:
-            conversation = await repo.find_conversation_by_title(conn, identity.owner, bot.slug, SEED_TITLE)
-            if conversation is None:
-                conversation = await repo.create_conversation(conn, identity.owner, bot.slug, SEED_TITLE)
-        turn = await services.chat.start_turn(
-            TurnRequest(identity=identity, conversation_id=conversation.id, content=questions[-1])
-        )
-        message = await services.chat.run_to_end(turn)
+        digest = fingerprint("chat", [bot.slug, questions[-1]])
+        handle = await chat.find_repeat(identity, idempotency_key, digest)
+        if handle is None:
+            async with services.db.connect() as conn:
+                conversation = await repo.find_conversation_by_title(
+                    conn, identity.owner, bot.slug, SEED_TITLE
+                )
+                if conversation is None:
+                    conversation = await repo.create_conversation(conn, identity.owner, bot.slug, SEED_TITLE)
+            handle = await chat.start_turn(
+                TurnRequest(
+                    identity=identity,
+                    conversation_id=conversation.id,
+                    content=questions[-1],
+                    idempotency_key=idempotency_key,
+                    fingerprint=digest,
+                )
+            )
+        # The tutorial's page does not come back for an answer it gave up on: stop the Coze chat.
+        stop = partial(chat.stop_turn, handle, "client_disconnected", "the client went away")
+        message = (await unless_disconnected(request, chat.result(handle), stop)).message
     except BotportError as exc:
         return _error(exc)
     if message.status != "completed":
@@ -77,7 +100,7 @@ async def seed_chat(body: SeedChatBody, identity: IdentityDep, services: Service
         if message.logid:
             text += f" (logid {message.logid})"
         status = 504 if message.error_code == "upstream_timeout" else 502
-        return JSONResponse({"error": text}, status_code=status)
+        return JSONResponse({"error": text}, status_code=status, headers={SHOULD_RETRY: "false"})
     payload: dict[str, Any] = {"replies": [message.content]}
     if message.follow_ups:
         payload["follow_ups"] = list(message.follow_ups)

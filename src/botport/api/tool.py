@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator
-from typing import Annotated, Any, cast
+from functools import partial
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from botport.api.deps import ApiKeyIdentityDep, ServicesDep
 from botport.api.errors import error_response
-from botport.chat.service import TurnRequest
-from botport.chat.turn import Turn
+from botport.api.turn_edge import SHOULD_RETRY, IdempotencyKeyHeader, unless_disconnected
+from botport.chat.service import TurnHandle, TurnRequest, fingerprint
 from botport.errors import BadRequestError, NotFoundError
 from botport.identity import Identity
 from botport.schema import ASK_PATH, Target, tool_document
@@ -89,36 +89,23 @@ async def _conversation_for(services: ServicesDep, identity: Identity, body: Too
 
 
 async def _run_with_deadline(
-    services: ServicesDep, turn: Turn, deadline: float
+    services: ServicesDep, request: Request, handle: TurnHandle, deadline: float
 ) -> tuple[MessageRecord, bool]:
-    """Run the turn to its end or to the deadline; the stored answer and whether the deadline struck."""
+    """Run the turn to its end or to the deadline (or until the caller goes away); the stored answer
+    and whether the deadline struck. A stopped turn keeps its partial answer, stored as interrupted."""
+    chat = services.chat
+    gone = partial(chat.stop_turn, handle, "client_disconnected", "the client went away")
     limit = asyncio.timeout(deadline)
-    # Typed as an iterator by the service; it is an async generator, closed here in every case.
-    events = cast(AsyncGenerator[object, None], turn.events())
     try:
         async with limit:
-            async for _ in events:
-                pass
+            result = await unless_disconnected(request, chat.result(handle), gone)
+        return result.message, False
     except TimeoutError:
         if not limit.expired():
             raise
-    finally:
-        # Closing stops the upstream stream and stores the partial answer as interrupted.
-        await events.aclose()
-    async with services.db.connect() as conn:
-        message = await repo.get_message(conn, turn.answer.id)
-        assert message is not None
-        timed_out = limit.expired() and message.status == "interrupted"
-        if timed_out:
-            # Say why in the stored message too, not "the client went away".
-            updated = await repo.update_message(
-                conn,
-                message.id,
-                error_code=TOOL_TIMEOUT_CODE,
-                error_message=f"stopped at the tool deadline of {deadline:g} s",
-            )
-            message = updated or message
-    return message, timed_out
+    chat.stop_turn(handle, TOOL_TIMEOUT_CODE, f"stopped at the tool deadline of {deadline:g} s")
+    result = await chat.result(handle)
+    return result.message, result.message.error_code == TOOL_TIMEOUT_CODE
 
 
 def _failure(request: Request, message: MessageRecord, *, timed_out: bool, deadline: float) -> JSONResponse:
@@ -154,7 +141,8 @@ def _failure(request: Request, message: MessageRecord, *, timed_out: bool, deadl
     body["conversation_id"] = message.conversation_id
     if message.logid:
         body["logid"] = message.logid
-    return error_response(request, status, body)
+    # The bot was asked: a blind retry would ask again (another Coze chat) and most likely fail again.
+    return error_response(request, status, body, headers={SHOULD_RETRY: "false"})
 
 
 @router.post(
@@ -170,26 +158,53 @@ def _failure(request: Request, message: MessageRecord, *, timed_out: bool, deadl
     },
 )
 async def ask(
-    body: ToolAsk, request: Request, identity: ApiKeyIdentityDep, services: ServicesDep
+    body: ToolAsk,
+    request: Request,
+    identity: ApiKeyIdentityDep,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> ToolAnswer | JSONResponse:
-    conversation_id, created = await _conversation_for(services, identity, body)
-    try:
-        turn = await services.chat.start_turn(
-            TurnRequest(identity=identity, conversation_id=conversation_id, content=body.question)
-        )
-    except BaseException:
-        if created:  # a refused first question must not leave an empty conversation behind
-            with contextlib.suppress(Exception):
-                async with services.db.connect() as conn:
-                    await repo.delete_conversation(conn, identity.owner, conversation_id)
-        raise
+    chat = services.chat
+    digest = fingerprint("api.tool.ask", body.model_dump(mode="json"))
+    handle = await chat.find_repeat(identity, idempotency_key, digest)
+    if handle is None:
+        handle = await _start(services, identity, body, idempotency_key, digest)
     deadline = services.settings.tool_timeout
-    message, timed_out = await _run_with_deadline(services, turn, deadline)
+    message, timed_out = await _run_with_deadline(services, request, handle, deadline)
     if message.status != "completed":
         return _failure(request, message, timed_out=timed_out, deadline=deadline)
     return ToolAnswer(
-        answer=message.content, conversation_id=conversation_id, follow_ups=list(message.follow_ups)
+        answer=message.content, conversation_id=handle.conversation.id, follow_ups=list(message.follow_ups)
     )
+
+
+async def _start(
+    services: ServicesDep, identity: Identity, body: ToolAsk, key: str | None, digest: str
+) -> TurnHandle:
+    conversation_id, created = await _conversation_for(services, identity, body)
+    try:
+        handle = await services.chat.start_turn(
+            TurnRequest(
+                identity=identity,
+                conversation_id=conversation_id,
+                content=body.question,
+                idempotency_key=key,
+                fingerprint=digest,
+            )
+        )
+    except BaseException:
+        if created:  # a refused first question must not leave an empty conversation behind
+            await _forget(services, identity, conversation_id)
+        raise
+    if created and handle.conversation.id != conversation_id:  # a concurrent repeat won the key
+        await _forget(services, identity, conversation_id)
+    return handle
+
+
+async def _forget(services: ServicesDep, identity: Identity, conversation_id: str) -> None:
+    with contextlib.suppress(Exception):
+        async with services.db.connect() as conn:
+            await repo.delete_conversation(conn, identity.owner, conversation_id)
 
 
 @router.get(OPENAPI_PATH, summary="The OpenAPI document of the tool")

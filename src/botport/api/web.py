@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import asdict, replace
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from botport import __version__
@@ -16,6 +17,7 @@ from botport.api.schemas import (
     CancelResult,
     ConfigPublic,
     ConversationCreate,
+    ConversationDetail,
     ConversationPage,
     ConversationPublic,
     ConversationUpdate,
@@ -23,8 +25,11 @@ from botport.api.schemas import (
     MessageCreate,
     MessageList,
     MessagePublic,
+    RunningTurn,
 )
-from botport.api.sse import KEEPALIVE_FRAME, frame, sse_response
+from botport.api.sse import KEEPALIVE_FRAME, MESSAGE_ID_HEADER, frame, sse_response
+from botport.api.turn_edge import IdempotencyKeyHeader, retry_headers, unless_disconnected
+from botport.chat.eventlog import Entry, Keepalive
 from botport.chat.events import (
     FollowUps,
     MessageCompleted,
@@ -35,9 +40,8 @@ from botport.chat.events import (
     TurnFailed,
     TurnStarted,
 )
-from botport.chat.service import TurnRequest
-from botport.chat.turn import KEEPALIVE, Turn
-from botport.errors import NotFoundError
+from botport.chat.service import TurnHandle, TurnRequest, fingerprint
+from botport.errors import BadRequestError, NotFoundError
 from botport.store import repository as repo
 from botport.store.records import ConversationRecord
 
@@ -93,11 +97,14 @@ async def _get_owned(services: ServicesDep, owner: str, conversation_id: str) ->
     return record
 
 
-@router.get("/conversations/{conversation_id}", response_model=ConversationPublic)
+@router.get("/conversations/{conversation_id}", response_model=ConversationDetail)
 async def get_conversation(
     conversation_id: str, identity: IdentityDep, services: ServicesDep
-) -> ConversationPublic:
-    return ConversationPublic.of(await _get_owned(services, identity.owner, conversation_id))
+) -> ConversationDetail:
+    record = await _get_owned(services, identity.owner, conversation_id)
+    running = await services.chat.running_turn(conversation_id)
+    turn = RunningTurn(message_id=running[0], user_message_id=running[1]) if running else None
+    return ConversationDetail.of(record, turn)
 
 
 @router.patch("/conversations/{conversation_id}", response_model=ConversationPublic)
@@ -134,20 +141,84 @@ async def list_messages(conversation_id: str, identity: IdentityDep, services: S
 @router.post(
     "/conversations/{conversation_id}/messages",
     response_model=MessagePublic,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE when stream is true"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "SSE when stream is true"},
+        409: {"description": "a turn is running in this conversation (see Retry-After)"},
+        422: {"description": "the Idempotency-Key was used for another request"},
+        502: {"description": "stream false: the bot failed (the partial answer is stored)"},
+    },
 )
 async def send_message(
-    conversation_id: str, body: MessageCreate, identity: IdentityDep, chat: ChatServiceDep
+    conversation_id: str,
+    body: MessageCreate,
+    request: Request,
+    identity: IdentityDep,
+    chat: ChatServiceDep,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> StreamingResponse | JSONResponse:
-    turn = await chat.start_turn(
-        TurnRequest(identity=identity, conversation_id=conversation_id, content=body.content)
+    handle = await chat.start_turn(
+        TurnRequest(
+            identity=identity,
+            conversation_id=conversation_id,
+            content=body.content,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint("api.messages", [conversation_id, body.content]),
+        )
     )
     if body.stream:
-        return sse_response(turn_frames(turn))
-    record = await chat.run_to_end(turn)
-    public = MessagePublic.of(record)
-    status = 200 if record.status in ("completed", "requires_action") else 502
-    return JSONResponse(public.model_dump(mode="json"), status_code=status)
+        events = chat.watch(handle, keepalive=KEEPALIVE_SECONDS, cancel_on_exit=body.cancel_on_disconnect)
+        return sse_response(turn_frames(handle, events), headers={MESSAGE_ID_HEADER: handle.message_id})
+    work = chat.result(handle)
+    if body.cancel_on_disconnect:
+        stop = partial(chat.stop_turn, handle, "client_disconnected", "the client went away")
+        result = await unless_disconnected(request, work, stop)
+    else:
+        result = await work
+    public = MessagePublic.of(result.message)
+    status = 200 if result.ok else 502
+    headers = {MESSAGE_ID_HEADER: handle.message_id, **retry_headers(result.end)}
+    return JSONResponse(public.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+@router.get(
+    "/messages/{message_id}/events",
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "the turn's events after `after`"},
+        404: {"description": "no such answer (or someone else's)"},
+    },
+)
+async def follow_message(
+    message_id: str,
+    identity: IdentityDep,
+    chat: ChatServiceDep,
+    after: Annotated[
+        int | None, Query(ge=0, description="Replay the events after this sequence number (the SSE id).")
+    ] = None,
+    last_event_id: Annotated[
+        str | None, Header(alias="Last-Event-ID", description="The standard SSE resume header.")
+    ] = None,
+) -> StreamingResponse:
+    """Replay a turn's events after ``after`` (or ``Last-Event-ID``), then follow it live to its end.
+
+    For a finished turn, the events are replayed from the log while it is kept, then from the
+    stored answer. A client that reconnects at any frame gets each delta exactly once."""
+    answer, conversation = await chat.owned_answer(identity, message_id)
+    handle = TurnHandle(answer, conversation, None, repeated=True)
+    start = after if after is not None else _event_id(last_event_id)
+    events = chat.watch(handle, after=start, keepalive=KEEPALIVE_SECONDS)
+    return sse_response(turn_frames(handle, events), headers={MESSAGE_ID_HEADER: handle.message_id})
+
+
+def _event_id(value: str | None) -> int:
+    if value is None or not value.strip():
+        return 0
+    try:
+        seq = int(value.strip())
+    except ValueError:
+        raise BadRequestError("Last-Event-ID must be a sequence number", code="invalid_event_id") from None
+    if seq < 0:
+        raise BadRequestError("Last-Event-ID must be a sequence number", code="invalid_event_id")
+    return seq
 
 
 @router.post("/conversations/{conversation_id}/cancel", response_model=CancelResult)
@@ -155,36 +226,34 @@ async def cancel_turn(conversation_id: str, identity: IdentityDep, chat: ChatSer
     return CancelResult(cancelled=await chat.cancel(identity, conversation_id))
 
 
-async def turn_frames(turn: Turn) -> AsyncIterator[bytes]:
-    """Render a turn's domain events as botport's SSE frames."""
-    message_id = turn.answer.id
-    async for event in turn.events(keepalive=KEEPALIVE_SECONDS):
-        if event is KEEPALIVE:
+async def turn_frames(handle: TurnHandle, events: AsyncIterator[Entry | Keepalive]) -> AsyncIterator[bytes]:
+    """Render a turn's numbered domain events as botport's SSE frames (``id:`` is the number)."""
+    message_id = handle.message_id
+    async for item in events:
+        if isinstance(item, Keepalive):
             yield KEEPALIVE_FRAME
-        elif isinstance(event, TextDelta):
-            yield frame("text.delta", {"text": event.text})
+            continue
+        seq, event = item
+        if isinstance(event, TextDelta):
+            yield frame("text.delta", {"text": event.text}, seq)
         elif isinstance(event, ReasoningDelta):
-            yield frame("reasoning.delta", {"text": event.text})
+            yield frame("reasoning.delta", {"text": event.text}, seq)
         elif isinstance(event, TurnStarted):
-            yield frame("turn.started", asdict(event))
+            yield frame("turn.started", asdict(event), seq)
         elif isinstance(event, MessageCompleted):
-            so_far = replace(turn.answer, content=event.content, reasoning=event.reasoning)
+            so_far = replace(handle.answer, content=event.content, reasoning=event.reasoning)
             public = MessagePublic.of(so_far)
-            yield frame("message.completed", public.model_dump(mode="json"))
+            yield frame("message.completed", public.model_dump(mode="json"), seq)
         elif isinstance(event, FollowUps):
-            yield frame("follow_ups", {"suggestions": list(event.suggestions)})
+            yield frame("follow_ups", {"suggestions": list(event.suggestions)}, seq)
         elif isinstance(event, ToolCallsRequired):
-            yield frame(
-                "tool_calls.required",
-                {"chat_id": event.chat_id, "tool_calls": [asdict(c) for c in event.tool_calls]},
-            )
+            calls = [asdict(c) for c in event.tool_calls]
+            yield frame("tool_calls.required", {"chat_id": event.chat_id, "tool_calls": calls}, seq)
         elif isinstance(event, TurnCompleted):
-            yield frame(
-                "turn.completed",
-                {"message_id": message_id, "status": event.status, "usage": asdict(event.usage)},
-            )
+            data = {"message_id": message_id, "status": event.status, "usage": asdict(event.usage)}
+            yield frame("turn.completed", data, seq)
         elif isinstance(event, TurnFailed):
-            data: dict[str, object] = {
+            failure: dict[str, object] = {
                 "code": event.code,
                 "message": event.message,
                 "status": event.http_status,
@@ -192,7 +261,7 @@ async def turn_frames(turn: Turn) -> AsyncIterator[bytes]:
                 "turn_status": event.status,
             }
             if event.logid:
-                data["logid"] = event.logid
+                failure["logid"] = event.logid
             if event.upstream_code is not None:
-                data["upstream_code"] = event.upstream_code
-            yield frame("error", data)
+                failure["upstream_code"] = event.upstream_code
+            yield frame("error", failure, seq)

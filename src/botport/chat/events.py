@@ -67,7 +67,12 @@ class TurnCompleted:
 
 @dataclass(frozen=True, slots=True)
 class TurnFailed:
-    """The turn ended early; the partial answer is stored with ``status``."""
+    """The turn ended early; the partial answer is stored with ``status``.
+
+    ``retryable``: sending the question again may well succeed and costs no second Coze chat for
+    nothing (Coze was not reached, or refused before a chat began). False once a Coze chat ran:
+    a client's automatic retry would only start another one (``x-should-retry: false``).
+    """
 
     message_id: str | None
     status: Literal["failed", "interrupted"]
@@ -76,6 +81,7 @@ class TurnFailed:
     http_status: int = 502
     upstream_code: int | None = None
     logid: str | None = None
+    retryable: bool = False
 
 
 DomainEvent = (

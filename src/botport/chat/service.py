@@ -1,36 +1,51 @@
-"""The chat service, one for every edge: lock the conversation, store the user message, open the
-upstream stream (see turn.py for how a running turn is pumped), store the answer."""
+"""The chat service, one for every edge: it starts turns (validate, lock the conversation, store the
+question, honour an Idempotency-Key), lets any request watch any turn from any sequence number,
+stops turns from any instance, and resolves the turns a dead instance left behind.
+
+A turn itself (:mod:`botport.chat.turn`) runs as a job of its own; edges only render its events.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
-from collections.abc import Callable
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from botport.bots import BotRegistry
-from botport.chat.turn import StreamOpener, Turn
+from botport.chat.eventlog import KEEPALIVE, Entry, EventLogs, Keepalive, is_terminal
+from botport.chat.events import TurnCompleted, TurnFailed
+from botport.chat.keeper import TurnKeeper
+from botport.chat.replay import ending, stored_entries
+from botport.chat.turn import SHUTDOWN, StreamOpener, Turn, TurnEnv, cancel_coze_chat
 from botport.errors import (
     BadRequestError,
-    BotportError,
+    IdempotencyKeyReusedError,
     NotFoundError,
     TurnInProgressError,
-    UpstreamError,
 )
 from botport.identity import Identity
 from botport.store import repository as repo
+from botport.store import turns as turn_store
 from botport.store.db import Database
-from botport.store.records import ConversationRecord, MessageRecord, MessageStatus
+from botport.store.records import ConversationRecord, MessageRecord
+from botport.store.types import utcnow
 from botport.upstream.client import CozeClient
 from botport.upstream.models import EnterMessage, ToolOutput
 from botport.upstream.stream import ChatStream
 
 log = logging.getLogger(__name__)
 
-_FREE = object()
 BUSY_MESSAGE = "an answer is still being written in this conversation; wait for it or stop it first"
+SHUTDOWN_GRACE = 10.0  # seconds for running turns to store their end at shutdown
+STORED_POLL = 1.0  # seconds: following a turn another instance runs, without a shared log
 
 # Coze takes at most 100 additional_messages: the stored turns replayed, and the question.
 MAX_REPLAYED_TURNS = 99
@@ -46,6 +61,53 @@ class TurnRequest:
     # Earlier (role, content) turns ("user" | "assistant"), sent before the question only while the
     # conversation has no Coze conversation yet (an OpenAI client's history); then Coze keeps context.
     earlier: tuple[tuple[str, str], ...] = ()
+    # The client's Idempotency-Key, and a digest of what the request asked (see :func:`fingerprint`).
+    idempotency_key: str | None = None
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnHandle:
+    """A turn that a request started, or re-attached to with its Idempotency-Key (``repeated``)."""
+
+    answer: MessageRecord
+    conversation: ConversationRecord
+    user_message_id: str | None
+    repeated: bool = False
+
+    @property
+    def message_id(self) -> str:
+        return self.answer.id
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """A turn run to its end: the stored answer, and the end event (why it ended)."""
+
+    message: MessageRecord
+    end: TurnCompleted | TurnFailed
+
+    @property
+    def ok(self) -> bool:
+        return isinstance(self.end, TurnCompleted)
+
+
+def fingerprint(edge: str, request: object) -> str:
+    """What a request asked, as a digest: a repeated Idempotency-Key must come with the same one."""
+    canonical = json.dumps([edge, request], sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def new_runner_id() -> str:
+    """This instance's name in the lease of the turns it runs."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+TurnFactory = Callable[[ConversationRecord, MessageRecord | None, MessageRecord], Turn]
+
+
+class _Repeated(Exception):
+    """The Idempotency-Key was taken meanwhile, by a concurrent repeat of the same request."""
 
 
 class ChatService:
@@ -56,25 +118,74 @@ class ChatService:
         coze: CozeClient,
         bots: BotRegistry,
         coze_user_id: Callable[[Identity], str],
+        logs: EventLogs,
+        runner: str,
         turn_timeout: float,
         max_message_chars: int,
+        checkpoint_interval: float,
+        lease: float,
     ) -> None:
         self.db = db
         self.coze = coze
         self.bots = bots
         self.coze_user_id = coze_user_id
-        self.turn_timeout = turn_timeout
+        self.logs = logs
         self.max_message_chars = max_message_chars
+        self.lease = timedelta(seconds=lease)
+        self.runner = runner
         # conversation id -> its running turn (None while the turn is being set up)
-        self._running: dict[str, Turn | None] = {}
-        # A 'streaming' row older than this cannot belong to a live turn on any instance.
-        self._live_window = timedelta(seconds=turn_timeout + 30)
+        self._by_conversation: dict[str, Turn | None] = {}
+        self._by_message: dict[str, Turn] = {}
+        # (owner, Idempotency-Key) -> the start under way in this process
+        self._starting: dict[tuple[str, str], asyncio.Future[TurnHandle]] = {}
+        self.keeper = TurnKeeper(
+            db=db,
+            coze=coze,
+            runner=self.runner,
+            running=self.running_turns,
+            interval=checkpoint_interval,
+            lease=lease,
+        )
+        self.env = TurnEnv(
+            db=db,
+            coze=coze,
+            logs=logs,
+            turn_timeout=turn_timeout,
+            poke_keeper=self.keeper.poke,
+            release=self._release,
+        )
+
+    # --- lifetime -----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Resolve the turns a crash left running, then start keeping this instance's turns.
+
+        With SQLite there is one instance: every ``streaming`` row is an orphan. With a shared
+        database only those whose lease ran out are; the keeper takes over the rest when theirs do.
+        """
+        lease = None if self.db.backend == "sqlite" else self.lease
+        await self.keeper.sweep(lease=lease)
+        await self.logs.start(self._cancel_requested)
+        self.keeper.start()
+
+    async def close(self) -> None:
+        """Shutdown: stop every running turn (stored as ``interrupted``, code ``shutdown``)."""
+        turns = list(self._by_message.values())
+        for turn in turns:
+            turn.cancel(*SHUTDOWN)
+        if turns:
+            await asyncio.wait([asyncio.ensure_future(turn.wait()) for turn in turns], timeout=SHUTDOWN_GRACE)
+        await self.keeper.close()
+        await self.logs.close()
+
+    def running_turns(self) -> Iterable[Turn]:
+        return list(self._by_message.values())
 
     # --- starting -----------------------------------------------------------------------------
 
-    async def start_turn(self, request: TurnRequest) -> Turn:
-        """Validate, lock the conversation and store the user message. Raises before anything is
-        stored when the request is wrong (4xx), so nothing is half-written."""
+    async def start_turn(self, request: TurnRequest) -> TurnHandle:
+        """Validate, lock the conversation, store the question, start the turn and wait until Coze
+        took it. Raises before anything is stored when the request is wrong (4xx)."""
         content = request.content.strip()
         if not content:
             raise BadRequestError("the message is empty", code="empty_message")
@@ -84,74 +195,55 @@ class ChatService:
                 code="message_too_long",
                 status=413,
             )
-        owner = request.identity.owner
-        conversation = await self._owned_conversation(owner, request.conversation_id)
+        conversation = await self._owned_conversation(request.identity.owner, request.conversation_id)
         bot = self.bots.get(conversation.bot)
-        self._claim(conversation.id)
-        try:
-            async with self.db.connect() as conn:
-                if await repo.has_live_turn(conn, conversation.id, younger_than=self._live_window):
-                    raise TurnInProgressError(BUSY_MESSAGE)
-                user_message = await repo.add_message(conn, conversation.id, "user", content)
-                answer = await repo.add_message(conn, conversation.id, "assistant", "", status="streaming")
-                if conversation.title == "":
-                    await repo.rename_conversation(conn, owner, conversation.id, title_from(content))
-        except BaseException:
-            self._running.pop(conversation.id, None)
-            raise
+        identity = request.identity
 
-        earlier = () if conversation.coze_conversation_id else request.earlier
-        context = [_enter(role, text) for role, text in earlier]
-
-        def opener() -> AbstractAsyncContextManager[ChatStream]:
-            return self.coze.stream_chat(
-                bot_id=bot.bot_id,
-                user_id=self.coze_user_id(request.identity),
-                messages=[*context, EnterMessage.user_text(content)],
-                conversation_id=conversation.coze_conversation_id,
-            )
-
-        async def replay() -> StreamOpener:
-            """Coze lost the conversation (expired, deleted, or the demo emulator restarted): start a
-            new one carrying the stored turns, so the bot keeps the context."""
-            async with self.db.read() as conn:
-                stored = await repo.list_messages(conn, conversation.id)
-            turns = [
-                _enter(m.role, m.content)
-                for m in stored
-                if m.status == "completed" and m.content and m.id != user_message.id
-            ][-MAX_REPLAYED_TURNS:]
-
-            def fresh() -> AbstractAsyncContextManager[ChatStream]:
+        def opener_for(conv: ConversationRecord, earlier: list[EnterMessage]) -> StreamOpener:
+            def opener() -> AbstractAsyncContextManager[ChatStream]:
                 return self.coze.stream_chat(
                     bot_id=bot.bot_id,
-                    user_id=self.coze_user_id(request.identity),
-                    messages=[*turns, EnterMessage.user_text(content)],
+                    user_id=self.coze_user_id(identity),
+                    messages=[*earlier, EnterMessage.user_text(content)],
+                    conversation_id=conv.coze_conversation_id,
                 )
 
-            return fresh
+            return opener
 
-        has_upstream = conversation.coze_conversation_id is not None
-        turn = Turn(self, conversation, user_message, answer, opener, replay if has_upstream else None)
-        self._running[conversation.id] = turn
-        return turn
+        def make_turn(conv: ConversationRecord, user: MessageRecord | None, answer: MessageRecord) -> Turn:
+            earlier = () if conv.coze_conversation_id else request.earlier
+            opener = opener_for(conv, [_enter(role, text) for role, text in earlier])
+
+            async def replay() -> StreamOpener:
+                """Coze lost the conversation (expired, deleted, or the demo emulator restarted):
+                start a new one carrying the stored turns, so the bot keeps the context."""
+                async with self.db.read() as conn:
+                    stored = await repo.list_messages(conn, conv.id)
+                turns = [
+                    _enter(m.role, m.content)
+                    for m in stored
+                    if m.status == "completed" and m.content and (user is None or m.id != user.id)
+                ][-MAX_REPLAYED_TURNS:]
+                return opener_for(replace_coze_id(conv, None), turns)
+
+            return Turn(self.env, conv, user, answer, opener, replay if conv.coze_conversation_id else None)
+
+        return await self._begin(request, conversation, question=content, make_turn=make_turn)
 
     async def continue_with_tool_outputs(
-        self, identity: Identity, conversation_id: str, chat_id: str, outputs: list[ToolOutput]
-    ) -> Turn:
+        self,
+        identity: Identity,
+        conversation_id: str,
+        chat_id: str,
+        outputs: list[ToolOutput],
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+    ) -> TurnHandle:
         """Resume a chat paused in ``requires_action`` with the caller's tool results."""
         conversation = await self._owned_conversation(identity.owner, conversation_id)
         if not conversation.coze_conversation_id:
             raise BadRequestError("this conversation has no paused chat", code="no_paused_chat")
-        self._claim(conversation.id)
-        try:
-            async with self.db.connect() as conn:
-                if await repo.has_live_turn(conn, conversation.id, younger_than=self._live_window):
-                    raise TurnInProgressError(BUSY_MESSAGE)
-                answer = await repo.add_message(conn, conversation.id, "assistant", "", status="streaming")
-        except BaseException:
-            self._running.pop(conversation.id, None)
-            raise
         coze_conversation_id = conversation.coze_conversation_id
 
         def opener() -> AbstractAsyncContextManager[ChatStream]:
@@ -159,16 +251,154 @@ class ChatService:
                 conversation_id=coze_conversation_id, chat_id=chat_id, tool_outputs=outputs
             )
 
-        turn = Turn(self, conversation, None, answer, opener)
-        self._running[conversation.id] = turn
-        return turn
+        def make_turn(conv: ConversationRecord, user: MessageRecord | None, answer: MessageRecord) -> Turn:
+            return Turn(self.env, conv, None, answer, opener)
+
+        request = TurnRequest(
+            identity=identity,
+            conversation_id=conversation_id,
+            content="",
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )
+        return await self._begin(request, conversation, question=None, make_turn=make_turn)
+
+    async def find_repeat(self, identity: Identity, key: str | None, digest: str) -> TurnHandle | None:
+        """The turn an earlier request with this Idempotency-Key started, if any (within a day).
+        Raises when the key came with a different request."""
+        if not key:
+            return None
+        owner = identity.owner
+        starting = self._starting.get((owner, key))
+        if starting is not None:
+            try:
+                return _as_repeat(await asyncio.shield(starting))
+            except Exception:  # that start failed or lost the key to another instance: ask the store
+                log.debug("the concurrent start with this Idempotency-Key did not finish; asking the store")
+        async with self.db.read() as conn:
+            found = await turn_store.find_idempotent(conn, owner, key)
+            if found is None:
+                return None
+            if found.fingerprint != digest:
+                raise IdempotencyKeyReusedError(
+                    "this Idempotency-Key was already used for a different request; use a new key"
+                )
+            conversation = await repo.get_conversation(conn, owner, found.conversation_id)
+            answer = await repo.get_message(conn, found.message_id)
+        if conversation is None or answer is None:  # deleted since: the key no longer means anything
+            return None
+        return TurnHandle(answer, conversation, None, repeated=True)
+
+    async def _begin(
+        self,
+        request: TurnRequest,
+        conversation: ConversationRecord,
+        *,
+        question: str | None,
+        make_turn: TurnFactory,
+    ) -> TurnHandle:
+        owner, key = request.identity.owner, request.idempotency_key
+        repeat = await self.find_repeat(request.identity, key, request.fingerprint)
+        if repeat is not None:
+            return repeat
+        starting: asyncio.Future[TurnHandle] | None = None
+        if key:
+            starting = asyncio.get_running_loop().create_future()
+            self._starting[(owner, key)] = starting
+        try:
+            handle = await self._begin_new(request, conversation, question, make_turn)
+        except _Repeated:
+            self._forget_start(owner, key, starting, None)
+            repeat = await self.find_repeat(request.identity, key, request.fingerprint)
+            if repeat is None:
+                raise TurnInProgressError(BUSY_MESSAGE) from None
+            return repeat
+        except BaseException as exc:
+            self._forget_start(owner, key, starting, exc)
+            raise
+        self._forget_start(owner, key, starting, handle)
+        return handle
+
+    def _forget_start(
+        self,
+        owner: str,
+        key: str | None,
+        starting: asyncio.Future[TurnHandle] | None,
+        outcome: TurnHandle | BaseException | None,
+    ) -> None:
+        if key is None or starting is None:
+            return
+        if self._starting.get((owner, key)) is starting:
+            del self._starting[(owner, key)]
+        if isinstance(outcome, TurnHandle):
+            starting.set_result(outcome)
+        else:
+            starting.set_exception(outcome if isinstance(outcome, Exception) else _Repeated())
+            starting.exception()  # retrieved: nobody may be waiting for it
+
+    async def _begin_new(
+        self,
+        request: TurnRequest,
+        conversation: ConversationRecord,
+        question: str | None,
+        make_turn: TurnFactory,
+    ) -> TurnHandle:
+        owner, key = request.identity.owner, request.idempotency_key
+        self._claim(conversation.id)
+        orphans: list[turn_store.Orphan] = []
+        try:
+            async with self.db.connect() as conn:
+                await turn_store.lock_conversation(conn, conversation.id)
+                live = await turn_store.running_answer(conn, conversation.id)
+                if live is not None:
+                    if turn_store.is_alive(live, self.lease):
+                        if key and await turn_store.find_idempotent(conn, owner, key):
+                            raise _Repeated
+                        raise TurnInProgressError(BUSY_MESSAGE)
+                    orphans = await turn_store.resolve_orphans(
+                        conn, lease=self.lease, conversation_id=conversation.id
+                    )
+                user = None
+                if question is not None:
+                    user = await repo.add_message(conn, conversation.id, "user", question)
+                answer = await repo.add_message(
+                    conn,
+                    conversation.id,
+                    "assistant",
+                    "",
+                    status="streaming",
+                    runner=self.runner,
+                    heartbeat_at=utcnow(),
+                )
+                if key:
+                    record = turn_store.IdempotentTurn(request.fingerprint, conversation.id, answer.id)
+                    if not await turn_store.remember_idempotent(conn, owner, key, record):
+                        raise _Repeated
+                if question is not None and conversation.title == "":
+                    await repo.rename_conversation(conn, owner, conversation.id, title_from(question))
+            if orphans:  # a dead instance's chat may still run on Coze: stop it before asking again
+                await self.keeper.cancel_chats(orphans)
+        except BaseException:
+            self._by_conversation.pop(conversation.id, None)
+            raise
+        running = make_turn(conversation, user, answer)
+        self._by_conversation[conversation.id] = running
+        self._by_message[answer.id] = running
+        running.start()
+        await running.accepted()  # 409 (Retry-After) when Coze says the conversation is still busy
+        return TurnHandle(answer, conversation, user.id if user else None)
 
     def _claim(self, conversation_id: str) -> None:
-        running = self._running.get(conversation_id, _FREE)
-        if running is not _FREE and not (isinstance(running, Turn) and running.is_stale):
+        if conversation_id in self._by_conversation:
             raise TurnInProgressError(BUSY_MESSAGE)
         # Reserve the slot before the first await so two sends cannot both pass the check.
-        self._running[conversation_id] = None
+        self._by_conversation[conversation_id] = None
+
+    def _release(self, turn: Turn) -> None:
+        if self._by_conversation.get(turn.conversation.id) is turn:
+            del self._by_conversation[turn.conversation.id]
+        if self._by_message.get(turn.id) is turn:
+            del self._by_message[turn.id]
 
     async def _owned_conversation(self, owner: str, conversation_id: str) -> ConversationRecord:
         async with self.db.read() as conn:
@@ -177,99 +407,193 @@ class ChatService:
             raise NotFoundError("no such conversation", code="conversation_not_found")
         return conversation
 
-    # --- running ------------------------------------------------------------------------------
+    # --- watching -----------------------------------------------------------------------------
+
+    async def owned_answer(
+        self, identity: Identity, message_id: str
+    ) -> tuple[MessageRecord, ConversationRecord]:
+        """An assistant message of the caller's, with its conversation (404 otherwise)."""
+        async with self.db.read() as conn:
+            message = await repo.get_message(conn, message_id)
+            conversation = (
+                await repo.get_conversation(conn, identity.owner, message.conversation_id)
+                if message
+                else None
+            )
+        if message is None or conversation is None or message.role != "assistant":
+            raise NotFoundError("no such message", code="message_not_found")
+        return message, conversation
+
+    async def watch(
+        self,
+        handle: TurnHandle,
+        *,
+        after: int = 0,
+        keepalive: float | None = None,
+        cancel_on_exit: bool = False,
+    ) -> AsyncIterator[Entry | Keepalive]:
+        """The turn's events after ``after``, then live to its end, wherever it runs. With
+        ``cancel_on_exit``, a watcher that leaves before the end (its client went away) stops it."""
+        ended = False
+        try:
+            async for item in self._follow(handle.answer, handle.conversation, after, keepalive):
+                if not isinstance(item, Keepalive) and is_terminal(item[1]):
+                    ended = True
+                yield item
+        finally:
+            if cancel_on_exit and not ended:
+                self.stop_turn(handle, "client_disconnected", "the client went away")
+
+    async def result(self, handle: TurnHandle) -> TurnResult:
+        """Wait for the turn's end; the stored answer and how the turn ended."""
+        end: TurnCompleted | TurnFailed | None = None
+        async for item in self._follow(handle.answer, handle.conversation, 0, None):
+            if not isinstance(item, Keepalive) and isinstance(item[1], TurnCompleted | TurnFailed):
+                end = item[1]
+        async with self.db.read() as conn:
+            message = await repo.get_message(conn, handle.answer.id)
+        if message is None or end is None:
+            raise NotFoundError("the answer was deleted", code="message_not_found")
+        return TurnResult(message, end)
+
+    async def _follow(
+        self, answer: MessageRecord, conversation: ConversationRecord, after: int, keepalive: float | None
+    ) -> AsyncIterator[Entry | Keepalive]:
+        turn_log = self.logs.get(answer.id)
+        if turn_log is not None:
+            async for item in turn_log.follow(after, keepalive=keepalive):
+                yield item
+            return
+        remote = await self.logs.follow_elsewhere(answer.id, after, keepalive=keepalive or 15.0)
+        if remote is not None:
+            async for item in remote:
+                if isinstance(item, Keepalive):
+                    ended = await self._stored_end_if_over(answer.id, conversation)
+                    if ended is not None:
+                        for entry in ended:
+                            if entry[0] > after:
+                                yield entry
+                        return
+                else:
+                    after = item[0]
+                yield item
+            return
+        async for item in self._follow_stored(answer, conversation, after, keepalive):
+            yield item
+
+    async def _follow_stored(
+        self, answer: MessageRecord, conversation: ConversationRecord, after: int, keepalive: float | None
+    ) -> AsyncIterator[Entry | Keepalive]:
+        """No live log here: wait for the stored answer to end (another instance runs it and no shared
+        log is configured, or its instance died and the lease runs out), then replay it."""
+        quiet = 0.0
+        while True:
+            async with self.db.read() as conn:
+                message = await repo.get_message(conn, answer.id)
+            if message is None:
+                return
+            if message.status != "streaming":
+                for entry in stored_entries(message, bot=conversation.bot, after=after):
+                    yield entry
+                return
+            if not turn_store.is_alive(message, self.lease):
+                await self.keeper.sweep(lease=self.lease, conversation_id=conversation.id)
+                continue
+            await asyncio.sleep(STORED_POLL)
+            quiet += STORED_POLL
+            if keepalive is not None and quiet >= keepalive:
+                quiet = 0.0
+                yield KEEPALIVE
+
+    async def _stored_end_if_over(
+        self, message_id: str, conversation: ConversationRecord
+    ) -> list[Entry] | None:
+        """A followed turn went quiet: if its instance died, resolve it; if it has ended in the
+        store, its end (the shared log never got it)."""
+        async with self.db.read() as conn:
+            message = await repo.get_message(conn, message_id)
+        if message is None:
+            return []
+        if message.status == "streaming" and not turn_store.is_alive(message, self.lease):
+            await self.keeper.sweep(lease=self.lease, conversation_id=conversation.id)
+            async with self.db.read() as conn:
+                message = await repo.get_message(conn, message_id)
+            if message is None:
+                return []
+        if message.status == "streaming":
+            return None
+        return [(message.last_seq or 0, ending(message))]
+
+    # --- stopping -----------------------------------------------------------------------------
 
     async def cancel(self, identity: Identity, conversation_id: str) -> bool:
-        """Stop the running turn of a conversation. False when nothing was running."""
+        """Stop the running turn of a conversation, wherever it runs. False when none was running."""
         conversation = await self._owned_conversation(identity.owner, conversation_id)
-        turn = self._running.get(conversation_id)
-        if turn is not None:
+        turn = self._by_conversation.get(conversation_id)
+        if isinstance(turn, Turn):
             turn.cancel()
             return True
-        # Perhaps another instance runs it: ask Coze to cancel the chat; that instance's stream then
-        # ends as canceled and stores the partial answer as interrupted.
         async with self.db.read() as conn:
-            live = await repo.find_live_answer(conn, conversation_id, younger_than=self._live_window)
-        if live is None or not (live.upstream_chat_id and conversation.coze_conversation_id):
+            live = await turn_store.running_answer(conn, conversation_id)
+        if live is None:
             return False
-        try:
-            async with asyncio.timeout(5):
-                await self.coze.cancel_chat(
-                    conversation_id=conversation.coze_conversation_id, chat_id=live.upstream_chat_id
-                )
-        except (UpstreamError, TimeoutError) as exc:
-            log.info("cancel of chat %s upstream did not go through: %s", live.upstream_chat_id, exc)
-            return False
-        return True
+        return await self._stop_elsewhere(live, conversation)
+
+    async def _stop_elsewhere(self, live: MessageRecord, conversation: ConversationRecord) -> bool:
+        if not turn_store.is_alive(live, self.lease):
+            return await self.keeper.sweep(lease=self.lease, conversation_id=conversation.id) > 0
+        if live.runner and await self.logs.request_cancel(live.runner, live.id):
+            return True
+        # No shared log, or its instance did not answer: ask Coze to cancel the chat; the instance's
+        # stream then ends as canceled and stores the partial answer as interrupted.
+        if live.upstream_chat_id and conversation.coze_conversation_id:
+            return await cancel_coze_chat(self.coze, conversation.coze_conversation_id, live.upstream_chat_id)
+        return False
+
+    def stop_turn(self, handle: TurnHandle, code: str, message: str) -> None:
+        """Stop one turn now (its client is gone, or a deadline struck), stored as interrupted."""
+        turn = self._by_message.get(handle.answer.id)
+        if turn is not None:
+            turn.cancel(code, message)
+            return
+        # Running elsewhere (a repeat re-attached on another instance): stop it in the background.
+        task = asyncio.get_running_loop().create_task(self._stop_remote(handle))
+        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def _stop_remote(self, handle: TurnHandle) -> None:
+        async with self.db.read() as conn:
+            live = await repo.get_message(conn, handle.answer.id)
+        if live is not None and live.status == "streaming":
+            await self._stop_elsewhere(live, handle.conversation)
+
+    def _cancel_requested(self, message_id: str) -> None:
+        """Another instance asks to stop a turn this one runs (its Stop button)."""
+        turn = self._by_message.get(message_id)
+        if turn is not None:
+            turn.cancel()
 
     def is_running(self, conversation_id: str) -> bool:
-        return conversation_id in self._running
+        return conversation_id in self._by_conversation
 
-    async def run_to_end(self, turn: Turn) -> MessageRecord:
-        """Serve a non-streaming request from the same upstream stream: consume, then read back."""
-        async for _ in turn.events():
-            pass
+    async def running_turn(self, conversation_id: str) -> tuple[str, str | None] | None:
+        """The (answer id, question id) of the turn running in the conversation, by this or another
+        live instance; the question id is known only here."""
+        turn = self._by_conversation.get(conversation_id)
+        if isinstance(turn, Turn):
+            return turn.id, turn.user_message.id if turn.user_message else None
         async with self.db.read() as conn:
-            message = await repo.get_message(conn, turn.answer.id)
-        assert message is not None
-        return message
+            live = await turn_store.running_answer(conn, conversation_id)
+        if live is None or not turn_store.is_alive(live, self.lease):
+            return None
+        return live.id, None
 
-    # --- storing ------------------------------------------------------------------------------
 
-    async def remember_upstream_ids(self, turn: Turn) -> None:
-        """Keep Coze's ids as soon as the chat starts, not only when it ends: the conversation id
-        carries the context across turns and restarts, and the chat id lets another instance behind
-        the same load balancer stop this turn."""
-        state = turn.state
-        new_id = state.coze_conversation_id
-        async with self.db.connect() as conn:
-            await repo.set_upstream_chat_id(conn, turn.answer.id, state.chat_id)
-            if new_id and new_id != turn.conversation.coze_conversation_id:
-                await repo.set_coze_conversation_id(conn, turn.conversation.id, new_id)
+def _as_repeat(handle: TurnHandle) -> TurnHandle:
+    return TurnHandle(handle.answer, handle.conversation, handle.user_message_id, repeated=True)
 
-    async def store_outcome(
-        self, turn: Turn, *, status: MessageStatus, error: BotportError | None = None
-    ) -> None:
-        state = turn.state
-        fields: repo.MessageFields = {
-            "content": state.content,
-            "reasoning": state.reasoning,
-            "status": status,
-            "follow_ups": list(state.follow_ups),
-            "upstream_chat_id": state.chat_id,
-        }
-        if state.usage is not None:
-            fields["input_tokens"] = state.usage.input_tokens
-            fields["output_tokens"] = state.usage.output_tokens
-            fields["total_tokens"] = state.usage.total_tokens
-        if state.tool_calls:
-            fields["tool_calls"] = [
-                {"id": c.id, "name": c.name, "arguments": c.arguments} for c in state.tool_calls
-            ]
-        if error is not None:
-            fields["error_code"] = error.code
-            fields["error_message"] = error.message
-            logid = getattr(error, "logid", None)
-            if logid:
-                fields["logid"] = logid
-        try:
-            async with self.db.connect() as conn:
-                await repo.update_message(conn, turn.answer.id, **fields)
-                await repo.touch_conversation(conn, turn.conversation.id)
-        finally:
-            if self._running.get(turn.conversation.id) is turn:
-                del self._running[turn.conversation.id]
 
-    async def cancel_upstream(self, turn: Turn) -> None:
-        """Best effort: tell Coze to stop too, so the bot does not keep working (and billing)."""
-        state = turn.state
-        if not (state.chat_id and state.coze_conversation_id) or state.finished or state.canceled:
-            return
-        try:
-            async with asyncio.timeout(5):
-                await self.coze.cancel_chat(conversation_id=state.coze_conversation_id, chat_id=state.chat_id)
-        except Exception as exc:  # best effort, also while shutting down (client already closed)
-            log.info("cancel of chat %s upstream did not go through: %s", state.chat_id, exc)
+def replace_coze_id(conversation: ConversationRecord, coze_id: str | None) -> ConversationRecord:
+    return replace(conversation, coze_conversation_id=coze_id)
 
 
 def _enter(role: str, content: str) -> EnterMessage:

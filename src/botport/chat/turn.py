@@ -1,7 +1,11 @@
-"""One running turn: a *pump* task reads the upstream stream into a queue, the edge reads the queue.
+"""One turn, run as a server-side job: it reads the Coze stream into the turn's event log, and it
+stores its end (completed, failed, interrupted) whatever happens to the request that started it.
 
-So a cancel (from another request) or a client disconnect stops the pump at once, and the outcome is
-always stored, whichever edge started the turn.
+Only :meth:`Turn.cancel` (Stop, a client gone from an edge that cannot come back, a shutdown) or the
+turn deadline ends it early. Watchers follow :attr:`Turn.log` from any sequence number; none of
+them owns the turn. While it runs, :class:`botport.chat.keeper.TurnKeeper` checkpoints what it has
+(:meth:`Turn.pending_checkpoint`) at a bounded interval; nothing on the per-delta path waits on the
+database.
 """
 
 from __future__ import annotations
@@ -9,78 +13,91 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Literal, Protocol
+from dataclasses import dataclass
+from typing import Literal
 
+from botport.chat.eventlog import EventLogs, TurnLog
 from botport.chat.events import (
     DomainEvent,
     FollowUps,
-    ReasoningDelta,
-    TextDelta,
     TurnCompleted,
     TurnFailed,
     TurnStarted,
     Usage,
 )
 from botport.chat.translate import TurnState
-from botport.errors import BotportError, ConversationNotFoundError, UpstreamError, UpstreamTimeout
+from botport.errors import (
+    BotportError,
+    ChatFailedError,
+    ConversationBusyError,
+    ConversationNotFoundError,
+    RateLimitedError,
+    TurnInProgressError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamHTTPError,
+    UpstreamTimeout,
+)
+from botport.store import repository as repo
+from botport.store import turns as turn_store
+from botport.store.db import Database
 from botport.store.records import ConversationRecord, MessageRecord, MessageStatus
+from botport.upstream.client import CozeClient
 from botport.upstream.stream import ChatStream
 
 log = logging.getLogger(__name__)
 
-KEEPALIVE = object()  # yielded by Turn.events() after a quiet spell, for SSE keep-alive comments
-_END = object()
-
 StreamOpener = Callable[[], AbstractAsyncContextManager[ChatStream]]
 
+UPSTREAM_CANCEL_TIMEOUT = 5.0
+BUSY_RETRY_AFTER = 2  # seconds: Coze still runs a chat in the conversation (it ends or is cancelled soon)
+SHUTDOWN = ("shutdown", "the server stopped before the answer was complete")
 
-class TurnHost(Protocol):
-    """What a turn needs from the service that started it (storage and the upstream cancel)."""
 
+@dataclass(slots=True)
+class TurnEnv:
+    """What every turn of one service shares."""
+
+    db: Database
+    coze: CozeClient
+    logs: EventLogs
     turn_timeout: float
-
-    async def remember_upstream_ids(self, turn: Turn) -> None: ...
-
-    async def store_outcome(
-        self, turn: Turn, *, status: MessageStatus, error: BotportError | None = None
-    ) -> None: ...
-
-    async def cancel_upstream(self, turn: Turn) -> None: ...
+    poke_keeper: Callable[[], None]  # a turn learnt Coze's ids: checkpoint soon
+    release: Callable[[Turn], None]  # the turn has ended: free its conversation
 
 
 class Turn:
-    """One running turn. Iterate :meth:`events` once; it always stores the outcome."""
+    """One running turn. :meth:`start` it once; it always ends its log and stores its outcome."""
 
     def __init__(
         self,
-        service: TurnHost,
+        env: TurnEnv,
         conversation: ConversationRecord,
         user_message: MessageRecord | None,
         answer: MessageRecord,
         opener: StreamOpener,
         replay: Callable[[], Awaitable[StreamOpener]] | None = None,
     ) -> None:
-        self.service = service
+        self.env = env
         self.conversation = conversation
         self.user_message = user_message
         self.answer = answer
         self.state = TurnState(coze_conversation_id=conversation.coze_conversation_id)
+        self.log: TurnLog = env.logs.open(answer.id)
         self._opener = opener
         self._replay = replay
-        self._queue: asyncio.Queue[object] = asyncio.Queue()
-        self._pump: asyncio.Task[None] | None = None
-        self._cancelled = False
-        self._outcome: DomainEvent | None = None
-        self._created = time.monotonic()
+        self._task: asyncio.Task[None] | None = None
+        self._accepted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._stop: tuple[str, str] | None = None  # (code, message) of a cancel
+        self._coze_ended = False  # Coze said the chat failed: nothing to cancel there
+        self._saved: tuple[int, int, str | None, str | None] = (0, 0, None, conversation.coze_conversation_id)
+        self._append(self.started)
 
     @property
-    def is_stale(self) -> bool:
-        """A turn never iterated (its client vanished before the response started) must not block
-        the conversation forever."""
-        return self._pump is None and time.monotonic() - self._created > 30
+    def id(self) -> str:
+        return self.answer.id
 
     @property
     def started(self) -> TurnStarted:
@@ -91,144 +108,262 @@ class Turn:
             bot=self.conversation.bot,
         )
 
-    def cancel(self) -> None:
-        """Stop the turn now (the Stop button); the partial answer is kept as ``interrupted``."""
-        self._cancelled = True
-        if self._pump is not None:
-            self._pump.cancel()
+    @property
+    def ended(self) -> bool:
+        return self.log.ended
 
-    async def events(self, *, keepalive: float | None = None) -> AsyncIterator[object]:
-        """Domain events, ending with TurnCompleted or TurnFailed. With ``keepalive``, yields
-        :data:`KEEPALIVE` after that many quiet seconds."""
-        self._pump = asyncio.create_task(self._run_pump())
-        # The end marker comes from the task's completion, so it arrives however the pump ended,
-        # also when it was cancelled before it ever ran.
-        self._pump.add_done_callback(lambda _task: self._queue.put_nowait(_END))
-        if self._cancelled:  # Stop was pressed before the answer started
-            self._pump.cancel()
-        held: object = None  # an item taken from the queue while merging deltas, not yet yielded
-        try:
-            yield self.started
-            while True:
-                if held is not None:
-                    item, held = held, None
-                else:
-                    try:
-                        # asyncio.timeout, not wait_for: no extra task per event on this hot path.
-                        async with asyncio.timeout(keepalive):
-                            item = await self._queue.get()
-                    except TimeoutError:
-                        yield KEEPALIVE
-                        continue
-                if item is _END:
-                    break
-                if isinstance(item, TextDelta | ReasoningDelta):
-                    item, held = self._merge_queued(item)
-                yield item
-        finally:
-            # Reached on normal end, on an error and when the consumer goes away (disconnect).
-            if not self._pump.done():
-                self._pump.cancel()
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"turn-{self.answer.id}")
+        self._task.add_done_callback(self._after_task)
+
+    def _after_task(self, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step never ran _run: end the turn anyway.
+        if not self.ended and task.cancelled():
+            code, message = self._stop or SHUTDOWN
+            asyncio.get_running_loop().create_task(self._end_interrupted(code, message))
+
+    async def accepted(self) -> None:
+        """Wait until Coze has taken the turn (its stream is open) or the turn has ended.
+
+        Raises :class:`TurnInProgressError` (409, with ``retry_after``) when Coze refused it because
+        the conversation was still busy there; nothing of the turn is stored then.
+        """
+        await asyncio.shield(self._accepted)
+
+    def cancel(self, code: str = "cancelled", message: str = "stopped by the user") -> None:
+        """End the turn now; its partial answer is stored as ``interrupted`` with ``code``."""
+        if self._stop is None:
+            self._stop = (code, message)
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def wait(self) -> None:
+        """Until the turn has ended (its outcome stored, its log ended)."""
+        if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._pump)
-            if self._outcome is None:
-                if self._cancelled:
-                    ending = self._finish_interrupted("cancelled", "stopped by the user")
-                else:
-                    ending = self._finish_interrupted("client_disconnected", "the client went away")
-                await asyncio.shield(ending)
+                await asyncio.shield(self._task)
 
-    def _merge_queued(self, first: TextDelta | ReasoningDelta) -> tuple[DomainEvent, object]:
-        """Join the deltas of the same kind already waiting: a consumer that fell behind (a slow
-        client, a busy server) catches up in one frame instead of many. Returns the merged delta and
-        the first item of another kind taken from the queue (or None)."""
-        parts = [first.text]
-        other: object = None
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if type(item) is not type(first):
-                other = item
-                break
-            assert isinstance(item, TextDelta | ReasoningDelta)
-            parts.append(item.text)
-        merged = first if len(parts) == 1 else type(first)("".join(parts))
-        return merged, other
+    # --- checkpoints (called by the keeper) -------------------------------------------------------
 
-    async def _run_pump(self) -> None:
+    def pending_checkpoint(self) -> turn_store.Checkpoint | None:
+        """What changed since the last checkpoint; None: nothing new."""
+        state = self.state
+        now = (len(state.content), len(state.reasoning), state.chat_id, state.coze_conversation_id)
+        if now == self._saved or self.ended:
+            return None
+        return turn_store.Checkpoint(
+            message_id=self.answer.id,
+            conversation_id=self.conversation.id,
+            content=state.content,
+            reasoning=state.reasoning,
+            upstream_chat_id=state.chat_id,
+            coze_conversation_id=state.coze_conversation_id
+            if state.coze_conversation_id != self.conversation.coze_conversation_id
+            else None,
+        )
+
+    def checkpointed(self, point: turn_store.Checkpoint) -> None:
+        self._saved = (
+            len(point.content),
+            len(point.reasoning),
+            point.upstream_chat_id,
+            point.coze_conversation_id or self._saved[3],
+        )
+
+    # --- running ----------------------------------------------------------------------------------
+
+    def _append(self, event: DomainEvent) -> None:
+        seq = self.log.append(event)
+        self.env.logs.appended(self.log, seq, event)
+
+    async def _run(self) -> None:
         try:
-            async with asyncio.timeout(self.service.turn_timeout):
-                try:
-                    await self._consume(self._opener)
-                except ConversationNotFoundError:
-                    if self._replay is None or self.state.chat_id is not None:
-                        raise
-                    log.warning(
-                        "Coze no longer knows conversation %s; starting a new one from the stored turns",
-                        self.conversation.coze_conversation_id,
-                    )
-                    await self._consume(await self._replay())
+            try:
+                async with asyncio.timeout(self.env.turn_timeout):
+                    await self._consume_or_replay()
+            except TimeoutError:
+                raise UpstreamTimeout(f"the turn took longer than {self.env.turn_timeout:g} s") from None
             await self._finish_ok()
         except asyncio.CancelledError:
-            if self._cancelled:
-                await asyncio.shield(self._finish_interrupted("cancelled", "stopped by the user"))
+            code, message = self._stop or SHUTDOWN
+            await self._end_interrupted(code, message)
             raise
-        except TimeoutError:
-            err = UpstreamTimeout(f"the turn took longer than {self.service.turn_timeout:g} s")
-            await self._finish_failed(err)
+        except ConversationBusyError as exc:
+            if self._accepted.done():
+                await self._end_failed(exc)
+            else:
+                await self._refuse(exc)
         except BotportError as exc:
-            await self._finish_failed(exc)
+            await self._end_failed(exc)
         except Exception as exc:  # a bug must still end the turn cleanly and be visible in the log
             log.exception("turn %s crashed", self.answer.id)
-            await self._finish_failed(BotportError(f"internal error: {type(exc).__name__}"))
+            await self._end_failed(BotportError(f"internal error: {type(exc).__name__}"))
+        finally:
+            if not self._accepted.done():
+                self._accepted.set_result(None)
+
+    async def _consume_or_replay(self) -> None:
+        try:
+            await self._consume(self._opener)
+        except ConversationNotFoundError:
+            if self._replay is None or self.state.chat_id is not None:
+                raise
+            log.warning(
+                "Coze no longer knows conversation %s; starting a new one from the stored turns",
+                self.conversation.coze_conversation_id,
+            )
+            await self._consume(await self._replay())
 
     async def _consume(self, opener: StreamOpener) -> None:
         async with opener() as stream:
+            if not self._accepted.done():
+                self._accepted.set_result(None)
             async for upstream_event in stream:
-                was_unknown = self.state.chat_id is None
+                knew_chat = self.state.chat_id is not None
                 for event in self.state.apply(upstream_event):
-                    self._queue.put_nowait(event)
-                if was_unknown and self.state.chat_id:
-                    await self.service.remember_upstream_ids(self)
+                    self._append(event)
+                if not knew_chat and self.state.chat_id:
+                    self.env.poke_keeper()
+
+    # --- ending -----------------------------------------------------------------------------------
 
     async def _finish_ok(self) -> None:
         state = self.state
-        if state.canceled:
-            await self._finish_interrupted("cancelled", "the chat was stopped")
+        if state.canceled:  # Coze ended the chat as canceled (a Stop sent through Coze by another instance)
+            await self._end_interrupted("cancelled", "the chat was stopped")
             return
         if not state.finished:
-            await self._finish_failed(UpstreamError("the upstream stream ended before the answer finished"))
+            await self._end_failed(UpstreamError("the upstream stream ended before the answer finished"))
             return
         status: Literal["completed", "requires_action"] = (
             "requires_action" if state.requires_action else "completed"
         )
-        await self.service.store_outcome(self, status=status)
+        tail: list[DomainEvent] = []
         if state.follow_ups:
-            self._queue.put_nowait(FollowUps(tuple(state.follow_ups)))
-        self._outcome = TurnCompleted(message_id=self.answer.id, status=status, usage=state.usage or Usage())
-        self._queue.put_nowait(self._outcome)
+            tail.append(FollowUps(tuple(state.follow_ups)))
+        tail.append(TurnCompleted(message_id=self.answer.id, status=status, usage=state.usage or Usage()))
+        await self._end(status, None, tail)
 
-    async def _finish_failed(self, exc: BotportError) -> None:
-        upstream_code = getattr(exc, "upstream_code", None)
-        logid = getattr(exc, "logid", None)
-        await self.service.store_outcome(self, status="failed", error=exc)
+    async def _end_failed(self, exc: BotportError) -> None:
         log.warning("turn %s failed: %s", self.answer.id, exc)
-        self._outcome = TurnFailed(
+        self._coze_ended = isinstance(exc, ChatFailedError)
+        failed = TurnFailed(
             message_id=self.answer.id,
             status="failed",
             code=exc.code,
             message=exc.message,
             http_status=exc.status,
-            upstream_code=upstream_code,
-            logid=logid,
+            upstream_code=getattr(exc, "upstream_code", None),
+            logid=getattr(exc, "logid", None),
+            retryable=self.state.chat_id is None and _transient(exc),
         )
-        self._queue.put_nowait(self._outcome)
+        await self._end("failed", exc, [failed])
 
-    async def _finish_interrupted(self, code: str, message: str) -> None:
-        if self._outcome is not None:
-            return
-        self._outcome = TurnFailed(
+    async def _end_interrupted(self, code: str, message: str) -> None:
+        interrupted = TurnFailed(
             message_id=self.answer.id, status="interrupted", code=code, message=message, http_status=499
         )
-        await self.service.store_outcome(self, status="interrupted", error=BotportError(message, code=code))
-        await self.service.cancel_upstream(self)
-        self._queue.put_nowait(self._outcome)
+        await self._end("interrupted", BotportError(message, code=code), [interrupted])
+
+    async def _end(self, status: MessageStatus, error: BotportError | None, tail: list[DomainEvent]) -> None:
+        """Store the outcome (and stop the Coze chat if Coze did not end it), then end the log: a
+        watcher that sees the end can rely on the stored answer."""
+        if self.ended:
+            return
+        try:
+            await asyncio.gather(
+                self._store(status, error, last_seq=self.log.last_seq + len(tail)),
+                self._cancel_upstream(),
+            )
+        except Exception:  # the database is down: the watchers still get the end
+            log.exception("turn %s: its outcome could not be stored", self.answer.id)
+        finally:
+            for event in tail:
+                self._append(event)
+            self.env.release(self)
+
+    async def _store(self, status: MessageStatus, error: BotportError | None, *, last_seq: int) -> None:
+        state = self.state
+        fields: repo.MessageFields = {
+            "content": state.content,
+            "reasoning": state.reasoning,
+            "status": status,
+            "follow_ups": list(state.follow_ups),
+            "upstream_chat_id": state.chat_id,
+            "last_seq": last_seq,
+        }
+        if state.usage is not None:
+            fields["input_tokens"] = state.usage.input_tokens
+            fields["output_tokens"] = state.usage.output_tokens
+            fields["total_tokens"] = state.usage.total_tokens
+        if state.tool_calls:
+            fields["tool_calls"] = [
+                {"id": c.id, "name": c.name, "arguments": c.arguments} for c in state.tool_calls
+            ]
+        if error is not None:
+            fields["error_code"] = error.code
+            fields["error_message"] = error.message
+            logid = getattr(error, "logid", None)
+            if logid:
+                fields["logid"] = logid
+        new_coze_id = state.coze_conversation_id
+        async with self.env.db.connect() as conn:
+            await repo.update_message(conn, self.answer.id, **fields)
+            if new_coze_id and new_coze_id != self.conversation.coze_conversation_id:
+                await repo.set_coze_conversation_id(conn, self.conversation.id, new_coze_id)
+            await repo.touch_conversation(conn, self.conversation.id)
+
+    async def _cancel_upstream(self) -> None:
+        """The turn ends but Coze did not say the chat ended (Stop, a cut stream, a timeout, a
+        shutdown): cancel it, so the bot stops working (and billing) and the conversation is free."""
+        state = self.state
+        ended_there = state.finished or state.canceled or self._coze_ended
+        if ended_there or not (state.chat_id and state.coze_conversation_id):
+            return
+        await cancel_coze_chat(self.env.coze, state.coze_conversation_id, state.chat_id)
+
+    async def _refuse(self, exc: ConversationBusyError) -> None:
+        """Coze still runs a chat in this conversation: store nothing, answer 409 with Retry-After."""
+        try:
+            async with self.env.db.connect() as conn:
+                user_id = self.user_message.id if self.user_message else None
+                await turn_store.discard_turn(conn, self.answer.id, user_id)
+        except Exception:
+            log.exception("turn %s: could not discard the refused turn", self.answer.id)
+        refusal = TurnInProgressError(
+            "Coze is still finishing an earlier answer in this conversation; try again in a moment",
+            code="conversation_busy",
+            retry_after=BUSY_RETRY_AFTER,
+        )
+        self._append(
+            TurnFailed(
+                message_id=self.answer.id,
+                status="failed",
+                code=refusal.code,
+                message=refusal.message,
+                http_status=409,
+                upstream_code=exc.upstream_code,
+                logid=exc.logid,
+                retryable=True,
+            )
+        )
+        self.env.release(self)
+        self._accepted.set_exception(refusal)
+
+
+def _transient(exc: BotportError) -> bool:
+    """Errors that a later try may not meet (the network, an overloaded Coze, a rate limit)."""
+    if isinstance(exc, UpstreamHTTPError):
+        return (exc.http_status or 0) >= 500
+    return isinstance(exc, UpstreamConnectionError | UpstreamTimeout | RateLimitedError)
+
+
+async def cancel_coze_chat(coze: CozeClient, conversation_id: str, chat_id: str) -> bool:
+    """Best effort, bounded: also while shutting down. True when Coze confirmed the cancel."""
+    try:
+        async with asyncio.timeout(UPSTREAM_CANCEL_TIMEOUT):
+            await coze.cancel_chat(conversation_id=conversation_id, chat_id=chat_id)
+    except Exception as exc:
+        log.info("cancel of chat %s upstream did not go through: %s", chat_id, exc)
+        return False
+    return True

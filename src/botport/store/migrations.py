@@ -147,9 +147,35 @@ def _0002_history_hash_chain(conn: Connection) -> None:
         )
 
 
+def _0003_detached_turns(conn: Connection) -> None:
+    """A turn is a server-side job: its lease (runner, heartbeat), its last event number, and the
+    idempotency keys of the requests that started turns."""
+    for column in (
+        Column("runner", String(64), nullable=True),
+        Column("heartbeat_at", UTCDateTime, nullable=True),
+        Column("last_seq", Integer, nullable=True),
+    ):
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE messages ADD COLUMN {column.name} {kind}"))
+    schema = MetaData(naming_convention=NAMING_CONVENTION)
+    Table(
+        "idempotency_keys",
+        schema,
+        Column("owner", String(255), primary_key=True),
+        Column("key", String(255), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("conversation_id", String(32), nullable=False),
+        Column("message_id", String(32), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Index(None, "created_at"),
+    )
+    schema.create_all(conn)
+
+
 MIGRATIONS: Sequence[tuple[str, MigrationStep]] = (
     ("0001_initial", _0001_initial),
     ("0002_history_hash_chain", _0002_history_hash_chain),
+    ("0003_detached_turns", _0003_detached_turns),
 )
 
 

@@ -58,6 +58,10 @@ class MessageRecord:
     tool_calls: list[dict[str, Any]] | None
     created_at: datetime
     updated_at: datetime
+    # While streaming: the instance running the turn and its last heartbeat. Then: the last event's number.
+    runner: str | None = None
+    heartbeat_at: datetime | None = None
+    last_seq: int | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> MessageRecord:
@@ -79,6 +83,9 @@ class MessageRecord:
             tool_calls=row["tool_calls"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            runner=row.get("runner"),
+            heartbeat_at=row.get("heartbeat_at"),
+            last_seq=row.get("last_seq"),
         )
 
 

@@ -19,10 +19,10 @@ import binascii
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NamedTuple, TypedDict, Unpack
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.errors import BadRequestError
@@ -36,9 +36,6 @@ from botport.store.records import (
 )
 from botport.store.tables import conversations, messages
 from botport.store.types import new_id, utcnow
-
-INTERRUPTED_CODE = "interrupted"
-INTERRUPTED_MESSAGE = "The server stopped before the answer was complete."
 
 
 class ConversationPage(NamedTuple):
@@ -60,6 +57,9 @@ class NewMessageFields(TypedDict, total=False):
     error_code: str | None
     error_message: str | None
     tool_calls: list[dict[str, Any]] | None
+    runner: str | None
+    heartbeat_at: datetime | None
+    last_seq: int | None
 
 
 class MessageFields(NewMessageFields, total=False):
@@ -219,52 +219,6 @@ async def find_conversation_by_title(
     return ConversationRecord.from_row(row) if row is not None else None
 
 
-async def has_live_turn(conn: AsyncConnection, conversation_id: str, *, younger_than: timedelta) -> bool:
-    """Whether a turn is being written in the conversation, by this or another instance.
-
-    On PostgreSQL the conversation row is locked (``FOR UPDATE``) until the transaction ends, so two
-    instances cannot both see "free" and both start a turn; SQLite's ``BEGIN IMMEDIATE`` already
-    serializes writers. A ``streaming`` row older than ``younger_than`` is a dead turn and does not count.
-    """
-    lock = select(conversations.c.id).where(conversations.c.id == conversation_id)
-    if conn.dialect.name == "postgresql":
-        lock = lock.with_for_update()
-    await conn.execute(lock)
-    live = await conn.execute(
-        select(messages.c.id)
-        .where(
-            messages.c.conversation_id == conversation_id,
-            messages.c.status == "streaming",
-            messages.c.created_at > utcnow() - younger_than,
-        )
-        .limit(1)
-    )
-    return live.first() is not None
-
-
-async def find_live_answer(
-    conn: AsyncConnection, conversation_id: str, *, younger_than: timedelta
-) -> MessageRecord | None:
-    """The answer being written in the conversation (``streaming``, not older than ``younger_than``)."""
-    row = (
-        (
-            await conn.execute(
-                select(messages)
-                .where(
-                    messages.c.conversation_id == conversation_id,
-                    messages.c.status == "streaming",
-                    messages.c.created_at > utcnow() - younger_than,
-                )
-                .order_by(messages.c.created_at.desc())
-                .limit(1)
-            )
-        )
-        .mappings()
-        .first()
-    )
-    return MessageRecord.from_row(row) if row is not None else None
-
-
 # --- messages ---------------------------------------------------------------------------------
 
 
@@ -296,6 +250,9 @@ async def add_message(
         "error_code": None,
         "error_message": None,
         "tool_calls": None,
+        "runner": None,
+        "heartbeat_at": None,
+        "last_seq": None,
         **fields,
         "created_at": now,
         "updated_at": now,
@@ -331,7 +288,7 @@ async def update_message(
     elif was_completed and (
         not is_completed or (before.role, before.content) != (record.role, record.content)
     ):
-        await _refresh_history_hash(conn, record.conversation_id)
+        await refresh_history_hash(conn, record.conversation_id)
     return record
 
 
@@ -358,29 +315,6 @@ async def list_messages(conn: AsyncConnection, conversation_id: str) -> list[Mes
         )
     ).mappings()
     return [MessageRecord.from_row(row) for row in rows]
-
-
-async def mark_streaming_messages_interrupted(
-    conn: AsyncConnection, *, older_than: timedelta | None = None
-) -> int:
-    """Mark messages left ``streaming`` (by a crash or a kill) as ``interrupted``; return how many.
-
-    Call on start. With several instances on one database, another instance may be streaming right
-    now: pass ``older_than`` (longer than the turn timeout) so only dead turns are touched.
-    """
-    now = utcnow()
-    query = update(messages).where(messages.c.status == "streaming")
-    if older_than is not None:
-        query = query.where(messages.c.created_at < now - older_than)
-    result = await conn.execute(
-        query.values(
-            status="interrupted",
-            error_code=func.coalesce(messages.c.error_code, INTERRUPTED_CODE),
-            error_message=func.coalesce(messages.c.error_message, INTERRUPTED_MESSAGE),
-            updated_at=now,
-        )
-    )
-    return result.rowcount
 
 
 # --- history matching -------------------------------------------------------------------------
@@ -427,7 +361,7 @@ async def _extend_history_hash(conn: AsyncConnection, message: MessageRecord) ->
         .limit(1)
     )
     if later.first() is not None:
-        await _refresh_history_hash(conn, message.conversation_id)
+        await refresh_history_hash(conn, message.conversation_id)
         return
     current = await conn.scalar(
         select(conversations.c.history_hash).where(conversations.c.id == message.conversation_id)
@@ -439,7 +373,7 @@ async def _extend_history_hash(conn: AsyncConnection, message: MessageRecord) ->
     )
 
 
-async def _refresh_history_hash(conn: AsyncConnection, conversation_id: str) -> None:
+async def refresh_history_hash(conn: AsyncConnection, conversation_id: str) -> None:
     turns = await _completed_turns(conn, conversation_id)
     await conn.execute(
         update(conversations)

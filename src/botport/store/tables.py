@@ -79,7 +79,26 @@ messages = Table(
     Column("tool_calls", JSON(none_as_null=True), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # While 'streaming': the instance running the turn and its last heartbeat (the turn's lease).
+    Column("runner", String(64), nullable=True),
+    Column("heartbeat_at", UTCDateTime, nullable=True),
+    # The sequence number of the turn's last event, once it has ended.
+    Column("last_seq", Integer, nullable=True),
     Index(None, "conversation_id", "created_at"),
     # Finding rows left 'streaming' by a crash, on start.
     Index(None, "status"),
+)
+
+# A client's Idempotency-Key: a repeated request with the same key from the same identity re-attaches
+# to the turn the first one started. Kept for a day (see botport.store.turns.IDEMPOTENCY_TTL).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("owner", String(255), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("conversation_id", String(32), nullable=False),
+    Column("message_id", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "created_at"),
 )

@@ -79,7 +79,9 @@ class BotportClient:
         """Send a question and yield the answer's frames as they arrive. The response is closed when
         the consumer stops early, also on cancellation."""
         url = f"/api/conversations/{conversation_id}/messages"
-        request = self.http.build_request("POST", url, json={"content": content, "stream": True})
+        # A terminal never comes back for an answer it stopped reading: closing the stream stops the turn.
+        body = {"content": content, "stream": True, "cancel_on_disconnect": True}
+        request = self.http.build_request("POST", url, json=body)
         response = await self._send(request, stream=True)
         try:
             if response.status_code >= 400:

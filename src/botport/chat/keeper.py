@@ -1,0 +1,114 @@
+"""Keeps running turns durable and orphans resolved, off the hot path.
+
+Every ``interval`` seconds (and soon after a turn learns its Coze ids) one transaction writes what
+every running turn of this instance has so far — so a crash loses at most that window of text — and
+renews their lease (the heartbeat). Every few ticks it also resolves the turns of instances that
+stopped heart-beating (``kill -9``, a lost machine) as ``failed`` with the text they had, and
+cancels their Coze chats, so their conversations take a new turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from botport.chat.turn import Turn, cancel_coze_chat
+from botport.store import turns as turn_store
+from botport.store.db import Database
+from botport.upstream.client import CozeClient
+
+log = logging.getLogger(__name__)
+
+SWEEP_EVERY_TICKS = 3
+PURGE_EVERY_TICKS = 1800  # idempotency keys past their day: once an hour at the default interval
+ORPHAN_CANCEL_CONCURRENCY = 16
+
+
+class TurnKeeper:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        coze: CozeClient,
+        runner: str,
+        running: Callable[[], Iterable[Turn]],
+        interval: float,
+        lease: float,
+    ) -> None:
+        self.db = db
+        self.coze = coze
+        self.runner = runner
+        self.running = running
+        self.interval = interval
+        self.lease = timedelta(seconds=lease)
+        self._poked = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._ticks = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="botport-turn-keeper")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def poke(self) -> None:
+        """A turn learnt its Coze ids: write them at the next chance (another instance needs them to
+        stop the turn, and a restart needs them to cancel an orphaned chat)."""
+        self._poked.set()
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval):
+                    await self._poked.wait()
+            self._poked.clear()
+            try:
+                await self.tick()
+            except Exception:  # a database hiccup must not end the keeping
+                log.exception("checkpointing running turns failed; trying again")
+
+    async def tick(self) -> None:
+        self._ticks += 1
+        await self.checkpoint()
+        if self._ticks % SWEEP_EVERY_TICKS == 0:
+            await self.sweep(lease=self.lease)
+        if self._ticks % PURGE_EVERY_TICKS == 0:
+            async with self.db.connect() as conn:
+                await turn_store.purge_idempotency_keys(conn)
+
+    async def checkpoint(self) -> None:
+        turns = list(self.running())
+        if not turns:
+            return
+        points = [(turn, point) for turn in turns if (point := turn.pending_checkpoint()) is not None]
+        async with self.db.connect() as conn:
+            await turn_store.checkpoint(conn, [point for _, point in points])
+            await turn_store.heartbeat(conn, self.runner)
+        for turn, point in points:
+            turn.checkpointed(point)
+
+    async def sweep(self, *, lease: timedelta | None, conversation_id: str | None = None) -> int:
+        """Resolve dead instances' turns (all streaming ones when ``lease`` is None) and cancel their
+        Coze chats; returns how many."""
+        async with self.db.connect() as conn:
+            orphans = await turn_store.resolve_orphans(conn, lease=lease, conversation_id=conversation_id)
+        if orphans:
+            log.warning("%d answer(s) left running by a stopped instance were marked failed", len(orphans))
+            await self.cancel_chats(orphans)
+        return len(orphans)
+
+    async def cancel_chats(self, orphans: list[turn_store.Orphan]) -> None:
+        gate = asyncio.Semaphore(ORPHAN_CANCEL_CONCURRENCY)
+
+        async def cancel(orphan: turn_store.Orphan) -> None:
+            if orphan.upstream_chat_id and orphan.coze_conversation_id:
+                async with gate:
+                    await cancel_coze_chat(self.coze, orphan.coze_conversation_id, orphan.upstream_chat_id)
+
+        await asyncio.gather(*(cancel(orphan) for orphan in orphans))
