@@ -94,7 +94,9 @@ async def chat_completions(
         raise with_param(BadRequestError("only n=1 is supported", code="unsupported_n"), "n")
     explicit_id = conversation_header.strip() if conversation_header else None
     chat = services.chat
-    digest = fingerprint("v1.chat.completions", [body.model_dump(mode="json"), explicit_id])
+    # A repeat that only switches streaming on or off asks the same question.
+    asked = body.model_dump(mode="json", exclude={"stream", "stream_options"})
+    digest = fingerprint("v1.chat.completions", [asked, explicit_id])
     try:
         handle = await chat.find_repeat(identity, idempotency_key, digest)
         if handle is None:
