@@ -30,7 +30,7 @@ async def test_api_stream_repeat_re_attaches_from_the_start(tmp_path: Path) -> N
         first = await gw.send(cid, "hello", headers=key)
         again = await gw.send(cid, "hello", headers=key)
         assert again[0].data["message_id"] == first[0].data["message_id"]
-        assert [f.id for f in again][0] == 1 and again[-1].id == first[-1].id
+        assert again[0].id == 1 and again[-1].id == first[-1].id
         assert "".join(f.data.get("text", "") for f in again if f.event == "text.delta") == "".join(
             f.data.get("text", "") for f in first if f.event == "text.delta"
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ async def test_resume_after_every_number_gives_exactly_the_rest(tmp_path: Path) 
         events = turn_log.events
         ids = [f.id for f in frames]
         assert ids[0] == 1 and ids[-1] == len(events)
-        assert all(a is not None and b is not None and a < b for a, b in zip(ids, ids[1:], strict=False))
+        assert all(a is not None and b is not None and a < b for a, b in pairwise(ids))
         for after in range(len(events) + 1):
             response = await gw.client.get(f"/api/messages/{message_id}/events", params={"after": after})
             assert response.status_code == 200
@@ -165,7 +166,7 @@ async def test_a_reconnect_at_any_frame_misses_nothing_and_repeats_nothing(
             reconnects += 1
         assert reconnects >= 3
         ids = [f.id for f in pieces]
-        assert all(a is not None and b is not None and a < b for a, b in zip(ids, ids[1:], strict=False))
+        assert all(a is not None and b is not None and a < b for a, b in pairwise(ids))
         assert pieces[-1].event == "turn.completed"
         stored = (await client.get(f"/api/conversations/{cid}/messages")).json()["items"][-1]
         assert stored["status"] == "completed"
