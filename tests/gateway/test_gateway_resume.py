@@ -185,10 +185,16 @@ async def test_the_partial_answer_is_checkpointed_while_it_streams(
         body = {"content": "/slow checkpoint me"}
         async with client.stream("POST", f"/api/conversations/{cid}/messages", json=body) as response:
             reader = FrameReader(response)
-            await reader.until(text_deltas(4))
-            await asyncio.sleep(0.3)  # a few checkpoint ticks
-            stored = (await client.get(f"/api/conversations/{cid}/messages")).json()["items"][-1]
-            assert stored["status"] == "streaming"
-            assert stored["content"] and reader.text.startswith(stored["content"])
+            await reader.until(text_deltas(2))
+            partial: dict[str, Any] = {}
+            for _ in range(100):  # the keeper writes within a few ticks
+                partial = (await client.get(f"/api/conversations/{cid}/messages")).json()["items"][-1]
+                if partial["content"]:
+                    break
+                await asyncio.sleep(0.05)
+            assert partial["status"] == "streaming" and partial["content"], "no checkpoint while streaming"
             await client.post(f"/api/conversations/{cid}/cancel")
             await reader.rest()
+        final = (await client.get(f"/api/conversations/{cid}/messages")).json()["items"][-1]
+        assert final["status"] == "interrupted"
+        assert final["content"].startswith(partial["content"]) and final["content"] == reader.text

@@ -12,7 +12,7 @@ from gateway_helpers import TOKEN, emulator, gateway, parse_frames, recording, s
 
 from botport.app import create_app
 from botport.asgi_transport import StreamingASGITransport
-from botport.chat.service import TurnRequest
+from botport.chat.handles import TurnRequest
 from botport.emulator.bots import SLOW_BOT_ID
 from botport.emulator.faults import Faults
 from botport.identity import Identity

@@ -30,7 +30,7 @@ from botport.api.sse import sse_response
 from botport.api.turn_edge import IdempotencyKeyHeader, retry_headers, unless_disconnected
 from botport.bots import BotRegistry
 from botport.chat.events import TurnCompleted
-from botport.chat.service import TurnHandle, TurnRequest, fingerprint
+from botport.chat.handles import TurnHandle, TurnRequest, fingerprint
 from botport.errors import BadRequestError, BotportError, NotFoundError
 from botport.identity import Identity
 from botport.settings import BotConfig

@@ -26,7 +26,7 @@ from botport.chat.events import (
     TurnFailed,
     TurnStarted,
 )
-from botport.chat.service import TurnHandle, TurnResult
+from botport.chat.handles import TurnHandle, TurnResult
 
 KEEPALIVE_SECONDS = 15.0
 DONE_FRAME = b"data: [DONE]\n\n"

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from botport.api.deps import IdentityDep, ServicesDep
 from botport.api.turn_edge import SHOULD_RETRY, IdempotencyKeyHeader, unless_disconnected
 from botport.bots import BotRegistry
-from botport.chat.service import TurnRequest, fingerprint
+from botport.chat.handles import TurnRequest, fingerprint
 from botport.errors import BadRequestError, BotportError
 from botport.settings import BotConfig
 from botport.store import repository as repo

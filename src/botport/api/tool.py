@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from botport.api.deps import ApiKeyIdentityDep, ServicesDep
 from botport.api.errors import error_response
 from botport.api.turn_edge import SHOULD_RETRY, IdempotencyKeyHeader, unless_disconnected
-from botport.chat.service import TurnHandle, TurnRequest, fingerprint
+from botport.chat.handles import TurnHandle, TurnRequest, fingerprint
 from botport.errors import BadRequestError, NotFoundError
 from botport.identity import Identity
 from botport.schema import ASK_PATH, Target, tool_document

@@ -40,7 +40,7 @@ from botport.chat.events import (
     TurnFailed,
     TurnStarted,
 )
-from botport.chat.service import TurnHandle, TurnRequest, fingerprint
+from botport.chat.handles import TurnHandle, TurnRequest, fingerprint
 from botport.errors import BadRequestError, NotFoundError
 from botport.store import repository as repo
 from botport.store.records import ConversationRecord
@@ -202,8 +202,7 @@ async def follow_message(
 
     For a finished turn, the events are replayed from the log while it is kept, then from the
     stored answer. A client that reconnects at any frame gets each delta exactly once."""
-    answer, conversation = await chat.owned_answer(identity, message_id)
-    handle = TurnHandle(answer, conversation, None, repeated=True)
+    handle = await chat.owned_answer(identity, message_id)
     start = after if after is not None else _event_id(last_event_id)
     events = chat.watch(handle, after=start, keepalive=KEEPALIVE_SECONDS)
     return sse_response(turn_frames(handle, events), headers={MESSAGE_ID_HEADER: handle.message_id})

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,10 +32,23 @@ log = logging.getLogger(__name__)
 STREAM_PREFIX = "botport:turn:"
 CANCEL_PREFIX = "botport:cancel:"
 READ_BATCH = 500
+# One XREAD blocks at most this long (a keepalive comes after several): it must stay under the
+# client's socket timeout, or the read fails with TimeoutError (redis-py 8 defaults that to 5 s).
+READ_BLOCK = 2.0
 
 
 def stream_key(message_id: str) -> str:
     return STREAM_PREFIX + message_id
+
+
+def _seq(entry_id: bytes) -> int:
+    """The sequence number of a stream entry ``0-{seq}``."""
+    return int(entry_id.decode().partition("-")[2])
+
+
+async def _nothing() -> AsyncIterator[Entry | Keepalive]:
+    return
+    yield  # an async generator that yields nothing
 
 
 class RedisEventLogs(EventLogs):
@@ -93,25 +107,32 @@ class RedisEventLogs(EventLogs):
     ) -> AsyncIterator[Entry | Keepalive] | None:
         key = stream_key(message_id)
         try:
-            if not await self.redis.exists(key):
-                return None
+            newest: Any = await self.redis.xrevrange(key, count=1)
         except (RedisError, OSError) as exc:
             log.warning("Redis is unreachable, following turn %s from the store: %s", message_id, exc)
             return None
+        if not newest:
+            return None
+        entry_id, fields = newest[0]
+        if _seq(entry_id) <= after and is_terminal(codec.decode(fields[b"e"])):
+            return _nothing()  # the watcher has seen the end already: nothing to wait for
         return self._read(key, after, keepalive or 15.0)
 
     async def _read(self, key: str, after: int, keepalive: float) -> AsyncIterator[Entry | Keepalive]:
         last = max(0, after)
+        block = max(1, int(min(keepalive, READ_BLOCK) * 1000))
+        quiet_since = time.monotonic()
         while True:
-            reply: Any = await self.redis.xread(
-                {key: f"0-{last}"}, count=READ_BATCH, block=int(keepalive * 1000)
-            )
+            reply: Any = await self.redis.xread({key: f"0-{last}"}, count=READ_BATCH, block=block)
             if not reply:
-                yield KEEPALIVE
+                if time.monotonic() - quiet_since >= keepalive:
+                    quiet_since = time.monotonic()
+                    yield KEEPALIVE
                 continue
+            quiet_since = time.monotonic()
             for _stream, entries in reply:
                 for entry_id, fields in entries:
-                    seq = int(entry_id.decode().partition("-")[2])
+                    seq = _seq(entry_id)
                     event = codec.decode(fields[b"e"])
                     last = seq
                     yield seq, event

@@ -8,22 +8,20 @@ A turn itself (:mod:`botport.chat.turn`) runs as a job of its own; edges only re
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 
 from botport.bots import BotRegistry
-from botport.chat.eventlog import KEEPALIVE, Entry, EventLogs, Keepalive, is_terminal
-from botport.chat.events import TurnCompleted, TurnFailed
+from botport.chat.eventlog import Entry, EventLogs, Keepalive, is_terminal
+from botport.chat.follow import TurnFollower
+from botport.chat.handles import TurnHandle, TurnRequest, TurnResult
 from botport.chat.keeper import TurnKeeper
-from botport.chat.replay import ending, stored_entries
 from botport.chat.turn import SHUTDOWN, StreamOpener, Turn, TurnEnv, cancel_coze_chat
 from botport.errors import (
     BadRequestError,
@@ -49,53 +47,6 @@ STORED_POLL = 1.0  # seconds: following a turn another instance runs, without a 
 
 # Coze takes at most 100 additional_messages: the stored turns replayed, and the question.
 MAX_REPLAYED_TURNS = 99
-
-
-@dataclass(frozen=True, slots=True)
-class TurnRequest:
-    """Who asks what in which conversation."""
-
-    identity: Identity
-    conversation_id: str
-    content: str
-    # Earlier (role, content) turns ("user" | "assistant"), sent before the question only while the
-    # conversation has no Coze conversation yet (an OpenAI client's history); then Coze keeps context.
-    earlier: tuple[tuple[str, str], ...] = ()
-    # The client's Idempotency-Key, and a digest of what the request asked (see :func:`fingerprint`).
-    idempotency_key: str | None = None
-    fingerprint: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class TurnHandle:
-    """A turn that a request started, or re-attached to with its Idempotency-Key (``repeated``)."""
-
-    answer: MessageRecord
-    conversation: ConversationRecord
-    user_message_id: str | None
-    repeated: bool = False
-
-    @property
-    def message_id(self) -> str:
-        return self.answer.id
-
-
-@dataclass(frozen=True, slots=True)
-class TurnResult:
-    """A turn run to its end: the stored answer, and the end event (why it ended)."""
-
-    message: MessageRecord
-    end: TurnCompleted | TurnFailed
-
-    @property
-    def ok(self) -> bool:
-        return isinstance(self.end, TurnCompleted)
-
-
-def fingerprint(edge: str, request: object) -> str:
-    """What a request asked, as a digest: a repeated Idempotency-Key must come with the same one."""
-    canonical = json.dumps([edge, request], sort_keys=True, ensure_ascii=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def new_runner_id() -> str:
@@ -146,6 +97,7 @@ class ChatService:
             interval=checkpoint_interval,
             lease=lease,
         )
+        self.follower = TurnFollower(db=db, logs=logs, lease=self.lease, sweep=self._sweep_conversation)
         self.env = TurnEnv(
             db=db,
             coze=coze,
@@ -409,20 +361,9 @@ class ChatService:
 
     # --- watching -----------------------------------------------------------------------------
 
-    async def owned_answer(
-        self, identity: Identity, message_id: str
-    ) -> tuple[MessageRecord, ConversationRecord]:
-        """An assistant message of the caller's, with its conversation (404 otherwise)."""
-        async with self.db.read() as conn:
-            message = await repo.get_message(conn, message_id)
-            conversation = (
-                await repo.get_conversation(conn, identity.owner, message.conversation_id)
-                if message
-                else None
-            )
-        if message is None or conversation is None or message.role != "assistant":
-            raise NotFoundError("no such message", code="message_not_found")
-        return message, conversation
+    async def owned_answer(self, identity: Identity, message_id: str) -> TurnHandle:
+        """An answer of the caller's, to watch (404 when it is not theirs or not an answer)."""
+        return await self.follower.owned_answer(identity, message_id)
 
     async def watch(
         self,
@@ -436,7 +377,7 @@ class ChatService:
         ``cancel_on_exit``, a watcher that leaves before the end (its client went away) stops it."""
         ended = False
         try:
-            async for item in self._follow(handle.answer, handle.conversation, after, keepalive):
+            async for item in self.follower.follow(handle, after, keepalive):
                 if not isinstance(item, Keepalive) and is_terminal(item[1]):
                     ended = True
                 yield item
@@ -446,83 +387,10 @@ class ChatService:
 
     async def result(self, handle: TurnHandle) -> TurnResult:
         """Wait for the turn's end; the stored answer and how the turn ended."""
-        end: TurnCompleted | TurnFailed | None = None
-        async for item in self._follow(handle.answer, handle.conversation, 0, None):
-            if not isinstance(item, Keepalive) and isinstance(item[1], TurnCompleted | TurnFailed):
-                end = item[1]
-        async with self.db.read() as conn:
-            message = await repo.get_message(conn, handle.answer.id)
-        if message is None or end is None:
-            raise NotFoundError("the answer was deleted", code="message_not_found")
-        return TurnResult(message, end)
+        return await self.follower.result(handle)
 
-    async def _follow(
-        self, answer: MessageRecord, conversation: ConversationRecord, after: int, keepalive: float | None
-    ) -> AsyncIterator[Entry | Keepalive]:
-        turn_log = self.logs.get(answer.id)
-        if turn_log is not None:
-            async for item in turn_log.follow(after, keepalive=keepalive):
-                yield item
-            return
-        remote = await self.logs.follow_elsewhere(answer.id, after, keepalive=keepalive or 15.0)
-        if remote is not None:
-            async for item in remote:
-                if isinstance(item, Keepalive):
-                    ended = await self._stored_end_if_over(answer.id, conversation)
-                    if ended is not None:
-                        for entry in ended:
-                            if entry[0] > after:
-                                yield entry
-                        return
-                else:
-                    after = item[0]
-                yield item
-            return
-        async for item in self._follow_stored(answer, conversation, after, keepalive):
-            yield item
-
-    async def _follow_stored(
-        self, answer: MessageRecord, conversation: ConversationRecord, after: int, keepalive: float | None
-    ) -> AsyncIterator[Entry | Keepalive]:
-        """No live log here: wait for the stored answer to end (another instance runs it and no shared
-        log is configured, or its instance died and the lease runs out), then replay it."""
-        quiet = 0.0
-        while True:
-            async with self.db.read() as conn:
-                message = await repo.get_message(conn, answer.id)
-            if message is None:
-                return
-            if message.status != "streaming":
-                for entry in stored_entries(message, bot=conversation.bot, after=after):
-                    yield entry
-                return
-            if not turn_store.is_alive(message, self.lease):
-                await self.keeper.sweep(lease=self.lease, conversation_id=conversation.id)
-                continue
-            await asyncio.sleep(STORED_POLL)
-            quiet += STORED_POLL
-            if keepalive is not None and quiet >= keepalive:
-                quiet = 0.0
-                yield KEEPALIVE
-
-    async def _stored_end_if_over(
-        self, message_id: str, conversation: ConversationRecord
-    ) -> list[Entry] | None:
-        """A followed turn went quiet: if its instance died, resolve it; if it has ended in the
-        store, its end (the shared log never got it)."""
-        async with self.db.read() as conn:
-            message = await repo.get_message(conn, message_id)
-        if message is None:
-            return []
-        if message.status == "streaming" and not turn_store.is_alive(message, self.lease):
-            await self.keeper.sweep(lease=self.lease, conversation_id=conversation.id)
-            async with self.db.read() as conn:
-                message = await repo.get_message(conn, message_id)
-            if message is None:
-                return []
-        if message.status == "streaming":
-            return None
-        return [(message.last_seq or 0, ending(message))]
+    async def _sweep_conversation(self, conversation_id: str) -> int:
+        return await self.keeper.sweep(lease=self.lease, conversation_id=conversation_id)
 
     # --- stopping -----------------------------------------------------------------------------
 
@@ -541,7 +409,7 @@ class ChatService:
 
     async def _stop_elsewhere(self, live: MessageRecord, conversation: ConversationRecord) -> bool:
         if not turn_store.is_alive(live, self.lease):
-            return await self.keeper.sweep(lease=self.lease, conversation_id=conversation.id) > 0
+            return await self._sweep_conversation(conversation.id) > 0
         if live.runner and await self.logs.request_cancel(live.runner, live.id):
             return True
         # No shared log, or its instance did not answer: ask Coze to cancel the chat; the instance's

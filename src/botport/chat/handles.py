@@ -1,0 +1,59 @@
+"""What the edges hold of a turn: the request that starts one, the handle they watch it by, and the
+result they render once it has ended."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from botport.chat.events import TurnCompleted, TurnFailed
+from botport.identity import Identity
+from botport.store.records import ConversationRecord, MessageRecord
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    """Who asks what in which conversation."""
+
+    identity: Identity
+    conversation_id: str
+    content: str
+    # Earlier (role, content) turns ("user" | "assistant"), sent before the question only while the
+    # conversation has no Coze conversation yet (an OpenAI client's history); then Coze keeps context.
+    earlier: tuple[tuple[str, str], ...] = ()
+    # The client's Idempotency-Key, and a digest of what the request asked (see :func:`fingerprint`).
+    idempotency_key: str | None = None
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnHandle:
+    """A turn that a request started, or re-attached to with its Idempotency-Key (``repeated``)."""
+
+    answer: MessageRecord
+    conversation: ConversationRecord
+    user_message_id: str | None
+    repeated: bool = False
+
+    @property
+    def message_id(self) -> str:
+        return self.answer.id
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """A turn run to its end: the stored answer, and the end event (why it ended)."""
+
+    message: MessageRecord
+    end: TurnCompleted | TurnFailed
+
+    @property
+    def ok(self) -> bool:
+        return isinstance(self.end, TurnCompleted)
+
+
+def fingerprint(edge: str, request: object) -> str:
+    """What a request asked, as a digest: a repeated Idempotency-Key must come with the same one."""
+    canonical = json.dumps([edge, request], sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
