@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_helpers import ask, last_answer, open_page
-from playwright.sync_api import BrowserContext, Locator, Page, Route, expect
+from browser_helpers import CuttableProxy, ask, last_answer, new_context, open_page
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
 
 pytestmark = pytest.mark.browser
 
@@ -159,23 +159,49 @@ def test_two_conversations_stream_at_once(page: Page) -> None:
         assert [m["status"] for m in stored if m["role"] == "assistant"] == ["completed"]
 
 
-def test_a_network_drop_reconnects_by_itself(page: Page, context: BrowserContext) -> None:
-    ask(page, "/slow keep going offline")
-    answer = last_answer(page)
-    expect_streaming(answer)
-    conversation = conversation_id(page)
+@pytest.fixture
+def proxy(base_url: str) -> Iterator[CuttableProxy]:
+    cuttable = CuttableProxy(base_url)
+    yield cuttable
+    cuttable.close()
 
-    context.set_offline(True)
-    expect(answer.locator(".reconnecting")).to_be_visible()
-    expect(answer.locator(".reconnecting")).to_have_text("Reconnecting…")
-    page.wait_for_timeout(1000)  # stay offline for a while: the page keeps trying
-    context.set_offline(False)
 
-    expect_whole_answer(answer)
-    expect(answer.locator(".follow-ups .chip").first).to_be_visible()
-    stored = stored_messages(page, conversation)
-    assert [m["role"] for m in stored] == ["user", "assistant"]
-    assert stored[-1]["status"] == "completed"
+def test_a_network_drop_reconnects_by_itself(browser: Browser, proxy: CuttableProxy) -> None:
+    context = new_context(browser, proxy.url)  # the page talks to botport through the proxy
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        sent: list[tuple[str, str]] = []
+        page.on("request", lambda request: sent.append((request.method, request.url)))
+        open_page(page, "/")
+        ask(page, "/slow keep going through a drop")
+        answer = last_answer(page)
+        expect_streaming(answer)
+        conversation = conversation_id(page)
+
+        proxy.down = True
+        proxy.cut()  # the answer's stream stops mid-body, and reconnecting fails for a while
+        expect(answer.locator(".reconnecting")).to_be_visible()
+        expect(answer.locator(".reconnecting")).to_have_text("Reconnecting…")
+        expect(answer).to_have_attribute("data-status", "streaming")
+        page.wait_for_timeout(1500)  # the page keeps trying
+        expect(answer.locator(".message-error")).to_be_hidden()
+        proxy.down = False
+
+        expect_whole_answer(answer)
+        expect(answer.locator(".follow-ups .chip").first).to_be_visible()
+        stored = stored_messages(page, conversation)
+        assert [m["role"] for m in stored] == ["user", "assistant"]
+        assert stored[-1]["status"] == "completed"
+        # It resumed after the last event it had, and never sent the question twice.
+        resumed = [int(url.rsplit("after=", 1)[1]) for _, url in sent if "/events?after=" in url]
+        assert resumed and min(resumed) > 1, sent
+        posts = [url for method, url in sent if method == "POST" and url.endswith("/messages")]
+        assert posts == [f"{proxy.url}/api/conversations/{conversation}/messages"]
+        assert errors == []
+    finally:
+        context.close()
 
 
 def test_a_failed_reattach_request_is_retried(page: Page) -> None:
