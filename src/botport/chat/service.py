@@ -330,10 +330,10 @@ class ChatService:
                     await repo.rename_conversation(conn, owner, conversation.id, title_from(question))
             if orphans:  # a dead instance's chat may still run on Coze: stop it before asking again
                 await self.keeper.cancel_chats(orphans)
+            running = make_turn(conversation, user, answer)
         except BaseException:
             self._by_conversation.pop(conversation.id, None)
             raise
-        running = make_turn(conversation, user, answer)
         self._by_conversation[conversation.id] = running
         self._by_message[answer.id] = running
         running.start()
@@ -441,6 +441,7 @@ class ChatService:
             turn.cancel()
 
     def is_running(self, conversation_id: str) -> bool:
+        """Whether this instance runs (or is starting) a turn in the conversation."""
         return conversation_id in self._by_conversation
 
     async def running_turn(self, conversation_id: str) -> tuple[str, str | None] | None:

@@ -92,6 +92,7 @@ class Turn:
         self._accepted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._stop: tuple[str, str] | None = None  # (code, message) of a cancel
         self._coze_ended = False  # Coze said the chat failed: nothing to cancel there
+        self._ending = False  # the outcome is being stored
         self._saved: tuple[int, int, str | None, str | None] = (0, 0, None, conversation.coze_conversation_id)
         self._append(self.started)
 
@@ -134,7 +135,8 @@ class Turn:
         """End the turn now; its partial answer is stored as ``interrupted`` with ``code``."""
         if self._stop is None:
             self._stop = (code, message)
-        if self._task is not None and not self._task.done():
+        # Once the turn is storing its end, a later cancel (a Stop, then a shutdown) must not cut it.
+        if self._task is not None and not self._task.done() and not self._ending:
             self._task.cancel()
 
     async def wait(self) -> None:
@@ -268,8 +270,9 @@ class Turn:
     async def _end(self, status: MessageStatus, error: BotportError | None, tail: list[DomainEvent]) -> None:
         """Store the outcome (and stop the Coze chat if Coze did not end it), then end the log: a
         watcher that sees the end can rely on the stored answer."""
-        if self.ended:
+        if self.ended or self._ending:
             return
+        self._ending = True
         try:
             await asyncio.gather(
                 self._store(status, error, last_seq=self.log.last_seq + len(tail)),
