@@ -43,7 +43,7 @@ from botport.chat.events import (
 from botport.chat.handles import TurnHandle, TurnRequest, fingerprint
 from botport.errors import BadRequestError, NotFoundError
 from botport.store import repository as repo
-from botport.store.records import ConversationRecord
+from botport.store.records import ConversationRecord, MessageRecord
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
@@ -224,6 +224,24 @@ async def cancel_turn(conversation_id: str, identity: IdentityDep, chat: ChatSer
     return CancelResult(cancelled=await chat.cancel(identity, conversation_id))
 
 
+def _as_written(answer: MessageRecord, event: MessageCompleted) -> MessageRecord:
+    """The answer as it stood when the message completed (before the turn's end): the same frame
+    for every watcher of that number, whenever it connected."""
+    return replace(
+        answer,
+        content=event.content,
+        reasoning=event.reasoning,
+        status="streaming",
+        input_tokens=None,
+        output_tokens=None,
+        total_tokens=None,
+        follow_ups=(),
+        error_code=None,
+        error_message=None,
+        tool_calls=None,
+    )
+
+
 async def turn_frames(handle: TurnHandle, events: AsyncIterator[Entry | Keepalive]) -> AsyncIterator[bytes]:
     """Render a turn's numbered domain events as botport's SSE frames (``id:`` is the number)."""
     message_id = handle.message_id
@@ -239,8 +257,7 @@ async def turn_frames(handle: TurnHandle, events: AsyncIterator[Entry | Keepaliv
         elif isinstance(event, TurnStarted):
             yield frame("turn.started", asdict(event), seq)
         elif isinstance(event, MessageCompleted):
-            so_far = replace(handle.answer, content=event.content, reasoning=event.reasoning)
-            public = MessagePublic.of(so_far)
+            public = MessagePublic.of(_as_written(handle.answer, event))
             yield frame("message.completed", public.model_dump(mode="json"), seq)
         elif isinstance(event, FollowUps):
             yield frame("follow_ups", {"suggestions": list(event.suggestions)}, seq)

@@ -142,6 +142,9 @@ class EventLogs:
         """Follow a turn that another instance runs; None: not possible here (no shared log)."""
         return None
 
+    async def end_elsewhere(self, message_id: str, event: DomainEvent) -> None:
+        """End the shared log of a turn whose instance died (nothing to do without a shared log)."""
+
     async def request_cancel(self, runner: str, message_id: str) -> bool:
         """Ask the instance ``runner`` to stop a turn; False: no such instance could be told."""
         return False

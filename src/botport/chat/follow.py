@@ -20,7 +20,7 @@ from botport.store.db import Database
 from botport.store.records import MessageRecord
 
 STORED_POLL = 1.0  # seconds: following a turn another instance runs, without a shared log
-REMOTE_KEEPALIVE = 15.0
+REMOTE_KEEPALIVE = 15.0  # seconds; a remote follower checks the store at least twice a lease
 
 # Resolve the dead instance's turns in one conversation (the keeper's sweep); how many it resolved.
 Sweep = Callable[[str], Awaitable[int]]
@@ -66,9 +66,10 @@ class TurnFollower:
             async for item in turn_log.follow(after, keepalive=keepalive):
                 yield item
             return
-        remote = await self.logs.follow_elsewhere(
-            handle.answer.id, after, keepalive=keepalive or REMOTE_KEEPALIVE
-        )
+        # Quiet spells are also when the store is asked whether the turn's instance died: within
+        # half a lease, so a watcher hears of a lost turn about when another instance resolves it.
+        quiet = min(keepalive or REMOTE_KEEPALIVE, self.lease.total_seconds() / 2)
+        remote = await self.logs.follow_elsewhere(handle.answer.id, after, keepalive=quiet)
         if remote is None:
             async for item in self._follow_stored(handle, after, keepalive):
                 yield item

@@ -15,6 +15,8 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
+from botport.chat.eventlog import EventLogs
+from botport.chat.events import TurnFailed
 from botport.chat.turn import Turn, cancel_coze_chat
 from botport.store import turns as turn_store
 from botport.store.db import Database
@@ -33,6 +35,7 @@ class TurnKeeper:
         *,
         db: Database,
         coze: CozeClient,
+        logs: EventLogs,
         runner: str,
         running: Callable[[], Iterable[Turn]],
         interval: float,
@@ -40,6 +43,7 @@ class TurnKeeper:
     ) -> None:
         self.db = db
         self.coze = coze
+        self.logs = logs
         self.runner = runner
         self.running = running
         self.interval = interval
@@ -100,7 +104,10 @@ class TurnKeeper:
             orphans = await turn_store.resolve_orphans(conn, lease=lease, conversation_id=conversation_id)
         if orphans:
             log.warning("%d answer(s) left running by a stopped instance were marked failed", len(orphans))
-            await self.cancel_chats(orphans)
+            lost = [(o.message_id, _lost(o.message_id)) for o in orphans]
+            await asyncio.gather(
+                self.cancel_chats(orphans), *(self.logs.end_elsewhere(mid, end) for mid, end in lost)
+            )
         return len(orphans)
 
     async def cancel_chats(self, orphans: list[turn_store.Orphan]) -> None:
@@ -112,3 +119,12 @@ class TurnKeeper:
                     await cancel_coze_chat(self.coze, orphan.coze_conversation_id, orphan.upstream_chat_id)
 
         await asyncio.gather(*(cancel(orphan) for orphan in orphans))
+
+
+def _lost(message_id: str) -> TurnFailed:
+    return TurnFailed(
+        message_id=message_id,
+        status="failed",
+        code=turn_store.ORPHAN_CODE,
+        message=turn_store.ORPHAN_MESSAGE,
+    )

@@ -141,6 +141,19 @@ class RedisEventLogs(EventLogs):
 
     # --- stopping a turn on another instance -----------------------------------------------------
 
+    async def end_elsewhere(self, message_id: str, event: DomainEvent) -> None:
+        """A dead instance's turn was resolved here: give its followers the end it never wrote.
+        ``0-*`` numbers the entry after the last one; a stream that expired is left alone."""
+        key = stream_key(message_id)
+        try:
+            if await self.redis.exists(key):
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.xadd(key, {"e": codec.encode(event)}, id="0-*")
+                pipe.expire(key, int(self.retention))
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning("could not end the shared log of turn %s: %s", message_id, exc)
+
     async def request_cancel(self, runner: str, message_id: str) -> bool:
         try:
             heard = await self.redis.publish(CANCEL_PREFIX + runner, message_id)

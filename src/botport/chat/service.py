@@ -92,6 +92,7 @@ class ChatService:
         self.keeper = TurnKeeper(
             db=db,
             coze=coze,
+            logs=logs,
             runner=self.runner,
             running=self.running_turns,
             interval=checkpoint_interval,
