@@ -8,8 +8,7 @@ import { t } from "./i18n.js";
 const FIRST_PAUSE_MS = 500;
 const MAX_PAUSE_MS = 5000;
 const GIVE_UP_MS = 120_000;
-// No answer, or one a restarting server or a busy proxy gives: try again.
-const TRANSIENT = new Set([0, 429, 502, 503, 504]);
+const GATEWAY = new Set([502, 503, 504]);
 const DELTAS = new Set(["text.delta", "reasoning.delta"]);
 
 export function errorInfo(error) {
@@ -18,6 +17,15 @@ export function errorInfo(error) {
     return { code: error.code, message: error.message, logid: error.logid };
   }
   return { code: "error", message: String(error && error.message ? error.message : error) };
+}
+
+/**
+ * Worth trying again: no answer at all, or a proxy's gateway error while botport restarts. botport's
+ * own errors (a JSON body with a code: an upstream failure, a limit) are shown instead.
+ */
+function transient(error) {
+  if (!(error instanceof api.ApiError)) return false;
+  return error.status === 0 || (GATEWAY.has(error.status) && error.code === `http_${error.status}`);
 }
 
 /** Wait `ms`; sooner when the browser is back online or reading is aborted. */
@@ -95,8 +103,8 @@ export async function follow(turn, { onStarted } = {}) {
       }
     } catch (error) {
       if (controller.signal.aborted) return "aborted";
-      if (error.status === 409 && !turn.messageId) return "busy";
-      if (!TRANSIENT.has(error.status)) {
+      if (error?.code === "turn_in_progress" && !turn.messageId) return "busy";
+      if (!transient(error)) {
         view.fail(errorInfo(error));
         return "failed";
       }
