@@ -256,6 +256,11 @@ class ChatService:
             return repeat
         starting: asyncio.Future[TurnHandle] | None = None
         if key:
+            # A concurrent request with this key may have begun while we looked: follow it instead.
+            while (owner, key) in self._starting:
+                repeat = await self.find_repeat(request.identity, key, request.fingerprint)
+                if repeat is not None:
+                    return repeat
             starting = asyncio.get_running_loop().create_future()
             self._starting[(owner, key)] = starting
         try:
