@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
@@ -67,13 +68,18 @@ class TurnKeeper:
         self._poked.set()
 
     async def _loop(self) -> None:
+        next_tick = time.monotonic() + self.interval
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.interval):
+                async with asyncio.timeout(max(0.0, next_tick - time.monotonic())):
                     await self._poked.wait()
             self._poked.clear()
             try:
-                await self.tick()
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + self.interval
+                    await self.tick()
+                else:  # poked: only the new Coze ids, the text waits for the tick
+                    await self.checkpoint(ids_only=True)
             except Exception:  # a database hiccup must not end the keeping
                 log.exception("checkpointing running turns failed; trying again")
 
@@ -86,14 +92,24 @@ class TurnKeeper:
             async with self.db.connect() as conn:
                 await turn_store.purge_idempotency_keys(conn)
 
-    async def checkpoint(self) -> None:
+    async def checkpoint(self, *, ids_only: bool = False) -> None:
+        """Write what running turns have. A turn younger than one interval has less than one interval
+        of text: it is written only for its Coze ids (a crash still loses at most one interval)."""
         turns = list(self.running())
         if not turns:
             return
-        points = [(turn, point) for turn in turns if (point := turn.pending_checkpoint()) is not None]
+        young = time.monotonic() - self.interval
+        points = [
+            (turn, point)
+            for turn in turns
+            if (point := turn.pending_checkpoint(ids_only=ids_only or turn.started_at > young)) is not None
+        ]
+        if ids_only and not points:
+            return
         async with self.db.connect() as conn:
             await turn_store.checkpoint(conn, [point for _, point in points])
-            await turn_store.heartbeat(conn, self.runner)
+            if not ids_only:
+                await turn_store.heartbeat(conn, self.runner)
         for turn, point in points:
             turn.checkpointed(point)
 

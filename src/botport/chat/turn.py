@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ class Turn:
         self._stop: tuple[str, str] | None = None  # (code, message) of a cancel
         self._coze_ended = False  # Coze said the chat failed: nothing to cancel there
         self._ending = False  # the outcome is being stored
+        self.started_at = time.monotonic()
         self._saved: tuple[int, int, str | None, str | None] = (0, 0, None, conversation.coze_conversation_id)
         self._append(self.started)
 
@@ -147,11 +149,14 @@ class Turn:
 
     # --- checkpoints (called by the keeper) -------------------------------------------------------
 
-    def pending_checkpoint(self) -> turn_store.Checkpoint | None:
-        """What changed since the last checkpoint; None: nothing new."""
+    def pending_checkpoint(self, *, ids_only: bool = False) -> turn_store.Checkpoint | None:
+        """What changed since the last checkpoint; None: nothing new (with ``ids_only``: no new
+        Coze ids — new text alone waits for the next full checkpoint)."""
         state = self.state
         now = (len(state.content), len(state.reasoning), state.chat_id, state.coze_conversation_id)
         if now == self._saved or self.ended:
+            return None
+        if ids_only and now[2:] == self._saved[2:]:
             return None
         return turn_store.Checkpoint(
             message_id=self.answer.id,
