@@ -317,7 +317,7 @@ class Turn:
         new_coze_id = state.coze_conversation_id
         async with self.env.db.connect() as conn:
             await repo.update_message(conn, self.answer.id, **fields)
-            if new_coze_id and new_coze_id != self.conversation.coze_conversation_id:
+            if new_coze_id and new_coze_id != self._saved[3]:  # not yet written by a checkpoint
                 await repo.set_coze_conversation_id(conn, self.conversation.id, new_coze_id)
             await repo.touch_conversation(conn, self.conversation.id)
 

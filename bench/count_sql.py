@@ -1,0 +1,75 @@
+"""Count the SQL statements and write transactions one streamed turn costs (not a test).
+
+Runs botport in-process in token mode against the emulator (no delays) and sends N turns, each in a
+new conversation (as bench_gateway.py does) or all in one conversation, then prints the statements
+per turn by kind. Run it against another checkout with PYTHONPATH=that/src to compare.
+
+    python bench/count_sql.py --turns 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from sqlalchemy import event
+
+from botport.app import create_app
+from botport.asgi_transport import StreamingASGITransport
+from botport.emulator.app import create_emulator_app
+from botport.settings import BotConfig, Settings
+
+TOKEN = "count-sql-token"
+DEMO_BOT_ID = "7000000000000000001"
+
+
+async def main(turns: int, same_conversation: bool) -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="botport-sql-"))
+    emulator = create_emulator_app(tokens=[TOKEN])
+    settings = Settings(
+        coze_token=SecretStr(TOKEN),
+        coze_base_url="http://coze.test",
+        bots=[BotConfig(slug="demo", bot_id=DEMO_BOT_ID)],
+        data_dir=data_dir,
+        secret_key=SecretStr("count-sql"),
+    )
+    app = create_app(settings, upstream_transport=StreamingASGITransport(emulator))
+    counts: collections.Counter[str] = collections.Counter()
+    async with app.router.lifespan_context(app), emulator.router.lifespan_context(emulator):
+        engine = app.state.services.db.engine.sync_engine
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            counts[statement.split(None, 1)[0].upper()] += 1
+
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://bp") as client:
+            conversation = None
+            for _ in range(turns):
+                if conversation is None or not same_conversation:
+                    conversation = (await client.post("/api/conversations", json={})).json()["id"]
+                response = await client.post(
+                    f"/api/conversations/{conversation}/messages", json={"content": "hello", "stream": True}
+                )
+                assert b"turn.completed" in response.content, response.content[-300:]
+        await asyncio.sleep(0.1)
+    total = sum(counts.values())
+    print(f"{turns} turns, {'one conversation' if same_conversation else 'a conversation each'}:")
+    print(f"  statements per turn: {total / turns:.1f}")
+    for kind, n in counts.most_common():
+        print(f"    {kind:<8} {n / turns:.1f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--turns", type=int, default=50)
+    parser.add_argument("--same-conversation", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(main(args.turns, args.same_conversation))
