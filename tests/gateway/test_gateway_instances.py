@@ -563,8 +563,11 @@ async def test_a_killed_instance_s_turn_is_resolved_by_the_other(cluster: Cluste
         answer = await answer_of(on_b, cid)
         assert answer["id"] == message_id and answer["status"] == "failed"
         assert answer["error"]["code"] == "turn_lost"
-        # The text A checkpointed (every 0.5 s) is kept: a start of what was streamed, cut early.
-        assert answer["content"].startswith("**Turn 1.**") and PROMPT_END not in answer["content"]
+        # The text A checkpointed (every 0.5 s) is kept: a start of what was streamed (as little as
+        # its first word, when the checkpoint came early), cut before the end.
+        kept = answer["content"]
+        assert kept and ("**Turn 1.**".startswith(kept) or kept.startswith("**Turn 1.**")), kept
+        assert PROMPT_END not in kept
         # Its Coze chat was cancelled (it had ~10 s to go), so the conversation is free at once.
         assert await eventually(lambda: chats_of(coze)[0]["status"] == "canceled", timeout=5)
         assert await running_turn(on_b, cid) is None
