@@ -61,6 +61,7 @@ async def _coze_client(
         transport=transport,
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
+        max_connections=settings.upstream_max_connections,
     )
 
 

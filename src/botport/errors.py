@@ -6,6 +6,7 @@
     ├── UpstreamError                 + upstream_code, logid (Coze's x-tt-logid)
     │   ├── UpstreamConnectionError   the network failed (DNS, refused, reset, cut mid-stream)
     │   ├── UpstreamTimeout           connect or read timeout, or a turn deadline
+    │   ├── UpstreamOverloadedError   503: every connection to Coze is in use (with retry_after)
     │   ├── UpstreamHTTPError         an HTTP status >= 400 without a Coze envelope
     │   ├── UpstreamProtocolError     malformed data: bad JSON, unexpected content type
     │   ├── CozeAPIError              Coze answered code > 0 (envelope or ``error`` event)
@@ -105,6 +106,14 @@ class UpstreamConnectionError(UpstreamError):
 class UpstreamTimeout(UpstreamError):
     status = 504
     code = "upstream_timeout"
+
+
+class UpstreamOverloadedError(UpstreamError):
+    """botport's own limit: every connection to Coze is in use. Nothing was asked; try again soon."""
+
+    status = 503
+    code = "upstream_busy"
+    retry_after = 5
 
 
 class UpstreamHTTPError(UpstreamError):

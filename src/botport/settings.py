@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=120.0, gt=0, description="Longest silence allowed inside a stream.")
     turn_timeout: float = Field(default=600.0, gt=0, description="Longest a whole turn may take.")
+    upstream_max_connections: int = Field(
+        default=2000,
+        ge=1,
+        description="Connections to Coze at once: one per running turn; past it a new turn gets 503.",
+    )
     checkpoint_interval: float = Field(
         default=2.0,
         gt=0,

@@ -39,6 +39,7 @@ from botport.errors import (
     UpstreamConnectionError,
     UpstreamError,
     UpstreamHTTPError,
+    UpstreamOverloadedError,
     UpstreamTimeout,
 )
 from botport.store import repository as repo
@@ -195,7 +196,7 @@ class Turn:
             code, message = self._stop or SHUTDOWN
             await self._end_interrupted(code, message)
             raise
-        except ConversationBusyError as exc:
+        except (ConversationBusyError, UpstreamOverloadedError) as exc:
             if self._accepted.done():
                 await self._end_failed(exc)
             else:
@@ -330,26 +331,29 @@ class Turn:
             return
         await cancel_coze_chat(self.env.coze, state.coze_conversation_id, state.chat_id)
 
-    async def _refuse(self, exc: ConversationBusyError) -> None:
-        """Coze still runs a chat in this conversation: store nothing, answer 409 with Retry-After."""
+    async def _refuse(self, exc: ConversationBusyError | UpstreamOverloadedError) -> None:
+        """Coze still runs a chat in this conversation (409), or every connection to Coze is in use
+        (503): nothing was asked, so store nothing, and answer with Retry-After."""
         try:
             async with self.env.db.connect() as conn:
                 user_id = self.user_message.id if self.user_message else None
                 await turn_store.discard_turn(conn, self.answer.id, user_id)
         except Exception:
             log.exception("turn %s: could not discard the refused turn", self.answer.id)
-        refusal = TurnInProgressError(
-            "Coze is still finishing an earlier answer in this conversation; try again in a moment",
-            code="conversation_busy",
-            retry_after=BUSY_RETRY_AFTER,
-        )
+        refusal: BotportError = exc
+        if isinstance(exc, ConversationBusyError):
+            refusal = TurnInProgressError(
+                "Coze is still finishing an earlier answer in this conversation; try again in a moment",
+                code="conversation_busy",
+                retry_after=BUSY_RETRY_AFTER,
+            )
         self._append(
             TurnFailed(
                 message_id=self.answer.id,
                 status="failed",
                 code=refusal.code,
                 message=refusal.message,
-                http_status=409,
+                http_status=refusal.status,
                 upstream_code=exc.upstream_code,
                 logid=exc.logid,
                 retryable=True,

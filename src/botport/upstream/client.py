@@ -44,6 +44,8 @@ __all__ = ["ChatStream", "CozeClient"]
 logger = logging.getLogger("botport.upstream")
 
 _LOGID_HEADER = "x-tt-logid"
+POOL_WAIT = 5.0  # seconds a request may wait for a free connection to Coze
+KEEPALIVE_CONNECTIONS = 100  # idle connections kept open for reuse
 _EXCERPT_CHARS = 200
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -61,17 +63,27 @@ class CozeClient:
         transport: httpx.AsyncBaseTransport | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 120.0,
+        max_connections: int | None = None,
     ) -> None:
         if http is not None and transport is not None:
             raise ValueError("pass either http or transport, not both")
         self._base_url = base_url.rstrip("/")
         self._token = token
-        # Write and pool waits are short operations: bound them like a connect.
+        # A write is short: bound it like a connect. Waiting for a free connection (the pool) is
+        # bounded shorter: past it the request is refused as overloaded (503), not failed.
         self._timeout = httpx.Timeout(
-            connect=connect_timeout, read=read_timeout, write=connect_timeout, pool=connect_timeout
+            connect=connect_timeout,
+            read=read_timeout,
+            write=connect_timeout,
+            pool=min(connect_timeout, POOL_WAIT),
+        )
+        # httpx keeps 100 connections by default: the 101st concurrent stream would wait. Size it
+        # deliberately (every running turn holds one connection for its whole stream).
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=KEEPALIVE_CONNECTIONS
         )
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(transport=transport, timeout=self._timeout)
+        self._http = http or httpx.AsyncClient(transport=transport, timeout=self._timeout, limits=limits)
 
     async def aclose(self) -> None:
         if self._owns_http:

@@ -20,6 +20,7 @@ from botport.errors import (
     CozeAPIError,
     UpstreamConnectionError,
     UpstreamError,
+    UpstreamOverloadedError,
     UpstreamProtocolError,
     UpstreamTimeout,
     coze_error,
@@ -38,6 +39,11 @@ _FINAL_CHAT_EVENTS = {
 
 def transport_error(exc: httpx.HTTPError, *, logid: str | None, mid_stream: bool) -> UpstreamError:
     """The botport error for an httpx failure. Messages name the kind of failure, never a header."""
+    if isinstance(exc, httpx.PoolTimeout):
+        return UpstreamOverloadedError(
+            "every connection to Coze is in use (BOTPORT_UPSTREAM_MAX_CONNECTIONS); try again in a moment",
+            logid=logid,
+        )
     if isinstance(exc, httpx.ConnectTimeout):
         return UpstreamTimeout("connect timeout: Coze did not accept the connection in time", logid=logid)
     if isinstance(exc, httpx.ReadTimeout):

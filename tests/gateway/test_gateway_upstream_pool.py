@@ -1,0 +1,55 @@
+"""The connections to Coze are a sized pool: when every one is in use, a new turn is refused at once
+with 503 + Retry-After and nothing stored — never a stored ``failed`` turn that blames Coze."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gateway_helpers import emulator, gateway, token_settings
+
+from botport.chat.handles import TurnRequest
+from botport.identity import Identity
+from botport.store import repository as repo
+
+pytestmark = pytest.mark.live
+
+
+async def test_a_full_pool_is_503_with_retry_after_and_stores_nothing(
+    tmp_path: Path, live_server: Callable[..., Any]
+) -> None:
+    coze = live_server(emulator())  # a real socket, so the real connection pool is in play
+    settings = token_settings(
+        tmp_path, coze_base_url=coze.url, upstream_max_connections=2, connect_timeout=0.5
+    )
+    async with gateway(settings) as gw:
+        chat = gw.app.state.services.chat
+        someone = Identity("web", "pool-test")
+        running = []
+        for _ in range(2):  # two long answers hold both connections
+            async with chat.db.connect() as conn:
+                conversation = await repo.create_conversation(conn, someone.owner, "slow")
+            running.append(
+                await chat.start_turn(
+                    TurnRequest(identity=someone, conversation_id=conversation.id, content="/slow hold on")
+                )
+            )
+        cid = await gw.conversation("demo")
+        refused = await gw.client.post(f"/api/conversations/{cid}/messages", json={"content": "me too"})
+        assert refused.status_code == 503, refused.text[-600:]
+        assert refused.json()["error"]["code"] == "upstream_busy"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert await gw.messages(cid) == []  # no question left behind, no failed answer
+
+        for handle in running:
+            chat.stop_turn(handle, "cancelled", "test over")
+        for handle in running:
+            assert (await chat.result(handle)).message.status == "interrupted"
+        await asyncio.sleep(0.1)
+        accepted = await gw.client.post(
+            f"/api/conversations/{cid}/messages", json={"content": "me too", "stream": False}
+        )
+        assert accepted.status_code == 200 and accepted.json()["status"] == "completed"
