@@ -1,8 +1,9 @@
 """Benchmark (not a test): what botport adds on top of Coze, on loopback.
 
-Starts the Coze emulator and botport (pointed at it, as at a real Coze) as two real servers, then
-sends the same demo-bot turn N times at concurrency C, straight to the emulator and through botport,
-streaming and not. Reports time to first delta and total time (p50 / p99), the difference, and the
+Starts the Coze emulator, botport (pointed at it, as at a real Coze) and the floor (bench/floor.py: a
+bare streaming pass-through, the least a gateway can cost) as real servers, then sends the same
+demo-bot turn N times at concurrency C: straight to the emulator, through the floor, and through
+botport, streaming and not. Reports time to first delta and total time (p50 / p99), the difference, and the
 CPU time botport spent per turn (which, unlike latency, does not depend on what else the machine runs:
 at high concurrency on a small machine the client, the emulator and botport compete for the cores).
 
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 import httpx
 
 TOKEN = "bench-token"
+FLOOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "floor.py")
 DEMO_BOT_ID = "7000000000000000001"
 QUESTION = "How fast is this gateway?"
 
@@ -136,11 +138,15 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
 
 
-def summary(label: str, direct: list[Sample], via: list[Sample], streamed: bool) -> dict[str, float | str]:
+def summary(
+    label: str, direct: list[Sample], via: list[Sample], streamed: bool, floor: list[Sample]
+) -> dict[str, float | str]:
     d_total = [s.total for s in direct]
     v_total = [s.total for s in via]
     return {
         "case": label,
+        "floor_total_p50_ms": round(pct([s.total for s in floor], 0.5), 1),
+        "floor_first_delta_p50_ms": round(pct([s.first_delta for s in floor], 0.5), 1),
         "direct_total_p50_ms": round(pct(d_total, 0.5), 1),
         "botport_total_p50_ms": round(pct(v_total, 0.5), 1),
         "added_p50_ms": round(pct(v_total, 0.5) - pct(d_total, 0.5), 1),
@@ -180,13 +186,18 @@ def main() -> None:
         ["botport", "keys", "create", "bench"], env=env, check=True, capture_output=True, text=True
     ).stdout.strip()
     results = []
+    floor_port = free_port()
+    floor_url = f"http://127.0.0.1:{floor_port}"
+    floor_cmd = [sys.executable, FLOOR, "--upstream", emu_url, "--port", str(floor_port)]
     try:
         with (
             process(["botport", "emulator", "--port", str(emu_port), "--token", TOKEN], env),
             process(["botport", "serve"], env) as botport,
+            process(floor_cmd, env) as floor,
         ):
             wait_up(f"{emu_url}/v1/conversations")
             wait_up(f"{bp_url}/healthz")
+            wait_up(f"{floor_url}/")
             for concurrency in args.concurrency:
                 turns = args.turns or max(50, 2 * concurrency)
                 for stream in (True, False):
@@ -200,14 +211,28 @@ def main() -> None:
                             True,
                         )
                     )
+                    floor_before = cpu_seconds(floor.pid)
+                    through_floor = asyncio.run(
+                        run(
+                            direct_turn,
+                            floor_url,
+                            {"Authorization": f"Bearer {TOKEN}"},
+                            turns,
+                            concurrency,
+                            True,
+                        )
+                    )
+                    floor_cpu_ms = (cpu_seconds(floor.pid) - floor_before) * 1000 / (turns + 1)
                     auth = {"Authorization": f"Bearer {key}"}
                     cpu_before = cpu_seconds(botport.pid)
                     via = asyncio.run(run(botport_turn, bp_url, auth, turns, concurrency, stream))
                     # Includes the warm-up turn: turns + 1 conversations and turns in all.
                     cpu_ms = (cpu_seconds(botport.pid) - cpu_before) * 1000 / (turns + 1)
                     label = f"{'stream' if stream else 'non-stream'} x{concurrency} ({turns} turns)"
-                    row = summary(label, direct, via, stream)
+                    row = summary(label, direct, via, stream, through_floor)
                     row["botport_cpu_ms_per_turn"] = round(cpu_ms, 1)
+                    row["floor_cpu_ms_per_turn"] = round(floor_cpu_ms, 1)
+                    row["cpu_botport_over_floor"] = round(cpu_ms / floor_cpu_ms, 1) if floor_cpu_ms else "-"
                     results.append(row)
                     print(json.dumps(results[-1]), file=sys.stderr)
     finally:
