@@ -121,7 +121,11 @@ async def botport_turn(client: httpx.AsyncClient, url: str, stream: bool) -> Sam
 async def run(
     fn, url: str, headers: dict[str, str], turns: int, concurrency: int, stream: bool
 ) -> list[Sample]:
-    limits = httpx.Limits(max_connections=concurrency + 5, max_keepalive_connections=concurrency + 5)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive closes them: reusing one just as the
+    # server closes it fails the request with a ReadError that says nothing about either server.
+    limits = httpx.Limits(
+        max_connections=concurrency + 5, max_keepalive_connections=concurrency + 5, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(headers=headers, timeout=120, limits=limits) as client:
         await fn(client, url, stream)  # warm-up
         gate = asyncio.Semaphore(concurrency)
