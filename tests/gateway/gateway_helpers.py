@@ -7,7 +7,10 @@ they are fast and can watch what goes upstream. Demo mode is tested where it is 
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -286,3 +289,15 @@ class FrameReader:
 
 def text_deltas(count: int) -> Callable[[list[Frame]], bool]:
     return lambda frames: sum(f.event == "text.delta" for f in frames) >= count
+
+
+async def eventually(check: Callable[[], Any], *, timeout: float = 10.0) -> Any:
+    """Poll a check (plain or async) until it returns something truthy, or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(0.05)

@@ -33,6 +33,7 @@ from gateway_helpers import (
     FrameReader,
     RecordingTransport,
     emulator,
+    eventually,
     recording,
     text_deltas,
     token_settings,
@@ -282,17 +283,6 @@ def event_of(frame: Frame) -> Frame:
         return frame
     own = {key: frame.data[key] for key in ("id", "conversation_id", "role", "content", "html", "reasoning")}
     return Frame(frame.event, own, frame.id)
-
-
-async def eventually(check: Any, *, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(0.05)
 
 
 def chats_of(coze: Starlette) -> list[dict[str, Any]]:

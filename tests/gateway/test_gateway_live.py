@@ -3,8 +3,6 @@ disconnect. The upstream is the emulator behind a recording transport."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +14,7 @@ from gateway_helpers import (
     FrameReader,
     RecordingTransport,
     emulator,
+    eventually,
     recording,
     text_deltas,
     token_settings,
@@ -39,18 +38,6 @@ async def _new_conversation(client: httpx.AsyncClient, bot: str = "slow") -> str
     response = await client.post("/api/conversations", json={"bot": bot})
     assert response.status_code == 201
     return str(response.json()["id"])
-
-
-async def _eventually(check: Callable[[], Any], *, timeout: float = 10.0) -> Any:
-    """Poll a check (plain or async) until it returns something truthy, or the timeout passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(0.05)
 
 
 async def _messages(client: httpx.AsyncClient, cid: str) -> list[dict[str, Any]]:
@@ -122,7 +109,7 @@ async def test_cancel_stops_the_stream_and_keeps_the_partial(
         assert "Try `/long`" not in answer["content"]  # cut well before the end
         assert answer["error"]["code"] == "cancelled"
 
-        cancels = await _eventually(lambda: transport.paths("/v3/chat/cancel"))
+        cancels = await eventually(lambda: transport.paths("/v3/chat/cancel"))
         assert cancels, "the emulator should have been told to cancel the chat"
         assert cancels[0].body["chat_id"] == _only_chat(transport)["id"]
         assert _only_chat(transport)["status"] == "canceled"
@@ -192,7 +179,7 @@ async def test_a_client_that_leaves_only_stops_watching(
             answer = (await _messages(client, cid))[-1]
             return answer if answer["status"] == "completed" else None
 
-        answer = await _eventually(completed, timeout=20)
+        answer = await eventually(completed, timeout=20)
         assert answer, "the answer should run to its end without its client"
         assert answer["content"].startswith(seen) and len(answer["content"]) > len(seen)
         assert not transport.paths("/v3/chat/cancel")
@@ -216,14 +203,14 @@ async def test_cancel_on_disconnect_stores_interrupted_and_frees_the_conversatio
             answer = (await _messages(client, cid))[-1]
             return answer if answer["status"] == "interrupted" else None
 
-        answer = await _eventually(interrupted)
+        answer = await eventually(interrupted)
         assert answer, "the answer should be stored as interrupted within a few seconds"
         assert answer["content"].startswith(seen) and seen
         assert "Try `/long`" not in answer["content"]
         assert answer["error"]["code"] == "client_disconnected"
 
-        assert await _eventually(lambda: transport.closed >= 1), "the upstream stream should be closed"
-        assert await _eventually(lambda: transport.paths("/v3/chat/cancel"))
+        assert await eventually(lambda: transport.closed >= 1), "the upstream stream should be closed"
+        assert await eventually(lambda: transport.paths("/v3/chat/cancel"))
         assert _only_chat(transport)["status"] == "canceled"
 
         after = await client.post(
@@ -247,7 +234,7 @@ async def test_delete_while_streaming(tmp_path: Path, live_server: Callable[...,
         assert frames[-1].event == "error" and frames[-1].data["turn_status"] == "interrupted"
         assert (await client.get(f"/api/conversations/{cid}")).status_code == 404
         assert (await client.get("/api/conversations")).json()["items"] == []
-        assert await _eventually(lambda: transport.paths("/v3/chat/cancel"))
+        assert await eventually(lambda: transport.paths("/v3/chat/cancel"))
         # The server is healthy: a new conversation streams normally.
         fresh = await _new_conversation(client, bot="demo")
         body = {"content": "hi", "stream": False}
