@@ -57,6 +57,11 @@ class BotportError(Exception):
     def to_dict(self) -> dict[str, object]:
         return {"code": self.code, "message": self.message}
 
+    @property
+    def http_headers(self) -> dict[str, str]:
+        """The headers its HTTP response carries (``Retry-After`` when trying again later may work)."""
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+
 
 # --- upstream ---------------------------------------------------------------------------------
 

@@ -47,8 +47,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def botport_error(request: Request, exc: BotportError) -> JSONResponse:
         if exc.status >= 500:
             log.warning("%s %s -> %s", request.method, request.url.path, exc)
-        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-        return error_response(request, exc.status, exc.to_dict(), headers=headers)
+        return error_response(request, exc.status, exc.to_dict(), headers=exc.http_headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -62,9 +62,7 @@ def _message_with_logid(exc: BotportError) -> str:
 def error_response(exc: BotportError, *, headers: dict[str, str] | None = None) -> JSONResponse:
     param = exc.param if isinstance(exc, OpenAIError) else None
     body = error_body(exc.status, exc.code, _message_with_logid(exc), param=param)
-    if exc.retry_after is not None:
-        headers = {**(headers or {}), "Retry-After": str(exc.retry_after)}
-    return JSONResponse(body, status_code=exc.status, headers=headers)
+    return JSONResponse(body, status_code=exc.status, headers={**(headers or {}), **exc.http_headers})
 
 
 def failed_turn_body(event: TurnFailed) -> dict[str, Any]:

@@ -20,13 +20,13 @@ from botport.chat.eventlog import Entry, Keepalive
 from botport.chat.events import (
     ReasoningDelta,
     TextDelta,
-    ToolCallRequest,
     ToolCallsRequired,
     TurnCompleted,
     TurnFailed,
     TurnStarted,
 )
 from botport.chat.handles import TurnHandle, TurnResult
+from botport.chat.replay import stored_tool_calls
 
 KEEPALIVE_SECONDS = 15.0
 DONE_FRAME = b"data: [DONE]\n\n"
@@ -82,10 +82,7 @@ def completion(handle: TurnHandle, result: TurnResult, *, model: str, created: i
     """The ``chat.completion`` of a turn that completed, from its stored answer."""
     record = result.message
     assert isinstance(result.end, TurnCompleted)
-    calls = tuple(
-        ToolCallRequest(id=str(c.get("id")), name=str(c.get("name")), arguments=str(c.get("arguments")))
-        for c in record.tool_calls or ()
-    )
+    calls = stored_tool_calls(record)
     return completion_object(
         CompletionIds(completion_id(handle), created, model),
         content=record.content,

@@ -54,8 +54,7 @@ def _error(exc: BotportError) -> JSONResponse:
     logid = getattr(exc, "logid", None)
     if logid:
         text += f" (logid {logid})"
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-    return JSONResponse({"error": text}, status_code=exc.status, headers=headers)
+    return JSONResponse({"error": text}, status_code=exc.status, headers=exc.http_headers)
 
 
 @router.post("/chat", responses={200: {"description": '{"replies": [answer]} or {"error": "..."}'}})

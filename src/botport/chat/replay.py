@@ -44,14 +44,19 @@ def stored_entries(message: MessageRecord, *, bot: str, after: int) -> list[Entr
     if message.follow_ups:
         tail.append(FollowUps(tuple(message.follow_ups)))
     if message.status == "requires_action" and message.tool_calls:
-        calls = tuple(
-            ToolCallRequest(id=str(c.get("id")), name=str(c.get("name")), arguments=str(c.get("arguments")))
-            for c in message.tool_calls
-        )
+        calls = stored_tool_calls(message)
         tail.append(ToolCallsRequired(chat_id=message.upstream_chat_id or "", tool_calls=calls))
     tail.append(ending(message))
     out.extend((end, event) for event in tail)
     return out
+
+
+def stored_tool_calls(message: MessageRecord) -> tuple[ToolCallRequest, ...]:
+    """The tool calls a ``requires_action`` answer stored, as the turn reported them."""
+    return tuple(
+        ToolCallRequest(id=str(c.get("id")), name=str(c.get("name")), arguments=str(c.get("arguments")))
+        for c in message.tool_calls or ()
+    )
 
 
 def ending(message: MessageRecord) -> TurnCompleted | TurnFailed:

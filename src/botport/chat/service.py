@@ -177,7 +177,7 @@ class ChatService:
                     for m in stored
                     if m.status == "completed" and m.content and (user is None or m.id != user.id)
                 ][-MAX_REPLAYED_TURNS:]
-                return opener_for(replace_coze_id(conv, None), turns)
+                return opener_for(replace(conv, coze_conversation_id=None), turns)
 
             return Turn(self.env, conv, user, answer, opener, replay if conv.coze_conversation_id else None)
 
@@ -225,7 +225,7 @@ class ChatService:
         starting = self._starting.get((owner, key))
         if starting is not None:
             try:
-                return _as_repeat(await asyncio.shield(starting))
+                return replace(await asyncio.shield(starting), repeated=True)
             except Exception:  # that start failed or lost the key to another instance: ask the store
                 log.debug("the concurrent start with this Idempotency-Key did not finish; asking the store")
         async with self.db.read() as conn:
@@ -461,14 +461,6 @@ class ChatService:
         if live is None or not turn_store.is_alive(live, self.lease):
             return None
         return live.id, None
-
-
-def _as_repeat(handle: TurnHandle) -> TurnHandle:
-    return TurnHandle(handle.answer, handle.conversation, handle.user_message_id, repeated=True)
-
-
-def replace_coze_id(conversation: ConversationRecord, coze_id: str | None) -> ConversationRecord:
-    return replace(conversation, coze_conversation_id=coze_id)
 
 
 def _enter(role: str, content: str) -> EnterMessage:
