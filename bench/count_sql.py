@@ -29,7 +29,7 @@ TOKEN = "count-sql-token"
 DEMO_BOT_ID = "7000000000000000001"
 
 
-async def main(turns: int, same_conversation: bool) -> None:
+async def main(turns: int, same_conversation: bool, verbose: bool) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="botport-sql-"))
     emulator = create_emulator_app(tokens=[TOKEN])
     settings = Settings(
@@ -41,12 +41,18 @@ async def main(turns: int, same_conversation: bool) -> None:
     )
     app = create_app(settings, upstream_transport=StreamingASGITransport(emulator))
     counts: collections.Counter[str] = collections.Counter()
+    full: collections.Counter[str] = collections.Counter()
     async with app.router.lifespan_context(app), emulator.router.lifespan_context(emulator):
-        engine = app.state.services.db.engine.sync_engine
+        db = app.state.services.db
+        # An older checkout has one engine; group commit adds the writer's.
+        engines = getattr(db, "sync_engines", [db.engine.sync_engine])
 
-        @event.listens_for(engine, "before_cursor_execute")
         def _count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
             counts[statement.split(None, 1)[0].upper()] += 1
+            full[" ".join(statement.split())[:150]] += 1
+
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", _count)
 
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://bp") as client:
             conversation = None
@@ -63,6 +69,9 @@ async def main(turns: int, same_conversation: bool) -> None:
     print(f"  statements per turn: {total / turns:.1f}")
     for kind, n in counts.most_common():
         print(f"    {kind:<8} {n / turns:.1f}")
+    if verbose:
+        for statement, n in full.most_common():
+            print(f"  {n / turns:5.1f}  {statement}")
 
 
 if __name__ == "__main__":
@@ -71,5 +80,6 @@ if __name__ == "__main__":
     )
     parser.add_argument("--turns", type=int, default=50)
     parser.add_argument("--same-conversation", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="also list each statement")
     args = parser.parse_args()
-    asyncio.run(main(args.turns, args.same_conversation))
+    asyncio.run(main(args.turns, args.same_conversation, args.verbose))

@@ -18,7 +18,7 @@ UPDATE_MESSAGES = re.compile(r'^\s*UPDATE\s+"?messages"?\s', re.IGNORECASE)
 async def test_writes_per_turn_do_not_grow_with_deltas(tmp_path: Path, database_url: str) -> None:
     async with gateway(token_settings(tmp_path, database_url=database_url), recording()) as gw:
         cid = await gw.conversation()
-        engine = gw.app.state.services.db.engine
+        engines = gw.app.state.services.db.sync_engines
         statements: list[str] = []
 
         def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -27,11 +27,13 @@ async def test_writes_per_turn_do_not_grow_with_deltas(tmp_path: Path, database_
         counts = {}
         for question in ("short", "/long and many deltas"):
             statements.clear()
-            event.listen(engine.sync_engine, "before_cursor_execute", record)
+            for engine in engines:
+                event.listen(engine, "before_cursor_execute", record)
             try:
                 frames = await gw.send(cid, question)
             finally:
-                event.remove(engine.sync_engine, "before_cursor_execute", record)
+                for engine in engines:
+                    event.remove(engine, "before_cursor_execute", record)
             assert frames[-1].event == "turn.completed"
             # The emulator streams one delta per word (botport may join deltas that queue up).
             deltas = len(only(frames, "message.completed").data["content"].split())

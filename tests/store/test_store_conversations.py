@@ -246,8 +246,8 @@ async def test_orphaned_streaming_answers_become_failed_with_their_text(database
         )
         noted = await repo.add_message(conn, conv.id, "assistant", "x", status="streaming", error_code="own")
     async with database.connect() as conn:
-        orphans = await turn_store.resolve_orphans(conn, lease=None)
-        assert await turn_store.resolve_orphans(conn, lease=None) == []
+        orphans = await conn.run_sync(turn_store.resolve_orphans, lease=None)
+        assert await conn.run_sync(turn_store.resolve_orphans, lease=None) == []
         after = {m.id: m for m in await repo.list_messages(conn, conv.id)}
     assert {o.message_id for o in orphans} == {crashed.id, noted.id}
     by_id = {o.message_id: o for o in orphans}
@@ -274,8 +274,8 @@ async def test_only_turns_past_their_lease_are_orphans(database: Database) -> No
         await conn.execute(update(messages).where(messages.c.id == quiet.id).values(heartbeat_at=an_hour_ago))
     async with database.connect() as conn:
         # "live" has no heartbeat yet but was created just now; "quiet" stopped beating an hour ago.
-        await turn_store.heartbeat(conn, "b")
-        orphans = await turn_store.resolve_orphans(conn, lease=timedelta(minutes=15))
+        await conn.run_sync(turn_store.heartbeat, [live.id])
+        orphans = await conn.run_sync(turn_store.resolve_orphans, lease=timedelta(minutes=15))
         assert {o.message_id for o in orphans} == {old.id, quiet.id}
         assert (await repo.get_message(conn, old.id)).status == "failed"  # type: ignore[union-attr]
         assert (await repo.get_message(conn, live.id)).status == "streaming"  # type: ignore[union-attr]

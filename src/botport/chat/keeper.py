@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
+from sqlalchemy.engine import Connection
+
 from botport.chat.eventlog import EventLogs
 from botport.chat.events import TurnFailed
 from botport.chat.turn import Turn, cancel_coze_chat
@@ -89,8 +91,7 @@ class TurnKeeper:
         if self._ticks % SWEEP_EVERY_TICKS == 0:
             await self.sweep(lease=self.lease)
         if self._ticks % PURGE_EVERY_TICKS == 0:
-            async with self.db.connect() as conn:
-                await turn_store.purge_idempotency_keys(conn)
+            await self.db.write(turn_store.purge_idempotency_keys)
 
     async def checkpoint(self, *, ids_only: bool = False) -> None:
         """Write what running turns have. A turn younger than one interval has less than one interval
@@ -106,18 +107,22 @@ class TurnKeeper:
         ]
         if ids_only and not points:
             return
-        async with self.db.connect() as conn:
-            await turn_store.checkpoint(conn, [point for _, point in points])
-            if not ids_only:
-                await turn_store.heartbeat(conn, self.runner)
+        alive = [] if ids_only else [turn.id for turn in turns]
+
+        def write(conn: Connection) -> None:
+            turn_store.checkpoint(conn, [point for _, point in points])
+            turn_store.heartbeat(conn, alive)
+
+        await self.db.write(write)
         for turn, point in points:
             turn.checkpointed(point)
 
     async def sweep(self, *, lease: timedelta | None, conversation_id: str | None = None) -> int:
         """Resolve dead instances' turns (all streaming ones when ``lease`` is None) and cancel their
         Coze chats; returns how many."""
-        async with self.db.connect() as conn:
-            orphans = await turn_store.resolve_orphans(conn, lease=lease, conversation_id=conversation_id)
+        orphans = await self.db.write(
+            lambda conn: turn_store.resolve_orphans(conn, lease=lease, conversation_id=conversation_id)
+        )
         if orphans:
             log.warning("%d answer(s) left running by a stopped instance were marked failed", len(orphans))
             lost = [(o.message_id, _lost(o.message_id)) for o in orphans]

@@ -34,7 +34,6 @@ from botport.store import repository as repo
 from botport.store import turns as turn_store
 from botport.store.db import Database
 from botport.store.records import ConversationRecord, MessageRecord
-from botport.store.types import utcnow
 from botport.upstream.client import CozeClient
 from botport.upstream.models import EnterMessage, ToolOutput
 from botport.upstream.stream import ChatStream
@@ -229,7 +228,7 @@ class ChatService:
             except Exception:  # that start failed or lost the key to another instance: ask the store
                 log.debug("the concurrent start with this Idempotency-Key did not finish; asking the store")
         async with self.db.read() as conn:
-            found = await turn_store.find_idempotent(conn, owner, key)
+            found = await conn.run_sync(turn_store.find_idempotent, owner, key)
             if found is None:
                 return None
             if found.fingerprint != digest:
@@ -303,39 +302,26 @@ class ChatService:
     ) -> TurnHandle:
         owner, key = request.identity.owner, request.idempotency_key
         self._claim(conversation.id)
-        orphans: list[turn_store.Orphan] = []
+        new = turn_store.NewTurn(
+            owner=owner,
+            conversation_id=conversation.id,
+            question=question,
+            title=title_from(question or ""),
+            runner=self.runner,
+            lease=self.lease,
+            idempotency_key=key,
+            fingerprint=request.fingerprint,
+        )
         try:
-            async with self.db.connect() as conn:
-                await turn_store.lock_conversation(conn, conversation.id)
-                live = await turn_store.running_answer(conn, conversation.id)
-                if live is not None:
-                    if turn_store.is_alive(live, self.lease):
-                        if key and await turn_store.find_idempotent(conn, owner, key):
-                            raise _Repeated
-                        raise TurnInProgressError(BUSY_MESSAGE)
-                    orphans = await turn_store.resolve_orphans(
-                        conn, lease=self.lease, conversation_id=conversation.id
-                    )
-                user = None
-                if question is not None:
-                    user = await repo.add_message(conn, conversation.id, "user", question)
-                answer = await repo.add_message(
-                    conn,
-                    conversation.id,
-                    "assistant",
-                    "",
-                    status="streaming",
-                    runner=self.runner,
-                    heartbeat_at=utcnow(),
-                )
-                if key:
-                    record = turn_store.IdempotentTurn(request.fingerprint, conversation.id, answer.id)
-                    if not await turn_store.remember_idempotent(conn, owner, key, record):
-                        raise _Repeated
-                if question is not None and conversation.title == "":
-                    await repo.rename_conversation(conn, owner, conversation.id, title_from(question))
-            if orphans:  # a dead instance's chat may still run on Coze: stop it before asking again
-                await self.keeper.cancel_chats(orphans)
+            try:
+                begun = await self._store_start(new)
+            except turn_store.ConversationTaken as taken:
+                raise _Repeated if taken.repeated else TurnInProgressError(BUSY_MESSAGE) from None
+            except turn_store.ConversationGone:
+                raise NotFoundError("no such conversation", code="conversation_not_found") from None
+            user, answer = begun.user, begun.answer
+            if begun.orphans:  # a dead instance's chat may still run on Coze: stop it before asking again
+                await self.keeper.cancel_chats(begun.orphans)
             running = make_turn(conversation, user, answer)
         except BaseException:
             self._by_conversation.pop(conversation.id, None)
@@ -345,6 +331,26 @@ class ChatService:
         running.start()
         await running.accepted()  # 409 (Retry-After) when Coze says the conversation is still busy
         return TurnHandle(answer, conversation, user.id if user else None)
+
+    async def _store_start(self, new: turn_store.NewTurn) -> turn_store.BegunTurn:
+        """Store the turn's start. A caller cancelled meanwhile (a shutdown) leaves nothing behind:
+        once the write is done, what it stored is removed again."""
+        write = asyncio.ensure_future(self.db.write(lambda conn: turn_store.begin_turn(conn, new)))
+        try:
+            return await asyncio.shield(write)
+        except asyncio.CancelledError:
+            write.add_done_callback(self._discard_abandoned)
+            raise
+
+    def _discard_abandoned(self, write: asyncio.Future[turn_store.BegunTurn]) -> None:
+        if write.cancelled() or write.exception() is not None:
+            return
+        begun = write.result()
+        user_id = begun.user.id if begun.user else None
+        task = asyncio.ensure_future(
+            self.db.write(lambda conn: turn_store.discard_turn(conn, begun.answer.id, user_id))
+        )
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     def _claim(self, conversation_id: str) -> None:
         if conversation_id in self._by_conversation:
@@ -408,7 +414,7 @@ class ChatService:
             turn.cancel()
             return True
         async with self.db.read() as conn:
-            live = await turn_store.running_answer(conn, conversation_id)
+            live = await conn.run_sync(turn_store.running_answer, conversation_id)
         if live is None:
             return False
         return await self._stop_elsewhere(live, conversation)
@@ -457,7 +463,7 @@ class ChatService:
         if isinstance(turn, Turn):
             return turn.id, turn.user_message.id if turn.user_message else None
         async with self.db.read() as conn:
-            live = await turn_store.running_answer(conn, conversation_id)
+            live = await conn.run_sync(turn_store.running_answer, conversation_id)
         if live is None or not turn_store.is_alive(live, self.lease):
             return None
         return live.id, None

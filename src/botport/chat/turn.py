@@ -316,11 +316,10 @@ class Turn:
             if logid:
                 fields["logid"] = logid
         new_coze_id = state.coze_conversation_id
-        async with self.env.db.connect() as conn:
-            await repo.update_message(conn, self.answer.id, **fields)
-            if new_coze_id and new_coze_id != self._saved[3]:  # not yet written by a checkpoint
-                await repo.set_coze_conversation_id(conn, self.conversation.id, new_coze_id)
-            await repo.touch_conversation(conn, self.conversation.id)
+        if new_coze_id == self._saved[3]:  # already written by a checkpoint
+            new_coze_id = None
+        answer = self.answer
+        await self.env.db.write(lambda conn: turn_store.end_turn(conn, answer, dict(fields), new_coze_id))
 
     async def _cancel_upstream(self) -> None:
         """The turn ends but Coze did not say the chat ended (Stop, a cut stream, a timeout, a
@@ -334,10 +333,9 @@ class Turn:
     async def _refuse(self, exc: ConversationBusyError | UpstreamOverloadedError) -> None:
         """Coze still runs a chat in this conversation (409), or every connection to Coze is in use
         (503): nothing was asked, so store nothing, and answer with Retry-After."""
+        user_id = self.user_message.id if self.user_message else None
         try:
-            async with self.env.db.connect() as conn:
-                user_id = self.user_message.id if self.user_message else None
-                await turn_store.discard_turn(conn, self.answer.id, user_id)
+            await self.env.db.write(lambda conn: turn_store.discard_turn(conn, self.answer.id, user_id))
         except Exception:
             log.exception("turn %s: could not discard the refused turn", self.answer.id)
         refusal: BotportError = exc

@@ -22,12 +22,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from botport.store.migrations import migrate
+from botport.store.writer import GroupWriter, T, WriteOp
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -77,8 +78,14 @@ def _sqlite_engine(url: URL, *, create_dirs: bool) -> AsyncEngine:
     elif create_dirs:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, **options)
+    configure_sqlite(engine.sync_engine)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def configure_sqlite(engine: Engine) -> None:
+    """Pragmas on every new connection, and ``BEGIN IMMEDIATE`` for write transactions."""
+
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # The driver's own implicit BEGIN would defer the write lock; we emit BEGIN ourselves.
         dbapi_connection.isolation_level = None
@@ -88,19 +95,21 @@ def _sqlite_engine(url: URL, *, create_dirs: bool) -> AsyncEngine:
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # In WAL mode, NORMAL makes a commit durable against a crash of the process (kill -9,
+            # OOM: the commit is in the WAL file, the OS writes it out) but not against a power loss
+            # or a kernel crash, which can lose the last commits since the WAL was last synced —
+            # never corrupt the file. FULL would add an fsync to every commit. See docs/performance.md.
             cursor.execute("PRAGMA synchronous=NORMAL")
         finally:
             cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # IMMEDIATE takes the write lock up front, so a transaction waits (busy_timeout) for another
         # writer instead of failing with SQLITE_BUSY when it later tries to write. A read-only
         # transaction (Database.read) takes no lock: in WAL mode readers never wait.
         read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-    return engine
 
 
 READ_ONLY_OPTION = "botport_read_only"
@@ -134,15 +143,29 @@ def _prepare_sqlite_file(path: Path) -> None:
 class Database:
     """Owns the engine. ``await start()`` migrates, ``await close()`` releases the connections.
 
-    ``connect()`` is a write transaction, ``read()`` a read-only one. On SQLite, writers of this process
-    queue on an asyncio lock before they ask SQLite for its write lock: SQLite's own busy handler
-    sleeps in steps of up to 100 ms, which under load costs far more than waiting in line.
+    ``write(op)`` runs a write op (a function of a synchronous connection) and is what the hot
+    path uses: on a SQLite file, many callers' ops share one transaction on the writer's thread
+    (:mod:`botport.store.writer`); elsewhere each runs in a transaction of its own. ``connect()``
+    is an async write transaction for the rest, ``read()`` a read-only one. On SQLite, writers of
+    this process queue on an asyncio lock before they ask SQLite for its write lock: SQLite's own
+    busy handler sleeps in steps of up to 100 ms, which under load costs far more than waiting in line.
     """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine_for(url, create_dirs=False)
         self._write_lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        self.writer: GroupWriter | None = None
+        if self._write_lock is not None and sqlite_file(self.engine.url) is not None:
+            self.writer = GroupWriter(self.engine.url, self._write_lock, configure_sqlite)
+
+    @property
+    def sync_engines(self) -> list[Engine]:
+        """Every engine that talks to the database (to listen to their events: the SQL counters)."""
+        engines = [self.engine.sync_engine]
+        if self.writer is not None:
+            engines.append(self.writer.engine)
+        return engines
 
     @property
     def backend(self) -> str:
@@ -157,7 +180,17 @@ class Database:
         return await migrate(self.engine)
 
     async def close(self) -> None:
+        if self.writer is not None:
+            await self.writer.close()
         await self.engine.dispose()
+
+    async def write(self, op: WriteOp[T]) -> T:
+        """Run ``op`` in a write transaction (batched with others' on a SQLite file); its result
+        once committed. ``op`` raising rolls back its own writes only."""
+        if self.writer is not None:
+            return await self.writer.write(op)
+        async with self.connect() as conn:
+            return await conn.run_sync(op)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:

@@ -1,4 +1,8 @@
-"""Conversations and messages: plain async functions over an open connection (one transaction).
+"""Conversations and messages: plain functions over an open connection (one transaction).
+
+Most are async, over an ``AsyncConnection``; the synchronous ones (``insert_conversation``,
+``insert_message``, the history hash) are write ops for :meth:`botport.store.db.Database.write`,
+which the async ones reuse through ``run_sync``.
 
 Owner checks live here: :func:`get_conversation` and friends take the caller's identity and treat
 someone else's conversation as missing. Functions that take only a conversation or message id
@@ -23,6 +27,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, TypedDict, Unpack
 
 from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.errors import BadRequestError
@@ -74,9 +79,8 @@ _MESSAGE_FIELDS = MessageFields.__optional_keys__
 # --- conversations ----------------------------------------------------------------------------
 
 
-async def create_conversation(
-    conn: AsyncConnection, owner: str, bot: str, title: str = ""
-) -> ConversationRecord:
+def insert_conversation(conn: Connection, owner: str, bot: str, title: str = "") -> ConversationRecord:
+    """Create a conversation (a write op: see :meth:`botport.store.db.Database.write`)."""
     now = utcnow()
     values: dict[str, Any] = {
         "id": new_id(),
@@ -88,8 +92,14 @@ async def create_conversation(
         "created_at": now,
         "updated_at": now,
     }
-    await conn.execute(insert(conversations).values(values))
+    conn.execute(insert(conversations).values(values))
     return ConversationRecord.from_row(values)
+
+
+async def create_conversation(
+    conn: AsyncConnection, owner: str, bot: str, title: str = ""
+) -> ConversationRecord:
+    return await conn.run_sync(insert_conversation, owner, bot, title)
 
 
 async def get_conversation(
@@ -222,14 +232,10 @@ async def find_conversation_by_title(
 # --- messages ---------------------------------------------------------------------------------
 
 
-async def add_message(
-    conn: AsyncConnection,
-    conversation_id: str,
-    role: MessageRole,
-    content: str = "",
-    **fields: Unpack[NewMessageFields],
-) -> MessageRecord:
-    """Store a message (status ``completed`` unless given) and touch its conversation."""
+def new_message_values(
+    conversation_id: str, role: MessageRole, content: str = "", **fields: Unpack[NewMessageFields]
+) -> dict[str, Any]:
+    """The row of a new message (status ``completed`` unless given), created now."""
     if role not in MESSAGE_ROLES:
         raise ValueError(f"unknown message role {role!r}")
     _check_fields(fields)
@@ -258,14 +264,43 @@ async def add_message(
         "updated_at": now,
     }
     values["follow_ups"] = list(values["follow_ups"])
-    await conn.execute(insert(messages).values(values))
-    await conn.execute(
-        update(conversations).where(conversations.c.id == conversation_id).values(updated_at=now)
+    return values
+
+
+def insert_message(
+    conn: Connection,
+    conversation_id: str,
+    role: MessageRole,
+    content: str = "",
+    **fields: Unpack[NewMessageFields],
+) -> MessageRecord:
+    """Store a message (status ``completed`` unless given) and touch its conversation (a write op)."""
+    values = new_message_values(conversation_id, role, content, **fields)
+    conn.execute(insert(messages).values(values))
+    conn.execute(
+        update(conversations)
+        .where(conversations.c.id == conversation_id)
+        .values(updated_at=values["created_at"])
     )
     record = MessageRecord.from_row(values)
     if record.status == "completed":
-        await _extend_history_hash(conn, record)
+        extend_history_hash(conn, record)
     return record
+
+
+async def add_message(
+    conn: AsyncConnection,
+    conversation_id: str,
+    role: MessageRole,
+    content: str = "",
+    **fields: Unpack[NewMessageFields],
+) -> MessageRecord:
+    """Store a message (status ``completed`` unless given) and touch its conversation."""
+
+    def op(sync: Connection) -> MessageRecord:
+        return insert_message(sync, conversation_id, role, content, **fields)
+
+    return await conn.run_sync(op)
 
 
 async def update_message(
@@ -284,11 +319,11 @@ async def update_message(
     assert record is not None
     was_completed, is_completed = before.status == "completed", record.status == "completed"
     if is_completed and not was_completed:
-        await _extend_history_hash(conn, record)
+        await conn.run_sync(extend_history_hash, record)
     elif was_completed and (
         not is_completed or (before.role, before.content) != (record.role, record.content)
     ):
-        await refresh_history_hash(conn, record.conversation_id)
+        await conn.run_sync(refresh_history_hash, record.conversation_id)
     return record
 
 
@@ -335,8 +370,8 @@ def chain_hash(previous: str, role: str, content: str) -> str:
     return hashlib.sha256(f"{previous}\n{item}".encode()).hexdigest()
 
 
-async def _completed_turns(conn: AsyncConnection, conversation_id: str) -> list[tuple[str, str]]:
-    rows = await conn.execute(
+def completed_turns(conn: Connection, conversation_id: str) -> list[tuple[str, str]]:
+    rows = conn.execute(
         select(messages.c.role, messages.c.content)
         .where(messages.c.conversation_id == conversation_id, messages.c.status == "completed")
         .order_by(messages.c.created_at, messages.c.id)
@@ -344,10 +379,10 @@ async def _completed_turns(conn: AsyncConnection, conversation_id: str) -> list[
     return [(role, content) for role, content in rows]
 
 
-async def _extend_history_hash(conn: AsyncConnection, message: MessageRecord) -> None:
+def extend_history_hash(conn: Connection, message: MessageRecord) -> None:
     """``message`` just became completed: chain it onto the stored hash when it is the newest
     completed message (every turn's case); otherwise recompute the whole hash."""
-    later = await conn.execute(
+    later = conn.execute(
         select(messages.c.id)
         .where(
             messages.c.conversation_id == message.conversation_id,
@@ -361,21 +396,21 @@ async def _extend_history_hash(conn: AsyncConnection, message: MessageRecord) ->
         .limit(1)
     )
     if later.first() is not None:
-        await refresh_history_hash(conn, message.conversation_id)
+        refresh_history_hash(conn, message.conversation_id)
         return
-    current = await conn.scalar(
+    current = conn.scalar(
         select(conversations.c.history_hash).where(conversations.c.id == message.conversation_id)
     )
-    await conn.execute(
+    conn.execute(
         update(conversations)
         .where(conversations.c.id == message.conversation_id)
         .values(history_hash=chain_hash(current or "", message.role, message.content))
     )
 
 
-async def refresh_history_hash(conn: AsyncConnection, conversation_id: str) -> None:
-    turns = await _completed_turns(conn, conversation_id)
-    await conn.execute(
+def refresh_history_hash(conn: Connection, conversation_id: str) -> None:
+    turns = completed_turns(conn, conversation_id)
+    conn.execute(
         update(conversations)
         .where(conversations.c.id == conversation_id)
         .values(history_hash=history_hash(turns) if turns else None)
@@ -407,7 +442,7 @@ async def find_conversation_by_history(
         .all()
     )
     for row in candidates:
-        if await _completed_turns(conn, row["id"]) == wanted:
+        if await conn.run_sync(completed_turns, row["id"]) == wanted:
             return ConversationRecord.from_row(row)
     return None
 

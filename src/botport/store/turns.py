@@ -6,6 +6,11 @@ running it and ``heartbeat_at`` the last time that instance said so (every check
 ``streaming`` row whose heartbeat is older than the lease belongs to a dead instance: it is
 resolved as ``failed`` with the text it had (:func:`resolve_orphans`), so the conversation takes a
 new turn, and the caller cancels its Coze chat.
+
+The functions are synchronous: they are write ops for :meth:`botport.store.db.Database.write`
+(several turns' starts, ends and checkpoints share one transaction), or run through ``run_sync``.
+A turn costs four write statements when it starts (a row lock, the running-answer check, one
+INSERT of the question and the answer, one UPDATE of the conversation) and three when it ends.
 """
 
 from __future__ import annotations
@@ -15,12 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.store.records import MessageRecord
-from botport.store.repository import refresh_history_hash
+from botport.store.repository import chain_hash, new_message_values, refresh_history_hash
 from botport.store.tables import conversations, idempotency_keys, messages
 from botport.store.types import utcnow
 
@@ -58,28 +63,138 @@ class IdempotentTurn:
     message_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class NewTurn:
+    """What :func:`begin_turn` stores: the question (None when tool outputs continue a chat), the
+    placeholder answer's runner, and the Idempotency-Key that started it."""
+
+    owner: str
+    conversation_id: str
+    question: str | None
+    title: str  # the conversation's title if it has none yet
+    runner: str
+    lease: timedelta
+    idempotency_key: str | None = None
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BegunTurn:
+    user: MessageRecord | None
+    answer: MessageRecord
+    orphans: list[Orphan]  # a dead instance's turn in this conversation, resolved to make room
+
+
+class ConversationTaken(Exception):
+    """A live turn already runs in the conversation; ``repeated``: the one this Idempotency-Key
+    started (or the key was taken by a concurrent request)."""
+
+    def __init__(self, *, repeated: bool) -> None:
+        super().__init__("a turn is already running in this conversation")
+        self.repeated = repeated
+
+
+class ConversationGone(Exception):
+    """The conversation was deleted."""
+
+
+# --- starting and ending a turn ----------------------------------------------------------------
+
+
+def begin_turn(conn: Connection, turn: NewTurn) -> BegunTurn:
+    """Store the question and the placeholder answer (status ``streaming``, this instance's lease)
+    of a new turn — the only write a turn makes before Coze is asked.
+
+    Raises :class:`ConversationTaken` when a live turn runs in the conversation (one whose instance
+    died is resolved as failed first) and :class:`ConversationGone` when it was deleted.
+    """
+    conversation_id = turn.conversation_id
+    # On PostgreSQL the row stays locked (FOR UPDATE) until the transaction ends, which serializes
+    # turn starts in one conversation; SQLite's BEGIN IMMEDIATE already serializes writers.
+    lock = select(conversations.c.history_hash).where(conversations.c.id == conversation_id)
+    if conn.dialect.name == "postgresql":
+        lock = lock.with_for_update()
+    row = conn.execute(lock).first()
+    if row is None:
+        raise ConversationGone(conversation_id)
+    orphans: list[Orphan] = []
+    live = running_answer(conn, conversation_id)
+    if live is not None:
+        if is_alive(live, turn.lease):
+            key = turn.idempotency_key
+            raise ConversationTaken(repeated=bool(key and find_idempotent(conn, turn.owner, key)))
+        orphans = resolve_orphans(conn, lease=turn.lease, conversation_id=conversation_id)
+    rows = []
+    conversation_changes: dict[str, Any] = {}
+    if turn.question is not None:
+        rows.append(new_message_values(conversation_id, "user", turn.question))
+        # The question is the conversation's newest completed message: chain it onto the hash.
+        conversation_changes["history_hash"] = chain_hash(row.history_hash or "", "user", turn.question)
+        conversation_changes["title"] = case(
+            (conversations.c.title == "", turn.title), else_=conversations.c.title
+        )
+    rows.append(
+        new_message_values(
+            conversation_id, "assistant", "", status="streaming", runner=turn.runner, heartbeat_at=utcnow()
+        )
+    )
+    conn.execute(insert(messages), rows)
+    conn.execute(
+        update(conversations)
+        .where(conversations.c.id == conversation_id)
+        .values(updated_at=rows[-1]["created_at"], **conversation_changes)
+    )
+    records = [MessageRecord.from_row(values) for values in rows]
+    answer = records[-1]
+    if turn.idempotency_key:
+        record = IdempotentTurn(turn.fingerprint, conversation_id, answer.id)
+        if not remember_idempotent(conn, turn.owner, turn.idempotency_key, record):
+            raise ConversationTaken(repeated=True)
+    return BegunTurn(records[0] if len(records) == 2 else None, answer, orphans)
+
+
+def end_turn(
+    conn: Connection,
+    answer: MessageRecord,
+    fields: dict[str, Any],
+    coze_conversation_id: str | None,
+) -> bool:
+    """Store a turn's outcome (``fields``: the message columns, with ``status``), the Coze
+    conversation it learnt if any, and chain a completed answer onto the history hash. False when
+    the answer is no longer ``streaming`` (deleted with its conversation, or resolved by a sweep)."""
+    now = utcnow()
+    stored = conn.execute(
+        update(messages)
+        .where(messages.c.id == answer.id, messages.c.status == "streaming")
+        .values(**fields, updated_at=now)
+    )
+    if stored.rowcount == 0:
+        return False
+    changes: dict[str, Any] = {"updated_at": now}
+    if coze_conversation_id:
+        changes["coze_conversation_id"] = coze_conversation_id
+    if fields["status"] == "completed":
+        # One turn at a time per conversation: the answer is its newest message, so it extends the
+        # chain (the placeholder's created_at precedes nothing but later turns).
+        current = conn.scalar(
+            select(conversations.c.history_hash).where(conversations.c.id == answer.conversation_id)
+        )
+        changes["history_hash"] = chain_hash(current or "", "assistant", fields.get("content", ""))
+    conn.execute(update(conversations).where(conversations.c.id == answer.conversation_id).values(changes))
+    return True
+
+
 # --- the lease --------------------------------------------------------------------------------
 
 
-async def lock_conversation(conn: AsyncConnection, conversation_id: str) -> None:
-    """Serialize turn starts in one conversation: on PostgreSQL the row stays locked (``FOR UPDATE``)
-    until the transaction ends; SQLite's ``BEGIN IMMEDIATE`` already serializes writers."""
-    lock = select(conversations.c.id).where(conversations.c.id == conversation_id)
-    if conn.dialect.name == "postgresql":
-        lock = lock.with_for_update()
-    await conn.execute(lock)
-
-
-async def running_answer(conn: AsyncConnection, conversation_id: str) -> MessageRecord | None:
+def running_answer(conn: Connection, conversation_id: str) -> MessageRecord | None:
     """The answer being written in the conversation (status ``streaming``), alive or not."""
     row = (
-        (
-            await conn.execute(
-                select(messages)
-                .where(messages.c.conversation_id == conversation_id, messages.c.status == "streaming")
-                .order_by(messages.c.created_at.desc())
-                .limit(1)
-            )
+        conn.execute(
+            select(messages)
+            .where(messages.c.conversation_id == conversation_id, messages.c.status == "streaming")
+            .order_by(messages.c.created_at.desc())
+            .limit(1)
         )
         .mappings()
         .first()
@@ -93,21 +208,25 @@ def is_alive(message: MessageRecord, lease: timedelta, now: datetime | None = No
     return seen > (now or utcnow()) - lease
 
 
-async def heartbeat(conn: AsyncConnection, runner: str) -> None:
-    """Every turn this instance runs is alive: one statement, however many turns there are."""
-    await conn.execute(
+def heartbeat(conn: Connection, message_ids: Sequence[str]) -> None:
+    """These running turns are alive. By id, not by instance: an answer row that no running turn
+    holds (its start was abandoned) stops being renewed and is resolved by a sweep."""
+    if not message_ids:
+        return
+    conn.execute(
         update(messages)
-        .where(messages.c.runner == runner, messages.c.status == "streaming")
-        .values(heartbeat_at=utcnow())
+        .where(messages.c.id == bindparam("b_id"), messages.c.status == "streaming")
+        .values(heartbeat_at=bindparam("b_now")),
+        [{"b_id": message_id, "b_now": utcnow()} for message_id in message_ids],
     )
 
 
-async def checkpoint(conn: AsyncConnection, points: Sequence[Checkpoint]) -> None:
+def checkpoint(conn: Connection, points: Sequence[Checkpoint]) -> None:
     """Write several turns' partial answers (and the Coze ids they learnt) in one transaction."""
     if not points:
         return
     now = utcnow()
-    await conn.execute(
+    conn.execute(
         update(messages)
         .where(messages.c.id == bindparam("b_id"), messages.c.status == "streaming")
         .values(
@@ -129,7 +248,7 @@ async def checkpoint(conn: AsyncConnection, points: Sequence[Checkpoint]) -> Non
     )
     learnt = [p for p in points if p.coze_conversation_id]
     if learnt:
-        await conn.execute(
+        conn.execute(
             update(conversations)
             .where(conversations.c.id == bindparam("b_id"))
             .values(coze_conversation_id=bindparam("b_coze")),
@@ -137,8 +256,8 @@ async def checkpoint(conn: AsyncConnection, points: Sequence[Checkpoint]) -> Non
         )
 
 
-async def resolve_orphans(
-    conn: AsyncConnection,
+def resolve_orphans(
+    conn: Connection,
     *,
     lease: timedelta | None,
     conversation_id: str | None = None,
@@ -161,24 +280,20 @@ async def resolve_orphans(
                 and_(messages.c.heartbeat_at.is_(None), messages.c.created_at < cutoff),
             )
         )
-    rows = (
-        await conn.execute(
-            query.values(
-                status="failed",
-                error_code=func.coalesce(messages.c.error_code, ORPHAN_CODE),
-                error_message=func.coalesce(messages.c.error_message, ORPHAN_MESSAGE),
-                updated_at=now,
-            ).returning(messages.c.id, messages.c.conversation_id, messages.c.upstream_chat_id)
-        )
+    rows = conn.execute(
+        query.values(
+            status="failed",
+            error_code=func.coalesce(messages.c.error_code, ORPHAN_CODE),
+            error_message=func.coalesce(messages.c.error_message, ORPHAN_MESSAGE),
+            updated_at=now,
+        ).returning(messages.c.id, messages.c.conversation_id, messages.c.upstream_chat_id)
     ).all()
     if not rows:
         return []
     coze_ids = dict(
-        (
-            await conn.execute(
-                select(conversations.c.id, conversations.c.coze_conversation_id).where(
-                    conversations.c.id.in_({row.conversation_id for row in rows})
-                )
+        conn.execute(
+            select(conversations.c.id, conversations.c.coze_conversation_id).where(
+                conversations.c.id.in_({row.conversation_id for row in rows})
             )
         ).all()
     )
@@ -191,30 +306,28 @@ async def resolve_orphans(
 # --- idempotency keys -------------------------------------------------------------------------
 
 
-async def find_idempotent(conn: AsyncConnection, owner: str, key: str) -> IdempotentTurn | None:
-    row = (
-        await conn.execute(
-            select(
-                idempotency_keys.c.fingerprint,
-                idempotency_keys.c.conversation_id,
-                idempotency_keys.c.message_id,
-            ).where(
-                idempotency_keys.c.owner == owner,
-                idempotency_keys.c.key == key,
-                idempotency_keys.c.created_at > utcnow() - IDEMPOTENCY_TTL,
-            )
+def find_idempotent(conn: Connection, owner: str, key: str) -> IdempotentTurn | None:
+    row = conn.execute(
+        select(
+            idempotency_keys.c.fingerprint,
+            idempotency_keys.c.conversation_id,
+            idempotency_keys.c.message_id,
+        ).where(
+            idempotency_keys.c.owner == owner,
+            idempotency_keys.c.key == key,
+            idempotency_keys.c.created_at > utcnow() - IDEMPOTENCY_TTL,
         )
     ).first()
     return IdempotentTurn(*row) if row is not None else None
 
 
-async def remember_idempotent(conn: AsyncConnection, owner: str, key: str, turn: IdempotentTurn) -> bool:
+def remember_idempotent(conn: Connection, owner: str, key: str, turn: IdempotentTurn) -> bool:
     """Record the turn a key started; False when the key is already taken (a concurrent repeat).
 
     An expired record of the same key is replaced. Runs in a savepoint, so a conflict leaves the
     caller's transaction usable.
     """
-    await conn.execute(
+    conn.execute(
         delete(idempotency_keys).where(
             idempotency_keys.c.owner == owner,
             idempotency_keys.c.key == key,
@@ -230,15 +343,15 @@ async def remember_idempotent(conn: AsyncConnection, owner: str, key: str, turn:
         "created_at": utcnow(),
     }
     try:
-        async with conn.begin_nested():
-            await conn.execute(insert(idempotency_keys).values(values))
+        with conn.begin_nested():
+            conn.execute(insert(idempotency_keys).values(values))
     except IntegrityError:
         return False
     return True
 
 
-async def purge_idempotency_keys(conn: AsyncConnection) -> int:
-    result = await conn.execute(
+def purge_idempotency_keys(conn: Connection) -> int:
+    result = conn.execute(
         delete(idempotency_keys).where(idempotency_keys.c.created_at <= utcnow() - IDEMPOTENCY_TTL)
     )
     return result.rowcount
@@ -247,13 +360,13 @@ async def purge_idempotency_keys(conn: AsyncConnection) -> int:
 # --- discarding a turn that never began -------------------------------------------------------
 
 
-async def discard_turn(conn: AsyncConnection, answer_id: str, user_message_id: str | None) -> None:
+def discard_turn(conn: Connection, answer_id: str, user_message_id: str | None) -> None:
     """Remove a turn Coze refused before it began (the conversation was still busy on Coze's side):
     the question and the empty answer go, with the idempotency key that pointed at them, so a retry
     starts afresh and no ``failed`` turn is stored for a refusal."""
     ids = [answer_id] + ([user_message_id] if user_message_id else [])
-    conversation_id = await conn.scalar(select(messages.c.conversation_id).where(messages.c.id == answer_id))
-    await conn.execute(delete(messages).where(messages.c.id.in_(ids)))
-    await conn.execute(delete(idempotency_keys).where(idempotency_keys.c.message_id == answer_id))
+    conversation_id = conn.scalar(select(messages.c.conversation_id).where(messages.c.id == answer_id))
+    conn.execute(delete(messages).where(messages.c.id.in_(ids)))
+    conn.execute(delete(idempotency_keys).where(idempotency_keys.c.message_id == answer_id))
     if conversation_id is not None:
-        await refresh_history_hash(conn, conversation_id)
+        refresh_history_hash(conn, conversation_id)

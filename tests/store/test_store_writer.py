@@ -1,0 +1,155 @@
+"""Group commit (``Database.write``): concurrent writes share transactions, each caller hears back
+only after the commit, and one write that raises takes nothing of the others with it."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection
+
+from botport.store import Database
+from botport.store import repository as repo
+from botport.store.tables import conversations
+
+ALICE = "web:alice"
+
+
+class Refused(Exception):
+    pass
+
+
+def count_on_disk(path: Path) -> int:
+    """Conversations as another process sees them: a fresh connection, outside botport."""
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT count(*) FROM conversations").fetchone()[0])
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
+    db = Database(f"sqlite:///{tmp_path / 'botport.db'}")
+    await db.start()
+    yield db
+    await db.close()
+
+
+async def test_concurrent_writes_share_transactions_and_are_committed_when_answered(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    assert sqlite_db.writer is not None
+    path = tmp_path / "botport.db"
+
+    async def create(n: int) -> str:
+        record = await sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", f"c{n}"))
+        # Answered: the row is on disk for any other connection.
+        assert count_on_disk(path) >= 1
+        return record.id
+
+    ids = await asyncio.gather(*(create(n) for n in range(200)))
+    assert len(set(ids)) == 200
+    assert count_on_disk(path) == 200
+    # 200 writers, far fewer transactions: the ones that queued while a batch ran share the next.
+    assert sqlite_db.writer.ops == 200
+    assert sqlite_db.writer.batches < 50
+
+
+async def test_a_write_that_raises_rolls_back_only_its_own_changes(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    def good(n: int) -> Callable[[Connection], object]:
+        return lambda conn: repo.insert_conversation(conn, ALICE, "demo", f"good {n}")
+
+    def bad(conn: Connection) -> None:
+        repo.insert_conversation(conn, ALICE, "demo", "half done")
+        raise Refused("no")
+
+    outcomes = await asyncio.gather(
+        sqlite_db.write(good(1)),
+        sqlite_db.write(bad),
+        sqlite_db.write(good(2)),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], Refused)
+    async with sqlite_db.read() as conn:
+        titles = set((await conn.execute(select(conversations.c.title))).scalars())
+    assert titles == {"good 1", "good 2"}
+    # Alone in its transaction, a failing write leaves nothing either.
+    with pytest.raises(Refused):
+        await sqlite_db.write(bad)
+    assert count_on_disk(tmp_path / "botport.db") == 2
+
+
+async def test_a_constraint_violation_reaches_its_caller_and_the_batch_commits(sqlite_db: Database) -> None:
+    first = await sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo"))
+
+    def duplicate(conn: Connection) -> None:
+        conn.execute(insert(conversations).values(id=first.id, owner=ALICE, bot="demo", title=""))
+
+    outcomes = await asyncio.gather(
+        sqlite_db.write(duplicate),
+        sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", "kept")),
+        return_exceptions=True,
+    )
+    assert type(outcomes[0]).__name__ == "IntegrityError"
+    async with sqlite_db.read() as conn:
+        assert await conn.scalar(select(func.count()).select_from(conversations)) == 2
+
+
+async def test_a_caller_gone_before_its_batch_began_writes_nothing(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    # The first write occupies the writer; the second is abandoned while it waits in the queue.
+    started, release = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow(conn: Connection) -> None:
+        loop.call_soon_threadsafe(started.set)
+        asyncio.run_coroutine_threadsafe(release.wait(), loop).result(timeout=5)
+        repo.insert_conversation(conn, ALICE, "demo", "slow")
+
+    first = asyncio.ensure_future(sqlite_db.write(slow))
+    await started.wait()
+    abandoned = asyncio.ensure_future(
+        sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", "abandoned"))
+    )
+    await asyncio.sleep(0)
+    abandoned.cancel()
+    release.set()
+    await first
+    await sqlite_db.write(lambda conn: None)  # the queue has drained
+    async with sqlite_db.read() as conn:
+        titles = set((await conn.execute(select(conversations.c.title))).scalars())
+    assert titles == {"slow"}
+
+
+async def test_close_finishes_the_queued_writes(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'botport.db'}")
+    await db.start()
+    pending = [
+        asyncio.ensure_future(
+            db.write(lambda conn, n=n: repo.insert_conversation(conn, ALICE, "demo", str(n)))
+        )
+        for n in range(20)
+    ]
+    await asyncio.sleep(0)
+    await db.close()
+    assert all(p.done() and p.exception() is None for p in pending)
+    assert count_on_disk(tmp_path / "botport.db") == 20
+
+
+async def test_write_runs_on_every_backend(database: Database) -> None:
+    """PostgreSQL and in-memory SQLite run each write in a transaction of its own; same results."""
+    created = await database.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", "t"))
+
+    def bad(conn: Connection) -> None:
+        repo.insert_conversation(conn, ALICE, "demo", "rolled back")
+        raise Refused("no")
+
+    with pytest.raises(Refused):
+        await database.write(bad)
+    async with database.read() as conn:
+        assert [c.id for c in (await repo.list_conversations(conn, ALICE)).items] == [created.id]
