@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.api.openai_errors import OpenAIError, with_param
@@ -122,21 +123,23 @@ async def conversation_for_question(
     """The conversation to ask in, and whether it was created just now (delete it if the turn
     cannot start, so a refused request leaves nothing behind)."""
     owner = identity.owner
-    async with db.connect() as conn:
-        if explicit_id:
-            return await _owned(conn, owner, explicit_id, bot), False
-        if question.earlier:
+    if explicit_id or question.earlier:
+        async with db.read() as conn:
+            if explicit_id:
+                return await _owned(conn, owner, explicit_id, bot), False
             found = await repo.find_conversation_by_history(conn, owner, bot.slug, question.earlier)
             if found is not None:
                 return found, False
-        first_question = next((text for role, text in question.earlier if role == "user"), "")
-        conversation = await repo.create_conversation(conn, owner, bot.slug, title_from(first_question))
+    first_question = next((text for role, text in question.earlier if role == "user"), "")
+
+    def create(conn: Connection) -> ConversationRecord:
+        conversation = repo.insert_conversation(conn, owner, bot.slug, title_from(first_question))
         # Stored as they were sent, so the client's next request (this history + the answer) matches.
         for role, text in question.earlier:
-            await repo.add_message(
-                conn, conversation.id, "assistant" if role == "assistant" else "user", text
-            )
-    return conversation, True
+            repo.insert_message(conn, conversation.id, "assistant" if role == "assistant" else "user", text)
+        return conversation
+
+    return await db.write(create), True
 
 
 async def forget_conversation(db: Database, identity: Identity, conversation_id: str) -> None:

@@ -68,8 +68,8 @@ async def _conversation_for(services: ServicesDep, identity: Identity, body: Too
     """The conversation to ask in, and whether it was created for this call."""
     if body.conversation_id is None:
         bot = services.bots.get(body.bot)
-        async with services.db.connect() as conn:
-            created = await repo.create_conversation(conn, identity.owner, bot.slug)
+        owner = identity.owner
+        created = await services.db.write(lambda conn: repo.insert_conversation(conn, owner, bot.slug))
         return created.id, True
     async with services.db.read() as conn:
         record = await repo.get_conversation(conn, identity.owner, body.conversation_id)

@@ -70,8 +70,8 @@ async def create_conversation(
     body: ConversationCreate, identity: IdentityDep, services: ServicesDep
 ) -> ConversationPublic:
     bot = services.bots.get(body.bot)
-    async with services.db.connect() as conn:
-        record = await repo.create_conversation(conn, identity.owner, bot.slug, body.title.strip())
+    owner, title = identity.owner, body.title.strip()
+    record = await services.db.write(lambda conn: repo.insert_conversation(conn, owner, bot.slug, title))
     return ConversationPublic.of(record)
 
 
