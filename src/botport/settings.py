@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
     secret_key: SecretStr | None = Field(default=None, description="Signs cookies; default: generated once.")
     public_url: str | None = None
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Processes of `botport serve`; unset: one per core with PostgreSQL and Redis, else 1.",
+    )
 
     # Limits
     max_message_chars: int = Field(default=8000, gt=0)

@@ -1,0 +1,182 @@
+"""``botport serve``: botport in one process, or in several worker processes on one socket.
+
+With one worker the app is built here and served by uvicorn in this process. With several, uvicorn
+spawns them (new interpreters, not forks) and each builds its app with :func:`worker_app`, loading
+the settings as this process did: the same environment, the same config file (its absolute path in
+``BOTPORT_CONFIG``) and the command-line values (as ``BOTPORT_*`` variables). Before they start, this
+process checks the settings and the bots, creates the cookie-signing key if needed (once, not once
+per worker), migrates the database and asks Redis for a pong, so that a wrong URL is one clear error
+here rather than every worker failing to start. :mod:`botport.workers` decides how many.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from botport import __version__
+from botport.settings import Settings, load_settings
+from botport.workers import WorkersRefused, available_cores, plan_workers
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+log = logging.getLogger("botport.serve")
+
+WORKER_FACTORY = "botport.cli_serve:worker_app"
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", envvar="BOTPORT_CONFIG", help="TOML config file.", exists=True),
+]
+
+
+def configure_logging(level: str, *, worker: bool = False) -> None:
+    """botport's log lines on stderr; a worker's carry its process id."""
+    pid = " [%(process)d]" if worker else ""
+    logging.basicConfig(
+        level=level.upper(),
+        format=f"%(asctime)s %(levelname)-7s{pid} %(name)s: %(message)s",
+    )
+    # httpx logs every request URL at INFO; keep it quiet unless debugging.
+    logging.getLogger("httpx").setLevel(logging.WARNING if level != "debug" else logging.DEBUG)
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        return load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        typer.echo(f"botport: invalid settings:\n{exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8400).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Worker processes (BOTPORT_WORKERS). Default: one per core with PostgreSQL and Redis "
+            "and a Coze token, else 1. More than 1 needs PostgreSQL and a Coze token.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run botport: the web page, the API and the gateway to Coze (demo mode without a token)."""
+    overrides = {"host": host, "port": port, "workers": workers}
+    settings = _settings(config, **overrides)
+    configure_logging(settings.log_level)
+    try:
+        plan = plan_workers(settings, cores=available_cores())
+    except WorkersRefused as exc:
+        typer.echo(f"botport: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    import uvicorn
+
+    from botport.app import create_app
+
+    try:
+        # Checks the bots, and creates the cookie-signing key once, before any worker needs it.
+        application = create_app(settings)
+    except ValueError as exc:
+        typer.echo(f"botport: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    log.info("%s", plan.reason)
+    if plan.warning:
+        log.warning("%s", plan.warning)
+    mode = "DEMO MODE (built-in emulator, no Coze token)" if settings.demo_mode else settings.coze_base_url
+    typer.echo(
+        f"botport {__version__} on http://{settings.host}:{settings.port}, "
+        f"{plan.count} worker{'' if plan.count == 1 else 's'}  [{mode}]",
+        err=True,
+    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        # uvicorn's access log at info, like botport's own log; paths and statuses only, never bodies.
+        "log_level": settings.log_level,
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": 5,
+    }
+    if plan.count == 1:
+        uvicorn.run(application, **options)
+        return
+    _prepare_shared_state(settings)
+    _pass_to_workers(config, overrides)
+    uvicorn.run(WORKER_FACTORY, factory=True, workers=plan.count, **options)
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process: uvicorn calls it there (``factory=True``)."""
+    from botport.app import create_app
+
+    _die_with_the_parent()
+    config = os.environ.get("BOTPORT_CONFIG")
+    settings = load_settings(Path(config) if config else None)
+    configure_logging(settings.log_level, worker=True)
+    return create_app(settings)
+
+
+def _die_with_the_parent() -> None:
+    """A worker does not outlive the process that supervises it: when that one dies without ending
+    its workers (``kill -9``, a crash), the kernel kills them too (Linux), as one process would have
+    died — not left serving on the socket with nobody to stop them. Their running turns are then
+    resolved like any crashed instance's."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import multiprocessing
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before we asked
+        os._exit(1)
+
+
+def _pass_to_workers(config: Path | None, overrides: dict[str, Any]) -> None:
+    """What the workers need to load the settings this process loaded (they inherit its environment)."""
+    if config is not None:
+        os.environ["BOTPORT_CONFIG"] = str(config.resolve())
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"BOTPORT_{name.upper()}"] = str(value)
+
+
+def _prepare_shared_state(settings: Settings) -> None:
+    """Migrate the database once and check that Redis answers, before the workers start."""
+    try:
+        asyncio.run(_migrate_and_ping(settings))
+    except Exception as exc:  # any driver's error: say what failed, without the URL (it may hold a password)
+        typer.echo(f"botport: cannot start the workers: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+async def _migrate_and_ping(settings: Settings) -> None:
+    from botport.store.db import Database
+
+    db = Database(settings.resolved_database_url)
+    try:
+        await db.start()
+    finally:
+        await db.close()
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5)
+        try:
+            await redis.ping()
+        finally:
+            await redis.aclose()
