@@ -64,8 +64,8 @@ async def api_key_identity(header: str, services: ServicesDep) -> Identity:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError("use 'Authorization: Bearer <botport API key>'", code="invalid_api_key")
-    async with services.db.read() as conn:
-        record = await keys.lookup_api_key(conn, token.strip())
+    plaintext = token.strip()
+    record = await services.db.read_op(lambda conn: keys.find_api_key(conn, plaintext))
     if record is not None and keys.use_is_stale(record):
         async with services.db.connect() as conn:
             record = await keys.record_key_use(conn, record)

@@ -147,11 +147,11 @@ class ChatService:
                 code="message_too_long",
                 status=413,
             )
-        conversation = await self._owned_conversation(request.identity.owner, request.conversation_id)
-        bot = self.bots.get(conversation.bot)
         identity = request.identity
 
         def opener_for(conv: ConversationRecord, earlier: list[EnterMessage]) -> StreamOpener:
+            bot = self.bots.get(conv.bot)
+
             def opener() -> AbstractAsyncContextManager[ChatStream]:
                 return self.coze.stream_chat(
                     bot_id=bot.bot_id,
@@ -180,7 +180,10 @@ class ChatService:
 
             return Turn(self.env, conv, user, answer, opener, replay if conv.coze_conversation_id else None)
 
-        return await self._begin(request, conversation, question=content, make_turn=make_turn)
+        def check(conv: ConversationRecord) -> None:
+            self.bots.get(conv.bot)  # a bot since removed from the configuration: 404, nothing stored
+
+        return await self._begin(request, question=content, make_turn=make_turn, check=check)
 
     async def continue_with_tool_outputs(
         self,
@@ -213,7 +216,7 @@ class ChatService:
             idempotency_key=idempotency_key,
             fingerprint=fingerprint,
         )
-        return await self._begin(request, conversation, question=None, make_turn=make_turn)
+        return await self._begin(request, question=None, make_turn=make_turn)
 
     async def find_repeat(self, identity: Identity, key: str | None, digest: str) -> TurnHandle | None:
         """The turn an earlier request with this Idempotency-Key started, if any (within a day).
@@ -244,10 +247,10 @@ class ChatService:
     async def _begin(
         self,
         request: TurnRequest,
-        conversation: ConversationRecord,
         *,
         question: str | None,
         make_turn: TurnFactory,
+        check: Callable[[ConversationRecord], None] | None = None,
     ) -> TurnHandle:
         owner, key = request.identity.owner, request.idempotency_key
         repeat = await self.find_repeat(request.identity, key, request.fingerprint)
@@ -263,7 +266,7 @@ class ChatService:
             starting = asyncio.get_running_loop().create_future()
             self._starting[(owner, key)] = starting
         try:
-            handle = await self._begin_new(request, conversation, question, make_turn)
+            handle = await self._begin_new(request, question, make_turn, check)
         except _Repeated:
             self._forget_start(owner, key, starting, None)
             repeat = await self.find_repeat(request.identity, key, request.fingerprint)
@@ -296,21 +299,23 @@ class ChatService:
     async def _begin_new(
         self,
         request: TurnRequest,
-        conversation: ConversationRecord,
         question: str | None,
         make_turn: TurnFactory,
+        check: Callable[[ConversationRecord], None] | None,
     ) -> TurnHandle:
         owner, key = request.identity.owner, request.idempotency_key
-        self._claim(conversation.id)
+        conversation_id = request.conversation_id
+        self._claim(conversation_id)
         new = turn_store.NewTurn(
             owner=owner,
-            conversation_id=conversation.id,
+            conversation_id=conversation_id,
             question=question,
             title=title_from(question or ""),
             runner=self.runner,
             lease=self.lease,
             idempotency_key=key,
             fingerprint=request.fingerprint,
+            check=check,
         )
         try:
             try:
@@ -319,14 +324,14 @@ class ChatService:
                 raise _Repeated if taken.repeated else TurnInProgressError(BUSY_MESSAGE) from None
             except turn_store.ConversationGone:
                 raise NotFoundError("no such conversation", code="conversation_not_found") from None
-            user, answer = begun.user, begun.answer
+            conversation, user, answer = begun.conversation, begun.user, begun.answer
             if begun.orphans:  # a dead instance's chat may still run on Coze: stop it before asking again
                 await self.keeper.cancel_chats(begun.orphans)
             running = make_turn(conversation, user, answer)
         except BaseException:
-            self._by_conversation.pop(conversation.id, None)
+            self._by_conversation.pop(conversation_id, None)
             raise
-        self._by_conversation[conversation.id] = running
+        self._by_conversation[conversation_id] = running
         self._by_message[answer.id] = running
         running.start()
         await running.accepted()  # 409 (Retry-After) when Coze says the conversation is still busy
@@ -365,8 +370,9 @@ class ChatService:
             del self._by_message[turn.id]
 
     async def _owned_conversation(self, owner: str, conversation_id: str) -> ConversationRecord:
-        async with self.db.read() as conn:
-            conversation = await repo.get_conversation(conn, owner, conversation_id)
+        conversation = await self.db.read_op(
+            lambda conn: repo.find_conversation(conn, owner, conversation_id)
+        )
         if conversation is None:
             raise NotFoundError("no such conversation", code="conversation_not_found")
         return conversation

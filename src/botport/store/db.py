@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import StaticPool
 
 from botport.store.migrations import migrate
+from botport.store.reader import PointReader, ReadOp
 from botport.store.writer import GroupWriter, T, WriteOp
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -156,15 +157,17 @@ class Database:
         self.engine = create_engine_for(url, create_dirs=False)
         self._write_lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         self.writer: GroupWriter | None = None
+        self.reader: PointReader | None = None
         if self._write_lock is not None and sqlite_file(self.engine.url) is not None:
             self.writer = GroupWriter(self.engine.url, self._write_lock, configure_sqlite)
+            self.reader = PointReader(self.engine.url, configure_sqlite, READ_ONLY_OPTION)
 
     @property
     def sync_engines(self) -> list[Engine]:
         """Every engine that talks to the database (to listen to their events: the SQL counters)."""
         engines = [self.engine.sync_engine]
-        if self.writer is not None:
-            engines.append(self.writer.engine)
+        if self.writer is not None and self.reader is not None:
+            engines += [self.writer.engine, self.reader.engine]
         return engines
 
     @property
@@ -182,6 +185,8 @@ class Database:
     async def close(self) -> None:
         if self.writer is not None:
             await self.writer.close()
+        if self.reader is not None:
+            await asyncio.to_thread(self.reader.close)
         await self.engine.dispose()
 
     async def write(self, op: WriteOp[T]) -> T:
@@ -202,6 +207,14 @@ class Database:
             return
         async with self._write_lock, self.engine.begin() as conn:
             yield conn
+
+    async def read_op(self, op: ReadOp[T]) -> T:
+        """Run ``op`` (a function of a synchronous connection) in a read-only transaction: for the
+        reads on the path of a request, in one thread hop on a SQLite file."""
+        if self.reader is not None:
+            return await self.reader.read(op)
+        async with self.read() as conn:
+            return await conn.run_sync(op)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.store.records import ApiKeyRecord
@@ -101,16 +102,20 @@ async def authenticate_api_key(conn: AsyncConnection, plaintext: str) -> ApiKeyR
     return record
 
 
-async def lookup_api_key(conn: AsyncConnection, plaintext: str) -> ApiKeyRecord | None:
+def find_api_key(conn: Connection, plaintext: str) -> ApiKeyRecord | None:
     """The record of a valid, unrevoked key, or None; reads only."""
     if not plaintext.startswith(KEY_PREFIX) or len(plaintext) > _MAX_KEY_CHARS:
         return None
     digest = hash_api_key(plaintext)
-    row = (await conn.execute(select(api_keys).where(api_keys.c.key_hash == digest))).mappings().first()
+    row = conn.execute(select(api_keys).where(api_keys.c.key_hash == digest)).mappings().first()
     if row is None or not hmac.compare_digest(row["key_hash"], digest):
         return None
     record = ApiKeyRecord.from_row(row)
     return None if record.revoked_at is not None else record
+
+
+async def lookup_api_key(conn: AsyncConnection, plaintext: str) -> ApiKeyRecord | None:
+    return await conn.run_sync(find_api_key, plaintext)
 
 
 def use_is_stale(record: ApiKeyRecord) -> bool:

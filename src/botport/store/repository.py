@@ -102,22 +102,18 @@ async def create_conversation(
     return await conn.run_sync(insert_conversation, owner, bot, title)
 
 
+def find_conversation(conn: Connection, owner: str, conversation_id: str) -> ConversationRecord | None:
+    """The conversation, or None if there is none with this id or it belongs to someone else."""
+    query = select(conversations).where(conversations.c.id == conversation_id, conversations.c.owner == owner)
+    row = conn.execute(query).mappings().first()
+    return ConversationRecord.from_row(row) if row is not None else None
+
+
 async def get_conversation(
     conn: AsyncConnection, owner: str, conversation_id: str
 ) -> ConversationRecord | None:
     """The conversation, or None if there is none with this id or it belongs to someone else."""
-    row = (
-        (
-            await conn.execute(
-                select(conversations).where(
-                    conversations.c.id == conversation_id, conversations.c.owner == owner
-                )
-            )
-        )
-        .mappings()
-        .first()
-    )
-    return ConversationRecord.from_row(row) if row is not None else None
+    return await conn.run_sync(find_conversation, owner, conversation_id)
 
 
 async def list_conversations(

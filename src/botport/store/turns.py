@@ -15,16 +15,16 @@ INSERT of the question and the answer, one UPDATE of the conversation) and three
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from botport.store.records import MessageRecord
+from botport.store.records import ConversationRecord, MessageRecord
 from botport.store.repository import chain_hash, new_message_values, refresh_history_hash
 from botport.store.tables import conversations, idempotency_keys, messages
 from botport.store.types import utcnow
@@ -76,10 +76,13 @@ class NewTurn:
     lease: timedelta
     idempotency_key: str | None = None
     fingerprint: str = ""
+    # Raises when the conversation cannot take this turn (say, its bot was removed): nothing stored.
+    check: Callable[[ConversationRecord], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class BegunTurn:
+    conversation: ConversationRecord  # as it was before this turn
     user: MessageRecord | None
     answer: MessageRecord
     orphans: list[Orphan]  # a dead instance's turn in this conversation, resolved to make room
@@ -111,12 +114,17 @@ def begin_turn(conn: Connection, turn: NewTurn) -> BegunTurn:
     conversation_id = turn.conversation_id
     # On PostgreSQL the row stays locked (FOR UPDATE) until the transaction ends, which serializes
     # turn starts in one conversation; SQLite's BEGIN IMMEDIATE already serializes writers.
-    lock = select(conversations.c.history_hash).where(conversations.c.id == conversation_id)
+    query = select(conversations).where(
+        conversations.c.id == conversation_id, conversations.c.owner == turn.owner
+    )
     if conn.dialect.name == "postgresql":
-        lock = lock.with_for_update()
-    row = conn.execute(lock).first()
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
     if row is None:
         raise ConversationGone(conversation_id)
+    conversation = ConversationRecord.from_row(row)
+    if turn.check is not None:
+        turn.check(conversation)
     orphans: list[Orphan] = []
     live = running_answer(conn, conversation_id)
     if live is not None:
@@ -129,10 +137,9 @@ def begin_turn(conn: Connection, turn: NewTurn) -> BegunTurn:
     if turn.question is not None:
         rows.append(new_message_values(conversation_id, "user", turn.question))
         # The question is the conversation's newest completed message: chain it onto the hash.
-        conversation_changes["history_hash"] = chain_hash(row.history_hash or "", "user", turn.question)
-        conversation_changes["title"] = case(
-            (conversations.c.title == "", turn.title), else_=conversations.c.title
-        )
+        conversation_changes["history_hash"] = chain_hash(row["history_hash"] or "", "user", turn.question)
+        if not conversation.title:
+            conversation_changes["title"] = turn.title
     rows.append(
         new_message_values(
             conversation_id, "assistant", "", status="streaming", runner=turn.runner, heartbeat_at=utcnow()
@@ -150,7 +157,7 @@ def begin_turn(conn: Connection, turn: NewTurn) -> BegunTurn:
         record = IdempotentTurn(turn.fingerprint, conversation_id, answer.id)
         if not remember_idempotent(conn, turn.owner, turn.idempotency_key, record):
             raise ConversationTaken(repeated=True)
-    return BegunTurn(records[0] if len(records) == 2 else None, answer, orphans)
+    return BegunTurn(conversation, records[0] if len(records) == 2 else None, answer, orphans)
 
 
 def end_turn(
