@@ -58,6 +58,9 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
         raise typer.Exit(2) from exc
 
 
+OPEN_FILES_RESERVE = 200  # the database, Redis, logs, the listening socket
+
+
 def serve(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
@@ -76,6 +79,7 @@ def serve(
     overrides = {"host": host, "port": port, "workers": workers}
     settings = _settings(config, **overrides)
     configure_logging(settings.log_level)
+    _open_files_for(settings.upstream_max_connections)
     try:
         plan = plan_workers(settings, cores=available_cores())
     except WorkersRefused as exc:
@@ -115,6 +119,28 @@ def serve(
     _prepare_shared_state(settings)
     _pass_to_workers(config, overrides)
     uvicorn.run(WORKER_FACTORY, factory=True, workers=plan.count, **options)
+
+
+def _open_files_for(upstream_connections: int) -> None:
+    """Every open stream holds two sockets (the client's and Coze's): raise this process's soft limit
+    on open files to its hard limit (workers inherit it), and say so when even that cannot hold the
+    Coze connections allowed — past it, new connections fail with "too many open files"."""
+    try:
+        import resource
+    except ImportError:  # not on a POSIX system
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    if soft != resource.RLIM_INFINITY and 2 * upstream_connections + OPEN_FILES_RESERVE > soft:
+        log.warning(
+            "the open-files limit (%d) holds about %d streams at once, fewer than "
+            "BOTPORT_UPSTREAM_MAX_CONNECTIONS (%d): raise it (ulimit -n, or LimitNOFILE= in a systemd unit)",
+            soft,
+            (soft - OPEN_FILES_RESERVE) // 2,
+            upstream_connections,
+        )
 
 
 def worker_app() -> FastAPI:

@@ -57,9 +57,12 @@ class Settings(BaseSettings):
     read_timeout: float = Field(default=120.0, gt=0, description="Longest silence allowed inside a stream.")
     turn_timeout: float = Field(default=600.0, gt=0, description="Longest a whole turn may take.")
     upstream_max_connections: int = Field(
-        default=2000,
+        default=10_000,
         ge=1,
-        description="Connections to Coze at once: one per running turn; past it a new turn gets 503.",
+        description=(
+            "Connections to Coze at once: one per running turn; past it a new turn gets 503. Each open"
+            " stream also holds two open files: `botport serve` raises its limit to the system's maximum."
+        ),
     )
     checkpoint_interval: float = Field(
         default=2.0,
