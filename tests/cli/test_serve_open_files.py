@@ -31,7 +31,7 @@ def serve_until_up(env: dict[str, str], port: int, preexec: Callable[[], None]) 
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        preexec_fn=preexec,  # noqa: PLW1509 (only sets a limit before exec)
+        preexec_fn=preexec,  # only sets a limit before exec
     )
     try:
         deadline = time.monotonic() + 30
