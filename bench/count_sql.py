@@ -5,6 +5,7 @@ new conversation (as bench_gateway.py does) or all in one conversation, then pri
 per turn by kind. Run it against another checkout with PYTHONPATH=that/src to compare.
 
     python bench/count_sql.py --turns 50
+    python bench/count_sql.py --turns 200 --concurrency 100   # what group commit makes of it
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ TOKEN = "count-sql-token"
 DEMO_BOT_ID = "7000000000000000001"
 
 
-async def main(turns: int, same_conversation: bool, verbose: bool) -> None:
+async def main(turns: int, same_conversation: bool, verbose: bool, concurrency: int) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="botport-sql-"))
     emulator = create_emulator_app(tokens=[TOKEN])
     settings = Settings(
@@ -55,20 +56,37 @@ async def main(turns: int, same_conversation: bool, verbose: bool) -> None:
             event.listen(engine, "before_cursor_execute", _count)
 
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://bp") as client:
-            conversation = None
-            for _ in range(turns):
-                if conversation is None or not same_conversation:
-                    conversation = (await client.post("/api/conversations", json={})).json()["id"]
-                response = await client.post(
-                    f"/api/conversations/{conversation}/messages", json={"content": "hello", "stream": True}
-                )
-                assert b"turn.completed" in response.content, response.content[-300:]
+            shared = None
+            if same_conversation:
+                shared = (await client.post("/api/conversations", json={})).json()["id"]
+            gate = asyncio.Semaphore(1 if same_conversation else concurrency)
+
+            async def turn() -> None:
+                async with gate:
+                    conversation = shared or (await client.post("/api/conversations", json={})).json()["id"]
+                    response = await client.post(
+                        f"/api/conversations/{conversation}/messages",
+                        json={"content": "hello", "stream": True},
+                    )
+                    assert b"turn.completed" in response.content, response.content[-300:]
+
+            await asyncio.gather(*(turn() for _ in range(turns)))
         await asyncio.sleep(0.1)
+        writer = getattr(db, "writer", None)
     total = sum(counts.values())
     print(f"{turns} turns, {'one conversation' if same_conversation else 'a conversation each'}:")
     print(f"  statements per turn: {total / turns:.1f}")
     for kind, n in counts.most_common():
         print(f"    {kind:<8} {n / turns:.1f}")
+    print(f"  write transactions per turn: {counts['BEGIN IMMEDIATE'] / turns:.2f}")
+    if writer is not None and writer.held:
+        held = sorted(writer.held)
+        p50, p99 = held[len(held) // 2], held[min(len(held) - 1, round(0.99 * (len(held) - 1)))]
+        print(
+            f"  group commit: {writer.ops} writes in {writer.batches} transactions "
+            f"({writer.ops / writer.batches:.1f} per transaction); each held SQLite "
+            f"{p50 * 1000:.2f} ms p50, {p99 * 1000:.2f} ms p99, {max(held) * 1000:.2f} ms max"
+        )
     if verbose:
         for statement, n in full.most_common():
             print(f"  {n / turns:5.1f}  {statement}")
@@ -81,5 +99,8 @@ if __name__ == "__main__":
     parser.add_argument("--turns", type=int, default=50)
     parser.add_argument("--same-conversation", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="also list each statement")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="turns at a time (each in its own conversation)"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.turns, args.same_conversation, args.verbose))
+    asyncio.run(main(args.turns, args.same_conversation, args.verbose, args.concurrency))

@@ -52,9 +52,32 @@ async def test_concurrent_writes_share_transactions_and_are_committed_when_answe
     ids = await asyncio.gather(*(create(n) for n in range(200)))
     assert len(set(ids)) == 200
     assert count_on_disk(path) == 200
-    # 200 writers, far fewer transactions: the ones that queued while a batch ran share the next.
+    # 200 writers, fewer transactions: the ones that queued meanwhile share the next one.
     assert sqlite_db.writer.ops == 200
-    assert sqlite_db.writer.batches < 50
+    assert sqlite_db.writer.batches <= 100
+
+
+async def test_the_loop_runs_between_two_transactions(sqlite_db: Database) -> None:
+    """However many writes wait, a transaction takes what fits in its budget and the streams run
+    before the next one: the callers are answered in several rounds, the loop turning in between."""
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    answered_at: list[int] = []
+
+    async def create(n: int) -> None:
+        await sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", f"c{n}"))
+        answered_at.append(ticks)
+
+    ticker = asyncio.ensure_future(tick())
+    await asyncio.gather(*(create(n) for n in range(500)))
+    ticker.cancel()
+    assert len(set(answered_at)) > 3  # answered at several turns of the loop, not all at once
 
 
 async def test_a_write_that_raises_rolls_back_only_its_own_changes(
@@ -99,31 +122,22 @@ async def test_a_constraint_violation_reaches_its_caller_and_the_batch_commits(s
         assert await conn.scalar(select(func.count()).select_from(conversations)) == 2
 
 
-async def test_a_caller_gone_before_its_batch_began_writes_nothing(
-    sqlite_db: Database, tmp_path: Path
-) -> None:
-    # The first write occupies the writer; the second is abandoned while it waits in the queue.
-    started, release = asyncio.Event(), asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def slow(conn: Connection) -> None:
-        loop.call_soon_threadsafe(started.set)
-        asyncio.run_coroutine_threadsafe(release.wait(), loop).result(timeout=5)
-        repo.insert_conversation(conn, ALICE, "demo", "slow")
-
-    first = asyncio.ensure_future(sqlite_db.write(slow))
-    await started.wait()
-    abandoned = asyncio.ensure_future(
-        sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", "abandoned"))
-    )
-    await asyncio.sleep(0)
-    abandoned.cancel()
-    release.set()
+async def test_a_caller_gone_before_its_batch_began_writes_nothing(sqlite_db: Database) -> None:
+    async with sqlite_db.connect():  # another writer of this process holds the write lock
+        first = asyncio.ensure_future(
+            sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", "first"))
+        )
+        await asyncio.sleep(0.01)  # its batch has begun: it waits for the lock
+        abandoned = asyncio.ensure_future(
+            sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", "abandoned"))
+        )
+        await asyncio.sleep(0.01)
+        abandoned.cancel()
     await first
     await sqlite_db.write(lambda conn: None)  # the queue has drained
     async with sqlite_db.read() as conn:
         titles = set((await conn.execute(select(conversations.c.title))).scalars())
-    assert titles == {"slow"}
+    assert titles == {"first"}
 
 
 async def test_close_finishes_the_queued_writes(tmp_path: Path) -> None:
@@ -153,3 +167,32 @@ async def test_write_runs_on_every_backend(database: Database) -> None:
         await database.write(bad)
     async with database.read() as conn:
         assert [c.id for c in (await repo.list_conversations(conn, ALICE)).items] == [created.id]
+
+
+async def test_another_process_holding_the_write_lock_is_waited_for_without_blocking_the_loop(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "botport.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process (say, `botport keys create`) is writing
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.ensure_future(tick())
+    write = asyncio.ensure_future(
+        sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", "w"))
+    )
+    await asyncio.sleep(0.3)
+    assert not write.done()
+    waited_ticks = ticks
+    other.execute("COMMIT")
+    other.close()
+    created = await asyncio.wait_for(write, 5)
+    ticker.cancel()
+    assert waited_ticks >= 15  # the loop kept running while the write waited for the lock
+    async with sqlite_db.read() as conn:
+        assert await repo.get_conversation(conn, ALICE, created.id) == created

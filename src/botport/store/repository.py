@@ -79,6 +79,9 @@ _MESSAGE_FIELDS = MessageFields.__optional_keys__
 # --- conversations ----------------------------------------------------------------------------
 
 
+_INSERT_CONVERSATION = insert(conversations)  # built once (see botport.store.turns)
+
+
 def insert_conversation(conn: Connection, owner: str, bot: str, title: str = "") -> ConversationRecord:
     """Create a conversation (a write op: see :meth:`botport.store.db.Database.write`)."""
     now = utcnow()
@@ -92,7 +95,7 @@ def insert_conversation(conn: Connection, owner: str, bot: str, title: str = "")
         "created_at": now,
         "updated_at": now,
     }
-    conn.execute(insert(conversations).values(values))
+    conn.execute(_INSERT_CONVERSATION, values)
     return ConversationRecord.from_row(values)
 
 

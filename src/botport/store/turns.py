@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import String, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -103,6 +103,53 @@ class ConversationGone(Exception):
 
 # --- starting and ending a turn ----------------------------------------------------------------
 
+# Built once: executing a prebuilt statement skips building it and its cache key every time (most of
+# what a statement cost here), so a turn's writes hold SQLite for microseconds, not milliseconds.
+_CONVERSATION = select(conversations).where(
+    conversations.c.id == bindparam("b_id"), conversations.c.owner == bindparam("b_owner")
+)
+_CONVERSATION_FOR_UPDATE = _CONVERSATION.with_for_update()
+_RUNNING_ANSWER = (
+    select(messages)
+    .where(messages.c.conversation_id == bindparam("b_id"), messages.c.status == "streaming")
+    .order_by(messages.c.created_at.desc())
+    .limit(1)
+)
+_INSERT_MESSAGES = insert(messages)
+_TURN_BEGUN = (
+    update(conversations)
+    .where(conversations.c.id == bindparam("b_id"))
+    .values(updated_at=bindparam("b_at"), history_hash=bindparam("b_hash"), title=bindparam("b_title"))
+)
+ENDING_FIELDS = (
+    "content",
+    "reasoning",
+    "status",
+    "follow_ups",
+    "upstream_chat_id",
+    "last_seq",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "tool_calls",
+    "error_code",
+    "error_message",
+    "logid",
+)
+_ANSWER_ENDED = (
+    update(messages)
+    .where(messages.c.id == bindparam("b_id"), messages.c.status == "streaming")
+    .values({**{name: bindparam(f"b_{name}") for name in ENDING_FIELDS}, "updated_at": bindparam("b_at")})
+)
+_HISTORY_HASH = select(conversations.c.history_hash).where(conversations.c.id == bindparam("b_id"))
+_COZE_ID = func.coalesce(bindparam("b_coze", type_=String), conversations.c.coze_conversation_id)
+_TURN_ENDED = (
+    update(conversations)
+    .where(conversations.c.id == bindparam("b_id"))
+    .values(updated_at=bindparam("b_at"), coze_conversation_id=_COZE_ID)
+)
+_TURN_COMPLETED = _TURN_ENDED.values(history_hash=bindparam("b_hash"))
+
 
 def begin_turn(conn: Connection, turn: NewTurn) -> BegunTurn:
     """Store the question and the placeholder answer (status ``streaming``, this instance's lease)
@@ -114,12 +161,8 @@ def begin_turn(conn: Connection, turn: NewTurn) -> BegunTurn:
     conversation_id = turn.conversation_id
     # On PostgreSQL the row stays locked (FOR UPDATE) until the transaction ends, which serializes
     # turn starts in one conversation; SQLite's BEGIN IMMEDIATE already serializes writers.
-    query = select(conversations).where(
-        conversations.c.id == conversation_id, conversations.c.owner == turn.owner
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).mappings().first()
+    query = _CONVERSATION_FOR_UPDATE if conn.dialect.name == "postgresql" else _CONVERSATION
+    row = conn.execute(query, {"b_id": conversation_id, "b_owner": turn.owner}).mappings().first()
     if row is None:
         raise ConversationGone(conversation_id)
     conversation = ConversationRecord.from_row(row)
@@ -133,24 +176,25 @@ def begin_turn(conn: Connection, turn: NewTurn) -> BegunTurn:
             raise ConversationTaken(repeated=bool(key and find_idempotent(conn, turn.owner, key)))
         orphans = resolve_orphans(conn, lease=turn.lease, conversation_id=conversation_id)
     rows = []
-    conversation_changes: dict[str, Any] = {}
+    history_hash, title = row["history_hash"], conversation.title
     if turn.question is not None:
         rows.append(new_message_values(conversation_id, "user", turn.question))
         # The question is the conversation's newest completed message: chain it onto the hash.
-        conversation_changes["history_hash"] = chain_hash(row["history_hash"] or "", "user", turn.question)
-        if not conversation.title:
-            conversation_changes["title"] = turn.title
+        history_hash = chain_hash(history_hash or "", "user", turn.question)
+        title = title or turn.title
     rows.append(
         new_message_values(
             conversation_id, "assistant", "", status="streaming", runner=turn.runner, heartbeat_at=utcnow()
         )
     )
-    conn.execute(insert(messages), rows)
-    conn.execute(
-        update(conversations)
-        .where(conversations.c.id == conversation_id)
-        .values(updated_at=rows[-1]["created_at"], **conversation_changes)
-    )
+    conn.execute(_INSERT_MESSAGES, rows)
+    changes = {
+        "b_id": conversation_id,
+        "b_at": rows[-1]["created_at"],
+        "b_hash": history_hash,
+        "b_title": title,
+    }
+    conn.execute(_TURN_BEGUN, changes)
     records = [MessageRecord.from_row(values) for values in rows]
     answer = records[-1]
     if turn.idempotency_key:
@@ -166,28 +210,27 @@ def end_turn(
     fields: dict[str, Any],
     coze_conversation_id: str | None,
 ) -> bool:
-    """Store a turn's outcome (``fields``: the message columns, with ``status``), the Coze
-    conversation it learnt if any, and chain a completed answer onto the history hash. False when
-    the answer is no longer ``streaming`` (deleted with its conversation, or resolved by a sweep)."""
+    """Store a turn's outcome (``fields``: some of :data:`ENDING_FIELDS`, with ``status``; the others
+    are left empty), the Coze conversation it learnt if any, and chain a completed answer onto the
+    history hash. False when the answer is no longer ``streaming`` (deleted with its conversation,
+    or resolved by a sweep)."""
+    unknown = set(fields) - set(ENDING_FIELDS)
+    if unknown:
+        raise ValueError(f"not an ending field: {', '.join(sorted(unknown))}")
     now = utcnow()
-    stored = conn.execute(
-        update(messages)
-        .where(messages.c.id == answer.id, messages.c.status == "streaming")
-        .values(**fields, updated_at=now)
-    )
+    values = {f"b_{name}": fields.get(name) for name in ENDING_FIELDS}
+    values["b_follow_ups"] = list(fields.get("follow_ups") or ())
+    stored = conn.execute(_ANSWER_ENDED, {**values, "b_id": answer.id, "b_at": now})
     if stored.rowcount == 0:
         return False
-    changes: dict[str, Any] = {"updated_at": now}
-    if coze_conversation_id:
-        changes["coze_conversation_id"] = coze_conversation_id
-    if fields["status"] == "completed":
-        # One turn at a time per conversation: the answer is its newest message, so it extends the
-        # chain (the placeholder's created_at precedes nothing but later turns).
-        current = conn.scalar(
-            select(conversations.c.history_hash).where(conversations.c.id == answer.conversation_id)
-        )
-        changes["history_hash"] = chain_hash(current or "", "assistant", fields.get("content", ""))
-    conn.execute(update(conversations).where(conversations.c.id == answer.conversation_id).values(changes))
+    changes: dict[str, Any] = {"b_id": answer.conversation_id, "b_at": now, "b_coze": coze_conversation_id}
+    if fields["status"] != "completed":
+        conn.execute(_TURN_ENDED, changes)
+        return True
+    # One turn at a time per conversation: the answer is its newest message, so it extends the chain.
+    current = conn.scalar(_HISTORY_HASH, {"b_id": answer.conversation_id})
+    changes["b_hash"] = chain_hash(current or "", "assistant", fields.get("content") or "")
+    conn.execute(_TURN_COMPLETED, changes)
     return True
 
 
@@ -196,16 +239,7 @@ def end_turn(
 
 def running_answer(conn: Connection, conversation_id: str) -> MessageRecord | None:
     """The answer being written in the conversation (status ``streaming``), alive or not."""
-    row = (
-        conn.execute(
-            select(messages)
-            .where(messages.c.conversation_id == conversation_id, messages.c.status == "streaming")
-            .order_by(messages.c.created_at.desc())
-            .limit(1)
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_RUNNING_ANSWER, {"b_id": conversation_id}).mappings().first()
     return MessageRecord.from_row(row) if row is not None else None
 
 
@@ -215,17 +249,35 @@ def is_alive(message: MessageRecord, lease: timedelta, now: datetime | None = No
     return seen > (now or utcnow()) - lease
 
 
+_HEARTBEAT = (
+    update(messages)
+    .where(messages.c.id == bindparam("b_id"), messages.c.status == "streaming")
+    .values(heartbeat_at=bindparam("b_now"))
+)
+_CHECKPOINT = (
+    update(messages)
+    .where(messages.c.id == bindparam("b_id"), messages.c.status == "streaming")
+    .values(
+        content=bindparam("b_content"),
+        reasoning=bindparam("b_reasoning"),
+        upstream_chat_id=bindparam("b_chat"),
+        heartbeat_at=bindparam("b_now"),
+    )
+)
+_COZE_CONVERSATION = (
+    update(conversations)
+    .where(conversations.c.id == bindparam("b_id"))
+    .values(coze_conversation_id=bindparam("b_coze"))
+)
+
+
 def heartbeat(conn: Connection, message_ids: Sequence[str]) -> None:
     """These running turns are alive. By id, not by instance: an answer row that no running turn
     holds (its start was abandoned) stops being renewed and is resolved by a sweep."""
     if not message_ids:
         return
-    conn.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("b_id"), messages.c.status == "streaming")
-        .values(heartbeat_at=bindparam("b_now")),
-        [{"b_id": message_id, "b_now": utcnow()} for message_id in message_ids],
-    )
+    now = utcnow()
+    conn.execute(_HEARTBEAT, [{"b_id": message_id, "b_now": now} for message_id in message_ids])
 
 
 def checkpoint(conn: Connection, points: Sequence[Checkpoint]) -> None:
@@ -234,14 +286,7 @@ def checkpoint(conn: Connection, points: Sequence[Checkpoint]) -> None:
         return
     now = utcnow()
     conn.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("b_id"), messages.c.status == "streaming")
-        .values(
-            content=bindparam("b_content"),
-            reasoning=bindparam("b_reasoning"),
-            upstream_chat_id=bindparam("b_chat"),
-            heartbeat_at=bindparam("b_now"),
-        ),
+        _CHECKPOINT,
         [
             {
                 "b_id": p.message_id,
@@ -256,9 +301,7 @@ def checkpoint(conn: Connection, points: Sequence[Checkpoint]) -> None:
     learnt = [p for p in points if p.coze_conversation_id]
     if learnt:
         conn.execute(
-            update(conversations)
-            .where(conversations.c.id == bindparam("b_id"))
-            .values(coze_conversation_id=bindparam("b_coze")),
+            _COZE_CONVERSATION,
             [{"b_id": p.conversation_id, "b_coze": p.coze_conversation_id} for p in learnt],
         )
 
