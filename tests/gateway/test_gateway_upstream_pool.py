@@ -53,3 +53,24 @@ async def test_a_full_pool_is_503_with_retry_after_and_stores_nothing(
             f"/api/conversations/{cid}/messages", json={"content": "me too", "stream": False}
         )
         assert accepted.status_code == 200 and accepted.json()["status"] == "completed"
+
+
+async def test_turns_reuse_their_connection_to_coze(tmp_path: Path, live_server: Callable[..., Any]) -> None:
+    """A turn reads Coze's response to its end after ``done``, so the connection goes back to the
+    pool: one turn after another, the same TCP connection (no new handshake per turn)."""
+    coze_app = emulator()
+    peers: list[tuple[str, int]] = []
+
+    async def recording_peers(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/v3/chat":
+            peers.append(scope["client"])
+        await coze_app(scope, receive, send)
+
+    coze = live_server(recording_peers)
+    async with gateway(token_settings(tmp_path, coze_base_url=coze.url)) as gw:
+        cid = await gw.conversation("demo")
+        for question in ("one", "two", "three"):
+            frames = await gw.send(cid, question)
+            assert frames[-1].event == "turn.completed"
+    assert len(peers) == 3
+    assert len(set(peers)) == 1, peers

@@ -7,6 +7,8 @@ a cut connection. Errors never undo what was already yielded, so the caller can 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections import deque
 from collections.abc import AsyncIterator
@@ -28,6 +30,8 @@ from botport.errors import (
 from botport.upstream.events import ChatEvent, ChatEventType
 from botport.upstream.models import Chat, LastError, Message
 from botport.upstream.sse import ServerSentEvent, SSEDecoder
+
+DRAIN_TIMEOUT = 0.1  # seconds: what follows ``done`` is the end of the body, at once
 
 # Chat events after which the turn is over (the stream may still send ``done``).
 _FINAL_CHAT_EVENTS = {
@@ -134,6 +138,7 @@ class ChatStream:
                 raise
             if event.type is ChatEventType.DONE:
                 self._finished = True
+                await self._drain()
                 break
             if event.type is ChatEventType.CHAT_FAILED and event.chat is not None:
                 self._finished = True
@@ -157,6 +162,15 @@ class ChatStream:
                 raise transport_error(exc, logid=self.logid, mid_stream=True) from exc
             self._ready.extend(self._decoder.feed(chunk))
         return self._ready.popleft()
+
+    async def _drain(self) -> None:
+        """Read the (empty) rest of the body after ``done``: a response read to its end leaves its
+        connection in the pool for the next turn; one closed early is torn down, and the next turn
+        pays a new TCP connection."""
+        with contextlib.suppress(httpx.HTTPError, TimeoutError):
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                async for _ in self._bytes:
+                    pass
 
     async def aclose(self) -> None:
         """Stop reading and close the response. Safe to call twice."""
