@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from botport.store import Database
 from botport.store import repository as repo
@@ -196,3 +198,26 @@ async def test_another_process_holding_the_write_lock_is_waited_for_without_bloc
     assert waited_ticks >= 15  # the loop kept running while the write waited for the lock
     async with sqlite_db.read() as conn:
         assert await repo.get_conversation(conn, ALICE, created.id) == created
+
+
+async def test_a_point_read_told_busy_runs_again_on_a_thread(sqlite_db: Database) -> None:
+    """Reads run on the loop's thread with no busy wait; if SQLite says busy (another connection
+    recovering the WAL: rare, and hard to provoke), the read runs again on a reader thread."""
+    created = await sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", "kept"))
+    assert await sqlite_db.read_op(lambda conn: repo.find_conversation(conn, ALICE, created.id)) == created
+    assert sqlite_db.reader is not None and sqlite_db.reader.fallbacks == 0
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+
+    def read(conn: Connection) -> object:
+        threads.append(threading.get_ident())
+        if len(threads) == 1:  # what SQLite raises when it cannot take its read lock at once
+            raise OperationalError("SELECT", {}, sqlite3.OperationalError("database is locked"))
+        return repo.find_conversation(conn, ALICE, created.id)
+
+    assert await sqlite_db.read_op(read) == created
+    assert threads[0] == loop_thread and threads[1] != loop_thread
+    assert sqlite_db.reader.fallbacks == 1
+    # Any other error is the caller's.
+    with pytest.raises(Refused):
+        await sqlite_db.read_op(lambda conn: (_ for _ in ()).throw(Refused("no")))

@@ -167,7 +167,7 @@ class Database:
         """Every engine that talks to the database (to listen to their events: the SQL counters)."""
         engines = [self.engine.sync_engine]
         if self.writer is not None and self.reader is not None:
-            engines += [self.writer.engine, self.reader.engine]
+            engines += [self.writer.engine, *self.reader.engines]
         return engines
 
     @property
@@ -186,7 +186,7 @@ class Database:
         if self.writer is not None:
             await self.writer.close()
         if self.reader is not None:
-            await asyncio.to_thread(self.reader.close)
+            self.reader.close()
         await self.engine.dispose()
 
     async def write(self, op: WriteOp[T]) -> T:
