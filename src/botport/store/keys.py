@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -102,12 +102,15 @@ async def authenticate_api_key(conn: AsyncConnection, plaintext: str) -> ApiKeyR
     return record
 
 
+_BY_HASH = select(api_keys).where(api_keys.c.key_hash == bindparam("b_hash"))  # built once: every request
+
+
 def find_api_key(conn: Connection, plaintext: str) -> ApiKeyRecord | None:
     """The record of a valid, unrevoked key, or None; reads only."""
     if not plaintext.startswith(KEY_PREFIX) or len(plaintext) > _MAX_KEY_CHARS:
         return None
     digest = hash_api_key(plaintext)
-    row = conn.execute(select(api_keys).where(api_keys.c.key_hash == digest)).mappings().first()
+    row = conn.execute(_BY_HASH, {"b_hash": digest}).mappings().first()
     if row is None or not hmac.compare_digest(row["key_hash"], digest):
         return None
     record = ApiKeyRecord.from_row(row)
