@@ -282,27 +282,31 @@ def coze() -> Iterator[str]:
         server.stop()
 
 
-async def pinned_clients(server: Serving, per_worker: int) -> dict[int, list[httpx.AsyncClient]]:
-    """Clients on one kept-alive connection each, ``per_worker`` to every worker (a browser holds
-    several connections; each new one goes to whichever worker accepts it first). One cookie jar."""
-    clients: dict[int, list[httpx.AsyncClient]] = {pid: [] for pid in server.workers()}
-    cookies = httpx.Cookies()
-    for _ in range(200):
-        client = httpx.AsyncClient(
-            base_url=server.url, timeout=TIMEOUT, limits=httpx.Limits(max_connections=1), cookies=cookies
-        )
-        response = await client.get("/api/config")
-        assert response.status_code == 200, response.text
-        cookies.update(response.cookies)
-        pinned = clients[server.worker_of(response)]
-        if len(pinned) < per_worker:
-            client.cookies = cookies
-            pinned.append(client)
-        else:
+class Browser:
+    """One browser (one cookie jar) whose connections land on whichever worker accepts them first.
+    :meth:`on` gives a client whose one kept-alive connection a given worker holds."""
+
+    def __init__(self, server: Serving, stack: AsyncExitStack) -> None:
+        self.server = server
+        self.stack = stack
+        self.cookies = httpx.Cookies()
+
+    async def on(self, worker: int) -> httpx.AsyncClient:
+        for _ in range(200):
+            client = httpx.AsyncClient(
+                base_url=self.server.url,
+                timeout=TIMEOUT,
+                limits=httpx.Limits(max_connections=1),
+                cookies=self.cookies,
+            )
+            self.stack.push_async_callback(client.aclose)
+            response = await client.get("/api/config")  # the first one gets the identity cookie
+            assert response.status_code == 200, response.text
+            self.cookies.update(response.cookies)
+            if self.server.worker_of(response) == worker:
+                return client
             await client.aclose()
-        if all(len(pinned) == per_worker for pinned in clients.values()):
-            return clients
-    raise AssertionError(f"200 connections did not reach every worker: {clients}")
+        raise AssertionError(f"200 connections did not reach worker {worker}")
 
 
 def runner_pid(postgres_url: str, message_id: str) -> int:
@@ -342,11 +346,9 @@ async def test_two_workers_serve_share_and_stop_each_other_s_turns(
         assert len(workers) == 2
 
         async with AsyncExitStack() as stack:
-            clients = await pinned_clients(server, per_worker=2)
-            for client in (client for pinned in clients.values() for client in pinned):
-                stack.push_async_callback(client.aclose)
-            worker_a, worker_b = sorted(clients)
-            (on_a, _), (on_b, on_b2) = clients[worker_a], clients[worker_b]
+            browser = Browser(server, stack)
+            worker_a, worker_b = sorted(workers)
+            on_a, on_b = await browser.on(worker_a), await browser.on(worker_b)
             # Both workers loaded the config file (the bot exists only there).
             for client in (on_a, on_b):
                 bots = (await client.get("/api/config")).json()["bots"]
@@ -381,7 +383,7 @@ async def test_two_workers_serve_share_and_stop_each_other_s_turns(
             assert on_b_reader.frames[0].id == seen + 1
 
             # ...and stops it.
-            cancel = await on_b2.post(f"/api/conversations/{cid}/cancel")
+            cancel = await (await browser.on(worker_b)).post(f"/api/conversations/{cid}/cancel")
             assert server.worker_of(cancel) == worker_b
             assert cancel.json() == {"cancelled": True}
             await asyncio.wait_for(asyncio.gather(on_a_reader.rest(), on_b_reader.rest()), timeout=5)
@@ -391,7 +393,7 @@ async def test_two_workers_serve_share_and_stop_each_other_s_turns(
             assert on_a_reader.text.endswith(on_b_reader.text)
 
             # The next turn runs on worker B, in the same Coze conversation.
-            answer = await on_b2.post(
+            answer = await (await browser.on(worker_b)).post(
                 f"/api/conversations/{cid}/messages", json={"content": "short one", "stream": False}
             )
             assert answer.status_code == 200, answer.text
