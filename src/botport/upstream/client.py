@@ -46,6 +46,9 @@ logger = logging.getLogger("botport.upstream")
 _LOGID_HEADER = "x-tt-logid"
 POOL_WAIT = 5.0  # seconds a request may wait for a free connection to Coze
 KEEPALIVE_CONNECTIONS = 100  # idle connections kept open for reuse
+# Drop an idle connection before the server does: reusing one just as the server closes it (uvicorn
+# after 5 s, httpx's own default) fails the request with a ReadError that is nobody's fault.
+KEEPALIVE_EXPIRY = 4.0
 _EXCERPT_CHARS = 200
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -80,7 +83,9 @@ class CozeClient:
         # httpx keeps 100 connections by default: the 101st concurrent stream would wait. Size it
         # deliberately (every running turn holds one connection for its whole stream).
         limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=KEEPALIVE_CONNECTIONS
+            max_connections=max_connections,
+            max_keepalive_connections=KEEPALIVE_CONNECTIONS,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
         )
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(transport=transport, timeout=self._timeout, limits=limits)
