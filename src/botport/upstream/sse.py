@@ -68,7 +68,15 @@ class SSEDecoder:
             if text[0] == "\n":
                 text = text[1:]
             self._skip_lf = False
-        lines: list[str] = []
+        if "\r" not in text:  # the usual case (LF only): one split, no regex
+            lines = text.split("\n")
+            if len(lines) == 1:
+                self._pending += text
+                return []
+            lines[0] = self._pending + lines[0]
+            self._pending = lines.pop()
+            return lines
+        lines = []
         start = 0
         for match in _LINE_BREAK.finditer(text):
             lines.append(text[start : match.start()])
