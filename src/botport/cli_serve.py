@@ -59,6 +59,7 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
 
 
 OPEN_FILES_RESERVE = 200  # the database, Redis, logs, the listening socket
+LISTEN_BACKLOG = 8192
 
 
 def serve(
@@ -112,6 +113,9 @@ def serve(
         "log_level": settings.log_level,
         "proxy_headers": True,
         "timeout_graceful_shutdown": 5,
+        # Connections waiting to be accepted: thousands of clients arriving at once (uvicorn's 2048
+        # refused some at 5,000). The kernel caps it at net.core.somaxconn.
+        "backlog": LISTEN_BACKLOG,
     }
     if plan.count == 1:
         uvicorn.run(application, **options)

@@ -5,10 +5,21 @@ stores the partial answer as interrupted."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from gateway_helpers import TOKEN, emulator, gateway, parse_frames, recording, started, token_settings
+from gateway_helpers import (
+    TOKEN,
+    emulator,
+    eventually,
+    gateway,
+    parse_frames,
+    recording,
+    started,
+    token_settings,
+)
+from sqlalchemy import update
 
 from botport.app import create_app
 from botport.asgi_transport import StreamingASGITransport
@@ -18,6 +29,8 @@ from botport.emulator.faults import Faults
 from botport.identity import Identity
 from botport.store import Database
 from botport.store import repository as repo
+from botport.store.tables import messages
+from botport.store.types import utcnow
 
 
 async def test_a_cut_stream_cancels_its_coze_chat_and_frees_the_conversation(tmp_path: Path) -> None:
@@ -108,3 +121,36 @@ async def test_shutdown_stores_a_running_answer_as_interrupted(tmp_path: Path) -
     assert stored is not None
     assert stored.status == "interrupted" and stored.error_code == "shutdown"
     assert stored.content
+
+
+async def test_an_instance_never_sweeps_its_own_running_turn(tmp_path: Path) -> None:
+    """A heartbeat written late (a loop too busy for the keeper's write) must not make the instance
+    resolve its own live turn as lost: the sweep leaves what this instance runs, which goes on
+    until it ends as this instance says."""
+    coze = emulator({"slow": Faults(delta_delay=0.05)})
+    async with gateway(token_settings(tmp_path), recording(coze)) as gw:
+        chat = gw.app.state.services.chat
+        someone = Identity("web", "sweep-test")
+        async with chat.db.connect() as conn:
+            conversation = await repo.create_conversation(conn, someone.owner, "slow")
+        request = TurnRequest(
+            identity=someone, conversation_id=conversation.id, content="/slow take your time"
+        )
+        handle = await chat.start_turn(request)
+
+        async def stored_chat_id() -> str | None:
+            async with chat.db.read() as conn:
+                message = await repo.get_message(conn, handle.answer.id)
+            return message.upstream_chat_id if message else None
+
+        assert await eventually(stored_chat_id, timeout=5)  # the keeper wrote what it learnt
+        long_ago = utcnow() - timedelta(hours=1)
+        async with chat.db.connect() as conn:  # as if every heartbeat had been missed
+            await conn.execute(
+                update(messages).where(messages.c.id == handle.answer.id).values(heartbeat_at=long_ago)
+            )
+        assert await chat.keeper.sweep(lease=chat.lease) == 0
+        assert chat.is_running(conversation.id)
+        chat.stop_turn(handle, "cancelled", "enough")  # ends as this instance says, not as lost
+        result = await chat.result(handle)
+        assert result.message.status == "interrupted" and result.message.error_code == "cancelled"

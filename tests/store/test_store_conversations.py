@@ -303,3 +303,23 @@ async def test_concurrent_writers_all_succeed(database: Database) -> None:
     await asyncio.gather(*(write(i) for i in range(30)))
     async with database.connect() as conn:
         assert len(await repo.list_messages(conn, conv.id)) == 30
+
+
+async def test_a_sweep_never_takes_the_turns_its_instance_is_running(database: Database) -> None:
+    """A loop too busy to write its heartbeat in time must not make the instance fail its own live
+    turns: the sweeper passes the answers it runs, and only the others past their lease go."""
+    async with database.connect() as conn:
+        conv = await repo.create_conversation(conn, ALICE, "demo")
+        mine = await repo.add_message(conn, conv.id, "assistant", "so far", status="streaming", runner="me")
+        dead = await repo.add_message(conn, conv.id, "assistant", "lost", status="streaming", runner="gone")
+        an_hour_ago = utcnow() - timedelta(hours=1)
+        await conn.execute(
+            update(messages).where(messages.c.id.in_([mine.id, dead.id])).values(heartbeat_at=an_hour_ago)
+        )
+    orphans = await database.write(
+        lambda conn: turn_store.resolve_orphans(conn, lease=timedelta(minutes=15), keep={mine.id})
+    )
+    assert [o.message_id for o in orphans] == [dead.id]
+    async with database.read() as conn:
+        assert (await repo.get_message(conn, mine.id)).status == "streaming"  # type: ignore[union-attr]
+        assert (await repo.get_message(conn, dead.id)).status == "failed"  # type: ignore[union-attr]

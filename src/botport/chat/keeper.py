@@ -120,8 +120,11 @@ class TurnKeeper:
     async def sweep(self, *, lease: timedelta | None, conversation_id: str | None = None) -> int:
         """Resolve dead instances' turns (all streaming ones when ``lease`` is None) and cancel their
         Coze chats; returns how many."""
+        mine = {turn.id for turn in self.running()}
         orphans = await self.db.write(
-            lambda conn: turn_store.resolve_orphans(conn, lease=lease, conversation_id=conversation_id)
+            lambda conn: turn_store.resolve_orphans(
+                conn, lease=lease, conversation_id=conversation_id, keep=mine
+            )
         )
         if orphans:
             log.warning("%d answer(s) left running by a stopped instance were marked failed", len(orphans))

@@ -15,12 +15,12 @@ INSERT of the question and the answer, one UPDATE of the conversation) and three
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Row, String, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -32,6 +32,7 @@ from botport.store.types import utcnow
 ORPHAN_CODE = "turn_lost"
 ORPHAN_MESSAGE = "The server stopped before the answer was complete."
 IDEMPOTENCY_TTL = timedelta(hours=24)
+ORPHANS_PER_STATEMENT = 500  # ids in one IN list (SQLite allows 32,766 bound values at most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,9 +250,9 @@ def is_alive(message: MessageRecord, lease: timedelta, now: datetime | None = No
     return seen > (now or utcnow()) - lease
 
 
-_HEARTBEAT = (
+_HEARTBEAT = (  # one statement per 500 running turns, not one per turn
     update(messages)
-    .where(messages.c.id == bindparam("b_id"), messages.c.status == "streaming")
+    .where(messages.c.id.in_(bindparam("b_ids", expanding=True)), messages.c.status == "streaming")
     .values(heartbeat_at=bindparam("b_now"))
 )
 _CHECKPOINT = (
@@ -274,10 +275,10 @@ _COZE_CONVERSATION = (
 def heartbeat(conn: Connection, message_ids: Sequence[str]) -> None:
     """These running turns are alive. By id, not by instance: an answer row that no running turn
     holds (its start was abandoned) stops being renewed and is resolved by a sweep."""
-    if not message_ids:
-        return
     now = utcnow()
-    conn.execute(_HEARTBEAT, [{"b_id": message_id, "b_now": now} for message_id in message_ids])
+    for start in range(0, len(message_ids), ORPHANS_PER_STATEMENT):
+        chunk = list(message_ids[start : start + ORPHANS_PER_STATEMENT])
+        conn.execute(_HEARTBEAT, {"b_ids": chunk, "b_now": now})
 
 
 def checkpoint(conn: Connection, points: Sequence[Checkpoint]) -> None:
@@ -311,33 +312,42 @@ def resolve_orphans(
     *,
     lease: timedelta | None,
     conversation_id: str | None = None,
+    keep: Collection[str] = (),
 ) -> list[Orphan]:
     """Mark ``streaming`` answers whose instance is gone as ``failed``, keeping their text.
 
     ``lease=None`` takes every streaming answer (a single instance, on start: nothing else can be
-    running them); otherwise only those without a heartbeat for ``lease``. Several instances may
-    sweep at once: the UPDATE takes each row once.
+    running them); otherwise only those without a heartbeat for ``lease``. ``keep``: the answers the
+    caller itself is running — never its own, even when its heartbeat was late (a loop too busy to
+    write it). Several instances may sweep at once: the UPDATE takes each row once.
     """
     now = utcnow()
-    query = update(messages).where(messages.c.status == "streaming")
+    candidates = select(messages.c.id).where(messages.c.status == "streaming")
     if conversation_id is not None:
-        query = query.where(messages.c.conversation_id == conversation_id)
+        candidates = candidates.where(messages.c.conversation_id == conversation_id)
     if lease is not None:
         cutoff = now - lease
-        query = query.where(
+        candidates = candidates.where(
             or_(
                 messages.c.heartbeat_at < cutoff,
                 and_(messages.c.heartbeat_at.is_(None), messages.c.created_at < cutoff),
             )
         )
-    rows = conn.execute(
-        query.values(
-            status="failed",
-            error_code=func.coalesce(messages.c.error_code, ORPHAN_CODE),
-            error_message=func.coalesce(messages.c.error_message, ORPHAN_MESSAGE),
-            updated_at=now,
-        ).returning(messages.c.id, messages.c.conversation_id, messages.c.upstream_chat_id)
-    ).all()
+    ids = [message_id for message_id in conn.execute(candidates).scalars() if message_id not in keep]
+    rows: list[Row[Any]] = []
+    for start in range(0, len(ids), ORPHANS_PER_STATEMENT):
+        chunk = ids[start : start + ORPHANS_PER_STATEMENT]
+        rows += conn.execute(
+            update(messages)
+            .where(messages.c.id.in_(chunk), messages.c.status == "streaming")
+            .values(
+                status="failed",
+                error_code=func.coalesce(messages.c.error_code, ORPHAN_CODE),
+                error_message=func.coalesce(messages.c.error_message, ORPHAN_MESSAGE),
+                updated_at=now,
+            )
+            .returning(messages.c.id, messages.c.conversation_id, messages.c.upstream_chat_id)
+        ).all()
     if not rows:
         return []
     coze_ids = dict(

@@ -40,10 +40,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 WriteOp = Callable[[Connection], T]
 
-# A transaction stops taking ops once it has run this long, commits, and lets the loop run before the
-# next one: however many writers wait, the loop (and every stream on it) is held about a millisecond
-# at most, and so is SQLite's write lock.
+# A transaction stops taking ops once it has run for its budget, commits, and lets the loop run
+# before the next one, so the streams on the loop (and SQLite's write lock) are held about a
+# millisecond at a time. When ops queue up anyway (a loop so busy that the writer's turns come
+# rarely), the budget grows with the age of the oldest op, up to MAX_BUDGET: the writer keeps up
+# with the load instead of starving (and with it the heartbeats of the running turns).
 BATCH_BUDGET = 0.0005
+MAX_BUDGET = 0.02
 LOCK_WAIT = 15.0  # seconds to wait for another process's write lock before the batch fails
 CHECKPOINT_EVERY = 1.0  # seconds between background WAL checkpoints, while there are writes
 
@@ -65,7 +68,7 @@ class GroupWriter:
         event.listen(self._engine, "connect", _never_block)
         self._conn: Connection | None = None
         self._lock = lock
-        self._queue: list[tuple[WriteOp[Any], asyncio.Future[Any]]] = []
+        self._queue: list[tuple[WriteOp[Any], asyncio.Future[Any], float]] = []  # op, caller, queued at
         self._draining: asyncio.Task[None] | None = None
         self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="botport-wal-checkpoint")
         self._checkpointing: asyncio.Future[None] | None = None
@@ -81,7 +84,7 @@ class GroupWriter:
     async def write(self, op: WriteOp[T]) -> T:
         """Run ``op`` in the next batch; its result, or its exception, once the batch committed."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((op, future))
+        self._queue.append((op, future, time.monotonic()))
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain(), name="botport-db-writer")
         return await future
@@ -102,19 +105,21 @@ class GroupWriter:
     async def _drain(self) -> None:
         while self._queue:
             # A caller that gave up before its batch began (a client gone) writes nothing.
-            batch = [(op, future) for op, future in self._queue if not future.done()]
+            batch = [entry for entry in self._queue if not entry[1].done()]
             self._queue = []
             if not batch:
                 continue
             try:
                 async with self._lock:
                     await self._begin()
-                    outcomes = self._run([op for op, _ in batch])
+                    waited = time.monotonic() - batch[0][2]
+                    budget = min(MAX_BUDGET, max(BATCH_BUDGET, waited / 10))
+                    outcomes = self._run([op for op, _, _ in batch], budget)
             except Exception as exc:  # BEGIN or COMMIT failed: none of the batch was written
                 outcomes = [(False, exc)] * len(batch)
             # What did not fit in this transaction's budget goes first in the next one.
             self._queue = batch[len(outcomes) :] + self._queue
-            for (_, future), (ok, value) in zip(batch, outcomes, strict=False):
+            for (_, future, _), (ok, value) in zip(batch, outcomes, strict=False):
                 if future.done():
                     continue
                 if ok:
@@ -140,7 +145,7 @@ class GroupWriter:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
 
-    def _run(self, ops: list[WriteOp[Any]]) -> list[_Outcome]:
+    def _run(self, ops: list[WriteOp[Any]], budget: float) -> list[_Outcome]:
         """The begun transaction: ops until the budget is spent (at least one), then one COMMIT.
         Returns the outcomes of the ops it ran, in order."""
         conn = self._conn
@@ -156,7 +161,7 @@ class GroupWriter:
             else:
                 outcomes = []
                 for op in ops:
-                    if outcomes and time.perf_counter() - began > BATCH_BUDGET:
+                    if outcomes and time.perf_counter() - began > budget:
                         break
                     try:
                         with conn.begin_nested():
