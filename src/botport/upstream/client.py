@@ -31,6 +31,7 @@ from botport.errors import (
     ChatFailedError,
     UpstreamError,
     UpstreamHTTPError,
+    UpstreamOverloadedError,
     UpstreamProtocolError,
     UpstreamTimeout,
     coze_error,
@@ -45,6 +46,7 @@ logger = logging.getLogger("botport.upstream")
 
 _LOGID_HEADER = "x-tt-logid"
 POOL_WAIT = 5.0  # seconds a request may wait for a free connection to Coze
+SHORT_CALL_CONNECTIONS = 32  # connections beyond the streams' count, for cancels and retrieves
 KEEPALIVE_CONNECTIONS = 100  # idle connections kept open for reuse
 # Drop an idle connection before the server does: reusing one just as the server closes it (uvicorn
 # after 5 s, httpx's own default) fails the request with a ReadError that is nobody's fault.
@@ -82,8 +84,13 @@ class CozeClient:
         )
         # httpx keeps 100 connections by default: the 101st concurrent stream would wait. Size it
         # deliberately (every running turn holds one connection for its whole stream).
+        # Streams are admitted by botport's own count, before httpx's pool: httpx re-scans its whole
+        # queue of waiting requests whenever one is added or leaves, so thousands queued there stall
+        # the event loop. Past the count, a new stream waits POOL_WAIT, then is refused (503). The
+        # pool itself keeps a few more connections for the short calls (a cancel must get through).
+        self._stream_slots = asyncio.Semaphore(max_connections) if max_connections else None
         limits = httpx.Limits(
-            max_connections=max_connections,
+            max_connections=max_connections + SHORT_CALL_CONNECTIONS if max_connections else None,
             max_keepalive_connections=KEEPALIVE_CONNECTIONS,
             keepalive_expiry=KEEPALIVE_EXPIRY,
         )
@@ -276,6 +283,31 @@ class CozeClient:
 
     @asynccontextmanager
     async def _stream(
+        self, path: str, *, params: Mapping[str, str] | None, body: Any
+    ) -> AsyncIterator[ChatStream]:
+        async with self._stream_slot(), self._open_stream(path, params=params, body=body) as stream:
+            yield stream
+
+    @asynccontextmanager
+    async def _stream_slot(self) -> AsyncIterator[None]:
+        slots = self._stream_slots
+        if slots is None:
+            yield
+            return
+        try:
+            async with asyncio.timeout(self._timeout.pool):
+                await slots.acquire()
+        except TimeoutError:
+            raise UpstreamOverloadedError(
+                "every connection to Coze is in use (BOTPORT_UPSTREAM_MAX_CONNECTIONS); try again in a moment"
+            ) from None
+        try:
+            yield
+        finally:
+            slots.release()
+
+    @asynccontextmanager
+    async def _open_stream(
         self, path: str, *, params: Mapping[str, str] | None, body: Any
     ) -> AsyncIterator[ChatStream]:
         response = await self._send(self._build("POST", path, params, body), stream=True)
