@@ -286,8 +286,27 @@ class Servers:
     key: str
 
 
+def serve_botport(loop: str, http: str) -> None:
+    """botport on a given event loop and HTTP parser (``botport serve`` lets uvicorn pick: uvloop and
+    httptools when installed, as uvicorn[standard] installs them)."""
+    import uvicorn
+
+    from botport.app import create_app
+    from botport.settings import load_settings
+
+    settings = load_settings(None)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop=loop,
+        http=http,
+        log_level="warning",
+    )
+
+
 @contextmanager
-def servers(database_url: str | None) -> Iterator[Servers]:
+def servers(database_url: str | None, uvicorn_stack: str | None = None) -> Iterator[Servers]:
     data_dir = tempfile.mkdtemp(prefix="botport-bench-")
     emu_port, bp_port, floor_port = free_port(), free_port(), free_port()
     emu_url = f"http://127.0.0.1:{emu_port}"
@@ -308,11 +327,14 @@ def servers(database_url: str | None) -> Iterator[Servers]:
         ["botport", "keys", "create", "bench"], env=env, check=True, capture_output=True, text=True
     ).stdout.strip()
     emulator_cmd = [sys.executable, __file__, "--serve-emulator", str(emu_port)]
+    botport_cmd = ["botport", "serve"]
+    if uvicorn_stack:
+        botport_cmd = [sys.executable, __file__, "--serve-botport", uvicorn_stack]
     floor_cmd = [sys.executable, FLOOR, "--upstream", emu_url, "--port", str(floor_port)]
     try:
         with (
             process(emulator_cmd, env),
-            process(["botport", "serve"], env) as botport,
+            process(botport_cmd, env) as botport,
             process(floor_cmd, env) as floor,
         ):
             wait_up(f"{emu_url}/v1/conversations")
@@ -439,15 +461,24 @@ def main() -> None:
     parser.add_argument("--saturation-turns", type=int, default=400, help="0: no saturation run")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--database-url", default=None, help="botport's database (default: a SQLite file)")
+    parser.add_argument(
+        "--uvicorn",
+        metavar="LOOP,HTTP",
+        help="serve botport on this loop and parser, e.g. asyncio,h11 (default: botport serve's choice)",
+    )
     parser.add_argument("--serve-emulator", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-botport", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_emulator:
         serve_emulator(args.serve_emulator)
         return
+    if args.serve_botport:
+        serve_botport(*args.serve_botport.split(","))
+        return
     print(f"$ python bench/bench_gateway.py {' '.join(sys.argv[1:])}\n{machine()}", file=sys.stderr)
     latency: dict[str, Row] = {}
     saturation: dict[str, Row] = {}
-    with servers(args.database_url) as s:
+    with servers(args.database_url, args.uvicorn) as s:
         for round_ in range(args.rounds):
             print(f"round {round_ + 1} of {args.rounds}", file=sys.stderr)
             for concurrency in args.concurrency:

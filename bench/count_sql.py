@@ -78,7 +78,7 @@ async def main(turns: int, same_conversation: bool, verbose: bool, concurrency: 
     print(f"  statements per turn: {total / turns:.1f}")
     for kind, n in counts.most_common():
         print(f"    {kind:<8} {n / turns:.1f}")
-    print(f"  write transactions per turn: {counts['BEGIN IMMEDIATE'] / turns:.2f}")
+    print(f"  write transactions per turn: {full['BEGIN IMMEDIATE'] / turns:.2f}")
     if writer is not None and writer.held:
         held = sorted(writer.held)
         p50, p99 = held[len(held) // 2], held[min(len(held) - 1, round(0.99 * (len(held) - 1)))]

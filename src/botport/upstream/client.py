@@ -38,6 +38,7 @@ from botport.errors import (
 )
 from botport.settings import COZE_COM
 from botport.upstream.models import Chat, ChatStatus, Conversation, EnterMessage, Message, ToolOutput
+from botport.upstream.pools import StreamPools
 from botport.upstream.stream import ChatStream, transport_error
 
 __all__ = ["ChatStream", "CozeClient"]
@@ -89,17 +90,35 @@ class CozeClient:
         # the event loop. Past the count, a new stream waits POOL_WAIT, then is refused (503). The
         # pool itself keeps a few more connections for the short calls (a cancel must get through).
         self._stream_slots = asyncio.Semaphore(max_connections) if max_connections else None
+        self._owns_http = http is None
+        if http is None and transport is None and max_connections:
+            # On the network: the short calls get a pool of their own (a cancel must get through
+            # when every stream connection is taken), the streams small pools (botport.upstream.pools).
+            http = self._pool(SHORT_CALL_CONNECTIONS)
+            self._streams: StreamPools | None = StreamPools(self._pool, max_connections)
+        else:  # a given client or transport (tests, the demo's in-process emulator): one pool for all
+            limits = httpx.Limits(
+                max_connections=max_connections + SHORT_CALL_CONNECTIONS if max_connections else None,
+                max_keepalive_connections=KEEPALIVE_CONNECTIONS,
+                keepalive_expiry=KEEPALIVE_EXPIRY,
+            )
+            http = http or httpx.AsyncClient(transport=transport, timeout=self._timeout, limits=limits)
+            self._streams = None
+        self._http = http
+
+    def _pool(self, size: int) -> httpx.AsyncClient:
         limits = httpx.Limits(
-            max_connections=max_connections + SHORT_CALL_CONNECTIONS if max_connections else None,
-            max_keepalive_connections=KEEPALIVE_CONNECTIONS,
+            max_connections=size,
+            max_keepalive_connections=min(size, KEEPALIVE_CONNECTIONS),
             keepalive_expiry=KEEPALIVE_EXPIRY,
         )
-        self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(transport=transport, timeout=self._timeout, limits=limits)
+        return httpx.AsyncClient(timeout=self._timeout, limits=limits)
 
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
+        if self._streams is not None:
+            await self._streams.aclose()
 
     async def __aenter__(self) -> CozeClient:
         return self
@@ -266,9 +285,11 @@ class CozeClient:
             timeout=self._timeout,
         )
 
-    async def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+    async def _send(
+        self, request: httpx.Request, *, stream: bool, http: httpx.AsyncClient | None = None
+    ) -> httpx.Response:
         try:
-            response = await self._http.send(request, stream=stream)
+            response = await (http or self._http).send(request, stream=stream)
         except httpx.HTTPError as exc:
             logger.debug("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
             raise transport_error(exc, logid=None, mid_stream=False) from exc
@@ -285,8 +306,17 @@ class CozeClient:
     async def _stream(
         self, path: str, *, params: Mapping[str, str] | None, body: Any
     ) -> AsyncIterator[ChatStream]:
-        async with self._stream_slot(), self._open_stream(path, params=params, body=body) as stream:
-            yield stream
+        async with self._stream_slot():
+            if self._streams is None:
+                async with self._open_stream(self._http, path, params=params, body=body) as stream:
+                    yield stream
+                return
+            index, http = self._streams.take()
+            try:
+                async with self._open_stream(http, path, params=params, body=body) as stream:
+                    yield stream
+            finally:
+                self._streams.give_back(index)
 
     @asynccontextmanager
     async def _stream_slot(self) -> AsyncIterator[None]:
@@ -308,9 +338,9 @@ class CozeClient:
 
     @asynccontextmanager
     async def _open_stream(
-        self, path: str, *, params: Mapping[str, str] | None, body: Any
+        self, http: httpx.AsyncClient, path: str, *, params: Mapping[str, str] | None, body: Any
     ) -> AsyncIterator[ChatStream]:
-        response = await self._send(self._build("POST", path, params, body), stream=True)
+        response = await self._send(self._build("POST", path, params, body), stream=True, http=http)
         stream = ChatStream(response, logid=response.headers.get(_LOGID_HEADER))
         try:
             content_type = response.headers.get("content-type", "")
