@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -94,8 +95,14 @@ class CozeClient:
         if http is None and transport is None and max_connections:
             # On the network: the short calls get a pool of their own (a cancel must get through
             # when every stream connection is taken), the streams small pools (botport.upstream.pools).
-            http = self._pool(SHORT_CALL_CONNECTIONS)
-            self._streams: StreamPools | None = StreamPools(self._pool, max_connections)
+            self._tls = ssl.create_default_context()  # one for every pool: each would load the CAs again
+            http = self._pool(SHORT_CALL_CONNECTIONS, self._timeout)
+            # Within botport's own count a stream always has a place in its pool: no pool timeout there
+            # (under a saturated loop it fired before the pool could hand over a free connection).
+            stream_timeout = httpx.Timeout(self._timeout, pool=None)
+            self._streams: StreamPools | None = StreamPools(
+                lambda size: self._pool(size, stream_timeout), max_connections
+            )
         else:  # a given client or transport (tests, the demo's in-process emulator): one pool for all
             limits = httpx.Limits(
                 max_connections=max_connections + SHORT_CALL_CONNECTIONS if max_connections else None,
@@ -106,13 +113,13 @@ class CozeClient:
             self._streams = None
         self._http = http
 
-    def _pool(self, size: int) -> httpx.AsyncClient:
+    def _pool(self, size: int, timeout: httpx.Timeout) -> httpx.AsyncClient:
         limits = httpx.Limits(
             max_connections=size,
             max_keepalive_connections=min(size, KEEPALIVE_CONNECTIONS),
             keepalive_expiry=KEEPALIVE_EXPIRY,
         )
-        return httpx.AsyncClient(timeout=self._timeout, limits=limits)
+        return httpx.AsyncClient(timeout=timeout, limits=limits, verify=self._tls)
 
     async def aclose(self) -> None:
         if self._owns_http:
