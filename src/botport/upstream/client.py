@@ -99,7 +99,8 @@ class CozeClient:
             http = self._pool(SHORT_CALL_CONNECTIONS, self._timeout)
             # Within botport's own count a stream always has a place in its pool: no pool timeout there
             # (under a saturated loop it fired before the pool could hand over a free connection).
-            stream_timeout = httpx.Timeout(self._timeout, pool=None)
+            t = self._timeout
+            stream_timeout = httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=None)
             self._streams: StreamPools | None = StreamPools(
                 lambda size: self._pool(size, stream_timeout), max_connections
             )
