@@ -277,20 +277,26 @@ class CozeClient:
     # --- plumbing ---------------------------------------------------------------------------------
 
     def _build(
-        self, method: str, path: str, params: Mapping[str, str] | None, body: Any | None
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: Any | None,
+        http: httpx.AsyncClient | None = None,
     ) -> httpx.Request:
+        """A request with the timeouts of the client that will send it (a stream's pool has none)."""
         headers = {
             "Authorization": f"Bearer {self._token.get_secret_value()}",
             "User-Agent": f"botport/{__version__}",
             "Accept": "text/event-stream, application/json",
         }
-        return self._http.build_request(
+        return (http or self._http).build_request(
             method,
             self._base_url + path,
             params=dict(params) if params else None,
             json=body,
             headers=headers,
-            timeout=self._timeout,
+            timeout=self._timeout if http is None else http.timeout,
         )
 
     async def _send(
@@ -316,7 +322,7 @@ class CozeClient:
     ) -> AsyncIterator[ChatStream]:
         async with self._stream_slot():
             if self._streams is None:
-                async with self._open_stream(self._http, path, params=params, body=body) as stream:
+                async with self._open_stream(None, path, params=params, body=body) as stream:
                     yield stream
                 return
             index, http = self._streams.take()
@@ -346,9 +352,9 @@ class CozeClient:
 
     @asynccontextmanager
     async def _open_stream(
-        self, http: httpx.AsyncClient, path: str, *, params: Mapping[str, str] | None, body: Any
+        self, http: httpx.AsyncClient | None, path: str, *, params: Mapping[str, str] | None, body: Any
     ) -> AsyncIterator[ChatStream]:
-        response = await self._send(self._build("POST", path, params, body), stream=True, http=http)
+        response = await self._send(self._build("POST", path, params, body, http), stream=True, http=http)
         stream = ChatStream(response, logid=response.headers.get(_LOGID_HEADER))
         try:
             content_type = response.headers.get("content-type", "")
