@@ -256,23 +256,6 @@ def started(env: dict[str, str], log_path: Path, *args: str, workers: int = 1) -
 
 
 @pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        client.ping()
-    except (redis.RedisError, OSError) as exc:
-        client.close()
-        message = f"Redis is not reachable at {REDIS_URL}: {exc}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-@pytest.fixture
 def coze() -> Iterator[str]:
     """One Coze for every worker: the emulator on loopback (the /slow question takes ~12 s)."""
     server = LiveServer(emulator({"slow": Faults(delta_delay=0.01)})).start()

@@ -58,23 +58,6 @@ DELTAS = ("text.delta", "reasoning.delta")
 # --- fixtures -------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        client.ping()
-    except (redis.RedisError, OSError) as exc:
-        client.close()
-        message = f"Redis is not reachable at {REDIS_URL}: {exc}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 @dataclass
 class Cluster:
     """botport instances on one PostgreSQL schema and one Redis, started and stopped by the test."""

@@ -19,10 +19,12 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
+import redis
 
 from botport.store import Database
 
 POSTGRES_URL = os.environ.get("BOTPORT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("BOTPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 _postgres_down: str | None = None  # the connection error, once seen; saves a timeout per test
 
@@ -80,3 +82,21 @@ async def database(database_url: str) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.close()
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    """The Redis that several instances share; under CI a test fails when it is down."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        client.close()
+        message = f"Redis is not reachable at {REDIS_URL}: {exc}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    try:
+        yield client
+    finally:
+        client.close()
