@@ -80,7 +80,8 @@ def serve(
     overrides = {"host": host, "port": port, "workers": workers}
     settings = _settings(config, **overrides)
     configure_logging(settings.log_level)
-    _open_files_for(settings.upstream_max_connections)
+    # In demo mode Coze is in the process: no sockets to it, nothing to warn about.
+    _open_files_for(None if settings.demo_mode else settings.upstream_max_connections)
     try:
         plan = plan_workers(settings, cores=available_cores())
     except WorkersRefused as exc:
@@ -125,7 +126,7 @@ def serve(
     uvicorn.run(WORKER_FACTORY, factory=True, workers=plan.count, **options)
 
 
-def _open_files_for(upstream_connections: int) -> None:
+def _open_files_for(upstream_connections: int | None) -> None:
     """Every open stream holds two sockets (the client's and Coze's): raise this process's soft limit
     on open files to its hard limit (workers inherit it), and say so when even that cannot hold the
     Coze connections allowed — past it, new connections fail with "too many open files"."""
@@ -137,7 +138,9 @@ def _open_files_for(upstream_connections: int) -> None:
     if hard != resource.RLIM_INFINITY and soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         soft = hard
-    if soft != resource.RLIM_INFINITY and 2 * upstream_connections + OPEN_FILES_RESERVE > soft:
+    if upstream_connections is None or soft == resource.RLIM_INFINITY:
+        return
+    if 2 * upstream_connections + OPEN_FILES_RESERVE > soft:
         log.warning(
             "the open-files limit (%d) holds about %d streams at once, fewer than "
             "BOTPORT_UPSTREAM_MAX_CONNECTIONS (%d): raise it (ulimit -n, or LimitNOFILE= in a systemd unit)",

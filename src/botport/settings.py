@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     read_timeout: float = Field(default=120.0, gt=0, description="Longest silence allowed inside a stream.")
     turn_timeout: float = Field(default=600.0, gt=0, description="Longest a whole turn may take.")
     upstream_max_connections: int = Field(
-        default=10_000,
+        default=8_000,
         ge=1,
         description=(
             "Connections to Coze at once: one per running turn; past it a new turn gets 503. Each open"

@@ -60,8 +60,12 @@ def test_serve_raises_its_soft_limit_to_the_hard_one(tmp_path: Path) -> None:
 
 
 def test_serve_warns_when_the_limit_cannot_hold_the_connections_it_allows(tmp_path: Path) -> None:
-    env = clean_env(tmp_path, BOTPORT_UPSTREAM_MAX_CONNECTIONS="10000")
+    coze = {"BOTPORT_COZE_TOKEN": "pat_not_used", "BOTPORT_BOT_ID": "7000000000000000001"}
+    env = clean_env(tmp_path, BOTPORT_UPSTREAM_MAX_CONNECTIONS="10000", **coze)
     soft, log = serve_until_up(env, free_port(), limited(512, 1024))
     assert soft == 1024
     assert "the open-files limit (1024) holds about 412 streams at once" in log
     assert "BOTPORT_UPSTREAM_MAX_CONNECTIONS (10000)" in log
+    # In demo mode Coze runs inside the process: no connections to it, nothing to warn about.
+    soft, log = serve_until_up(clean_env(tmp_path / "demo"), free_port(), limited(512, 1024))
+    assert soft == 1024 and "open-files limit" not in log
