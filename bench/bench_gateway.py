@@ -36,6 +36,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -116,6 +117,24 @@ class Sample:
 Turn = Callable[[httpx.AsyncClient, str], Awaitable[Sample]]
 
 
+async def streamed(
+    client: httpx.AsyncClient, url: str, body: Any, first_markers: tuple[bytes, ...]
+) -> Sample:
+    """POST ``body`` and read the stream to its end: the time to the first chunk holding one of
+    ``first_markers`` (the first delta), and the total. An ``error`` event fails the turn."""
+    start = time.perf_counter()
+    first = 0.0
+    async with client.stream("POST", url, json=body) as response:
+        response.raise_for_status()
+        async for chunk in response.aiter_bytes():
+            if not first and any(marker in chunk for marker in first_markers):
+                first = time.perf_counter() - start
+            if b"event: error" in chunk:
+                raise RuntimeError(chunk.decode(errors="replace"))
+    total = time.perf_counter() - start
+    return Sample(first or total, total)
+
+
 def coze_turn(bot_id: str) -> Turn:
     """A streamed Coze chat (straight to the emulator, or through the floor), read to the end."""
     body = {
@@ -126,15 +145,7 @@ def coze_turn(bot_id: str) -> Turn:
     }
 
     async def turn(client: httpx.AsyncClient, url: str) -> Sample:
-        start = time.perf_counter()
-        first = 0.0
-        async with client.stream("POST", f"{url}/v3/chat", json=body) as response:
-            response.raise_for_status()
-            async for chunk in response.aiter_bytes():
-                if not first and b"conversation.message.delta" in chunk:
-                    first = time.perf_counter() - start
-        total = time.perf_counter() - start
-        return Sample(first or total, total)
+        return await streamed(client, f"{url}/v3/chat", body, (b"conversation.message.delta",))
 
     return turn
 
@@ -146,22 +157,14 @@ def api_turn(bot: str, *, stream: bool) -> Turn:
         created = await client.post(f"{url}/api/conversations", json={"bot": bot})
         created.raise_for_status()
         target = f"{url}/api/conversations/{created.json()['id']}/messages"
-        start = time.perf_counter()
-        first = 0.0
         if stream:
-            async with client.stream("POST", target, json={"content": QUESTION, "stream": True}) as response:
-                response.raise_for_status()
-                async for chunk in response.aiter_bytes():
-                    # reasoning.delta or text.delta: the first thing a user sees being written
-                    if not first and b".delta" in chunk:
-                        first = time.perf_counter() - start
-                    if b"event: error" in chunk:
-                        raise RuntimeError(chunk.decode(errors="replace"))
-        else:
-            response = await client.post(target, json={"content": QUESTION, "stream": False})
-            response.raise_for_status()
+            # reasoning.delta or text.delta: the first thing a user sees being written
+            return await streamed(client, target, {"content": QUESTION, "stream": True}, (b".delta",))
+        start = time.perf_counter()
+        response = await client.post(target, json={"content": QUESTION, "stream": False})
+        response.raise_for_status()
         total = time.perf_counter() - start
-        return Sample(first or total, total)
+        return Sample(total, total)
 
     return turn
 
@@ -169,17 +172,10 @@ def api_turn(bot: str, *, stream: bool) -> Turn:
 def openai_turn(model: str) -> Turn:
     """botport's OpenAI edge, streamed: a new conversation each time (no history sent)."""
     body = {"model": model, "stream": True, "messages": [{"role": "user", "content": QUESTION}]}
+    markers = (b'"content":"', b'"reasoning_content":"')
 
     async def turn(client: httpx.AsyncClient, url: str) -> Sample:
-        start = time.perf_counter()
-        first = 0.0
-        async with client.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
-            response.raise_for_status()
-            async for chunk in response.aiter_bytes():
-                if not first and (b'"content":"' in chunk or b'"reasoning_content":"' in chunk):
-                    first = time.perf_counter() - start
-        total = time.perf_counter() - start
-        return Sample(first or total, total)
+        return await streamed(client, f"{url}/v1/chat/completions", body, markers)
 
     return turn
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from botport.store import Database
 from botport.store import repository as repo
+from botport.store.records import ConversationRecord
 from botport.store.tables import conversations
 
 ALICE = "web:alice"
@@ -23,6 +24,33 @@ ALICE = "web:alice"
 
 class Refused(Exception):
     pass
+
+
+def creates(title: str) -> Callable[[Connection], ConversationRecord]:
+    """A write op that creates one of Alice's conversations."""
+    return lambda conn: repo.insert_conversation(conn, ALICE, "demo", title)
+
+
+class LoopTicker:
+    """Counts how often the event loop comes round to a task that sleeps ``pause`` each time: a
+    loop blocked by a write would not count."""
+
+    def __init__(self, pause: float) -> None:
+        self.pause = pause
+        self.count = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            self.count += 1
+            await asyncio.sleep(self.pause)
 
 
 def count_on_disk(path: Path) -> int:
@@ -62,23 +90,17 @@ async def test_concurrent_writes_share_transactions_and_are_committed_when_answe
 async def test_the_loop_runs_between_two_transactions(sqlite_db: Database) -> None:
     """However many writes wait, a transaction takes what fits in its budget and the streams run
     before the next one: the callers are answered in several rounds, the loop turning in between."""
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
+    loop_turns = LoopTicker(0)
 
     answered_at: list[int] = []
 
     async def create(n: int) -> None:
         await sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", f"c{n}"))
-        answered_at.append(ticks)
+        answered_at.append(loop_turns.count)
 
-    ticker = asyncio.ensure_future(tick())
+    loop_turns.start()
     await asyncio.gather(*(create(n) for n in range(500)))
-    ticker.cancel()
+    loop_turns.stop()
     assert len(set(answered_at)) > 3  # answered at several turns of the loop, not all at once
 
 
@@ -86,7 +108,7 @@ async def test_a_write_that_raises_rolls_back_only_its_own_changes(
     sqlite_db: Database, tmp_path: Path
 ) -> None:
     def good(n: int) -> Callable[[Connection], object]:
-        return lambda conn: repo.insert_conversation(conn, ALICE, "demo", f"good {n}")
+        return creates(f"good {n}")
 
     def bad(conn: Connection) -> None:
         repo.insert_conversation(conn, ALICE, "demo", "half done")
@@ -145,12 +167,7 @@ async def test_a_caller_gone_before_its_batch_began_writes_nothing(sqlite_db: Da
 async def test_close_finishes_the_queued_writes(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'botport.db'}")
     await db.start()
-    pending = [
-        asyncio.ensure_future(
-            db.write(lambda conn, n=n: repo.insert_conversation(conn, ALICE, "demo", str(n)))
-        )
-        for n in range(20)
-    ]
+    pending = [asyncio.ensure_future(db.write(creates(str(n)))) for n in range(20)]
     await asyncio.sleep(0)
     await db.close()
     assert all(p.done() and p.exception() is None for p in pending)
@@ -176,25 +193,19 @@ async def test_another_process_holding_the_write_lock_is_waited_for_without_bloc
 ) -> None:
     other = sqlite3.connect(tmp_path / "botport.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process (say, `botport keys create`) is writing
-    ticks = 0
+    loop_turns = LoopTicker(0.01)
 
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.01)
-
-    ticker = asyncio.ensure_future(tick())
+    loop_turns.start()
     write = asyncio.ensure_future(
         sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", "w"))
     )
     await asyncio.sleep(0.3)
     assert not write.done()
-    waited_ticks = ticks
+    waited_ticks = loop_turns.count
     other.execute("COMMIT")
     other.close()
     created = await asyncio.wait_for(write, 5)
-    ticker.cancel()
+    loop_turns.stop()
     assert waited_ticks >= 15  # the loop kept running while the write waited for the lock
     async with sqlite_db.read() as conn:
         assert await repo.get_conversation(conn, ALICE, created.id) == created
@@ -218,6 +229,10 @@ async def test_a_point_read_told_busy_runs_again_on_a_thread(sqlite_db: Database
     assert await sqlite_db.read_op(read) == created
     assert threads[0] == loop_thread and threads[1] != loop_thread
     assert sqlite_db.reader.fallbacks == 1
+
     # Any other error is the caller's.
+    def refuse(conn: Connection) -> None:
+        raise Refused("no")
+
     with pytest.raises(Refused):
-        await sqlite_db.read_op(lambda conn: (_ for _ in ()).throw(Refused("no")))
+        await sqlite_db.read_op(refuse)
