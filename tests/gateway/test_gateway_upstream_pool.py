@@ -14,6 +14,7 @@ from gateway_helpers import emulator, gateway, token_settings
 from botport.chat.handles import TurnRequest
 from botport.identity import Identity
 from botport.store import repository as repo
+from botport.store.keys import create_api_key
 
 pytestmark = pytest.mark.live
 
@@ -43,6 +44,23 @@ async def test_a_full_pool_is_503_with_retry_after_and_stores_nothing(
         assert refused.json()["error"]["code"] == "upstream_busy"
         assert int(refused.headers["retry-after"]) >= 1
         assert await gw.messages(cid) == []  # no question left behind, no failed answer
+        # A turn that would start a conversation (OpenAI with a history, the tool without an id):
+        # refused just the same, and no conversation is left behind.
+        async with chat.db.connect() as conn:
+            key, _ = await create_api_key(conn, "pool test")
+        before = await gw.client.get("/api/conversations")
+        async with gw.other_client(headers={"Authorization": f"Bearer {key}"}) as program:
+            history = [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "hello"},
+                {"role": "user", "content": "me too"},
+            ]
+            openai = await program.post("/v1/chat/completions", json={"model": "demo", "messages": history})
+            assert openai.status_code == 503, openai.text[-600:]
+            tool = await program.post("/api/tool/ask", json={"question": "me too"})
+            assert tool.status_code == 503, tool.text[-600:]
+            assert (await program.get("/api/conversations")).json()["items"] == []
+        assert (await gw.client.get("/api/conversations")).json() == before.json()
 
         for handle in running:
             chat.stop_turn(handle, "cancelled", "test over")

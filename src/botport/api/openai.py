@@ -19,7 +19,6 @@ from botport.api.openai_context import (
     MAX_EARLIER_TURNS,
     NewQuestion,
     conversation_for_question,
-    forget_conversation,
     paused_chat,
     read_messages,
 )
@@ -34,6 +33,8 @@ from botport.chat.handles import TurnHandle, TurnRequest, fingerprint
 from botport.errors import BadRequestError, BotportError, NotFoundError
 from botport.identity import Identity
 from botport.settings import BotConfig
+from botport.store.turns import NewConversation
+from botport.store.types import new_id
 
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
 
@@ -135,26 +136,18 @@ async def _start(
     wanted = read_messages(body.messages)
     chat = services.chat
     if isinstance(wanted, NewQuestion):
-        conversation, created = await conversation_for_question(
-            services.db, identity, bot, wanted, explicit_id
-        )
+        found = await conversation_for_question(services.db, identity, bot, wanted, explicit_id)
+        new = found if isinstance(found, NewConversation) else None
         request = TurnRequest(
             identity=identity,
-            conversation_id=conversation.id,
+            conversation_id=found if isinstance(found, str) else new_id(),
             content=wanted.content,
             earlier=wanted.earlier[-MAX_EARLIER_TURNS:],
             idempotency_key=idempotency_key,
             fingerprint=digest,
+            new_conversation=new,
         )
-        try:
-            handle = await chat.start_turn(request)
-        except BotportError:
-            if created:  # refused before anything was asked: leave no half-made conversation behind
-                await forget_conversation(services.db, identity, conversation.id)
-            raise
-        if created and handle.conversation.id != conversation.id:  # a concurrent repeat won the key
-            await forget_conversation(services.db, identity, conversation.id)
-        return handle
+        return await chat.start_turn(request)  # a refused turn leaves no conversation it made
     conversation, paused = await paused_chat(services.db, identity, bot, wanted, explicit_id)
     assert paused.upstream_chat_id is not None
     return await chat.continue_with_tool_outputs(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.api.openai_errors import OpenAIError, with_param
@@ -28,6 +27,7 @@ from botport.settings import BotConfig
 from botport.store import repository as repo
 from botport.store.db import Database
 from botport.store.records import ConversationRecord, MessageRecord
+from botport.store.turns import NewConversation
 from botport.upstream.models import ToolOutput
 
 MAX_EARLIER_TURNS = 99  # Coze takes at most 100 additional_messages, the question being the last
@@ -119,32 +119,19 @@ async def _owned(
 
 async def conversation_for_question(
     db: Database, identity: Identity, bot: BotConfig, question: NewQuestion, explicit_id: str | None
-) -> tuple[ConversationRecord, bool]:
-    """The conversation to ask in, and whether it was created just now (delete it if the turn
-    cannot start, so a refused request leaves nothing behind)."""
+) -> str | NewConversation:
+    """The id of the conversation to ask in, or the conversation that the turn's start creates
+    (with the earlier turns stored, in the same write: a refused request leaves nothing behind)."""
     owner = identity.owner
     if explicit_id or question.earlier:
         async with db.read() as conn:
             if explicit_id:
-                return await _owned(conn, owner, explicit_id, bot), False
+                return (await _owned(conn, owner, explicit_id, bot)).id
             found = await repo.find_conversation_by_history(conn, owner, bot.slug, question.earlier)
             if found is not None:
-                return found, False
+                return found.id
     first_question = next((text for role, text in question.earlier if role == "user"), "")
-
-    def create(conn: Connection) -> ConversationRecord:
-        conversation = repo.insert_conversation(conn, owner, bot.slug, title_from(first_question))
-        # Stored as they were sent, so the client's next request (this history + the answer) matches.
-        for role, text in question.earlier:
-            repo.insert_message(conn, conversation.id, "assistant" if role == "assistant" else "user", text)
-        return conversation
-
-    return await db.write(create), True
-
-
-async def forget_conversation(db: Database, identity: Identity, conversation_id: str) -> None:
-    async with db.connect() as conn:
-        await repo.delete_conversation(conn, identity.owner, conversation_id)
+    return NewConversation(bot.slug, title_from(first_question), question.earlier)
 
 
 async def paused_chat(

@@ -9,7 +9,6 @@ answer stays stored, and the caller gets a 504 whose message an agent can relay.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from functools import partial
 from typing import Annotated, Any
 
@@ -27,6 +26,8 @@ from botport.schema import ASK_PATH, Target, tool_document
 from botport.schema.tool_doc import EXAMPLE_QUESTION
 from botport.store import repository as repo
 from botport.store.records import MessageRecord
+from botport.store.turns import NewConversation
+from botport.store.types import new_id
 
 router = APIRouter(tags=["tool"])
 
@@ -64,13 +65,12 @@ class ToolAnswer(BaseModel):
     follow_ups: list[str]
 
 
-async def _conversation_for(services: ServicesDep, identity: Identity, body: ToolAsk) -> tuple[str, bool]:
-    """The conversation to ask in, and whether it was created for this call."""
+async def _conversation_for(
+    services: ServicesDep, identity: Identity, body: ToolAsk
+) -> str | NewConversation:
+    """The id of the conversation to ask in, or the one the call's turn creates."""
     if body.conversation_id is None:
-        bot = services.bots.get(body.bot)
-        owner = identity.owner
-        created = await services.db.write(lambda conn: repo.insert_conversation(conn, owner, bot.slug))
-        return created.id, True
+        return NewConversation(services.bots.get(body.bot).slug)
     async with services.db.read() as conn:
         record = await repo.get_conversation(conn, identity.owner, body.conversation_id)
     if record is None:
@@ -85,7 +85,7 @@ async def _conversation_for(services: ServicesDep, identity: Identity, body: Too
             "leave bot out, or leave conversation_id out to start a new conversation",
             code="bot_mismatch",
         )
-    return record.id, False
+    return record.id
 
 
 async def _run_with_deadline(
@@ -181,30 +181,17 @@ async def ask(
 async def _start(
     services: ServicesDep, identity: Identity, body: ToolAsk, key: str | None, digest: str
 ) -> TurnHandle:
-    conversation_id, created = await _conversation_for(services, identity, body)
-    try:
-        handle = await services.chat.start_turn(
-            TurnRequest(
-                identity=identity,
-                conversation_id=conversation_id,
-                content=body.question,
-                idempotency_key=key,
-                fingerprint=digest,
-            )
-        )
-    except BaseException:
-        if created:  # a refused first question must not leave an empty conversation behind
-            await _forget(services, identity, conversation_id)
-        raise
-    if created and handle.conversation.id != conversation_id:  # a concurrent repeat won the key
-        await _forget(services, identity, conversation_id)
-    return handle
-
-
-async def _forget(services: ServicesDep, identity: Identity, conversation_id: str) -> None:
-    with contextlib.suppress(Exception):
-        async with services.db.connect() as conn:
-            await repo.delete_conversation(conn, identity.owner, conversation_id)
+    found = await _conversation_for(services, identity, body)
+    new = found if isinstance(found, NewConversation) else None
+    request = TurnRequest(
+        identity=identity,
+        conversation_id=found if isinstance(found, str) else new_id(),
+        content=body.question,
+        idempotency_key=key,
+        fingerprint=digest,
+        new_conversation=new,
+    )
+    return await services.chat.start_turn(request)  # a refused turn leaves no conversation it made
 
 
 @router.get(OPENAPI_PATH, summary="The OpenAPI document of the tool")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from botport.chat.events import TurnCompleted, TurnFailed
 from botport.identity import Identity
 from botport.store.records import ConversationRecord, MessageRecord
+from botport.store.turns import NewConversation
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,8 @@ class TurnRequest:
     # The client's Idempotency-Key, and a digest of what the request asked (see :func:`fingerprint`).
     idempotency_key: str | None = None
     fingerprint: str = ""
+    # The conversation does not exist yet: the turn's start creates it (id ``conversation_id``).
+    new_conversation: NewConversation | None = None
 
 
 @dataclass(frozen=True, slots=True)

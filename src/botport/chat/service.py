@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 
 from botport.bots import BotRegistry
 from botport.chat.eventlog import Entry, EventLogs, Keepalive, is_terminal
@@ -316,6 +317,7 @@ class ChatService:
             idempotency_key=key,
             fingerprint=request.fingerprint,
             check=check,
+            new_conversation=request.new_conversation,
         )
         try:
             try:
@@ -328,6 +330,7 @@ class ChatService:
             if begun.orphans:  # a dead instance's chat may still run on Coze: stop it before asking again
                 await self.keeper.cancel_chats(begun.orphans)
             running = make_turn(conversation, user, answer)
+            running.made_conversation = new.new_conversation is not None
         except BaseException:
             self._by_conversation.pop(conversation_id, None)
             raise
@@ -344,16 +347,22 @@ class ChatService:
         try:
             return await asyncio.shield(write)
         except asyncio.CancelledError:
-            write.add_done_callback(self._discard_abandoned)
+            write.add_done_callback(partial(self._discard_abandoned, new.new_conversation is not None))
             raise
 
-    def _discard_abandoned(self, write: asyncio.Future[turn_store.BegunTurn]) -> None:
+    def _discard_abandoned(
+        self, made_conversation: bool, write: asyncio.Future[turn_store.BegunTurn]
+    ) -> None:
         if write.cancelled() or write.exception() is not None:
             return
         begun = write.result()
         user_id = begun.user.id if begun.user else None
         task = asyncio.ensure_future(
-            self.db.write(lambda conn: turn_store.discard_turn(conn, begun.answer.id, user_id))
+            self.db.write(
+                lambda conn: turn_store.discard_turn(
+                    conn, begun.answer.id, user_id, with_conversation=made_conversation
+                )
+            )
         )
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 

@@ -90,6 +90,7 @@ class Turn:
         self.log: TurnLog = env.logs.open(answer.id)
         self._opener = opener
         self._replay = replay
+        self.made_conversation = False  # its start created the conversation: a refusal removes it
         self._task: asyncio.Task[None] | None = None
         self._accepted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._stop: tuple[str, str] | None = None  # (code, message) of a cancel
@@ -335,7 +336,11 @@ class Turn:
         (503): nothing was asked, so store nothing, and answer with Retry-After."""
         user_id = self.user_message.id if self.user_message else None
         try:
-            await self.env.db.write(lambda conn: turn_store.discard_turn(conn, self.answer.id, user_id))
+            await self.env.db.write(
+                lambda conn: turn_store.discard_turn(
+                    conn, self.answer.id, user_id, with_conversation=self.made_conversation
+                )
+            )
         except Exception:
             log.exception("turn %s: could not discard the refused turn", self.answer.id)
         refusal: BotportError = exc

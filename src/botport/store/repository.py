@@ -82,11 +82,13 @@ _MESSAGE_FIELDS = MessageFields.__optional_keys__
 _INSERT_CONVERSATION = insert(conversations)  # built once (see botport.store.turns)
 
 
-def insert_conversation(conn: Connection, owner: str, bot: str, title: str = "") -> ConversationRecord:
+def insert_conversation(
+    conn: Connection, owner: str, bot: str, title: str = "", *, conversation_id: str | None = None
+) -> ConversationRecord:
     """Create a conversation (a write op: see :meth:`botport.store.db.Database.write`)."""
     now = utcnow()
     values: dict[str, Any] = {
-        "id": new_id(),
+        "id": conversation_id or new_id(),
         "owner": owner,
         "bot": bot,
         "title": title,

@@ -24,8 +24,8 @@ from sqlalchemy import Row, String, and_, bindparam, delete, func, insert, or_, 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from botport.store.records import ConversationRecord, MessageRecord
-from botport.store.repository import chain_hash, new_message_values, refresh_history_hash
+from botport.store.records import ConversationRecord, MessageRecord, MessageRole
+from botport.store.repository import chain_hash, insert_conversation, new_message_values, refresh_history_hash
 from botport.store.tables import conversations, idempotency_keys, messages
 from botport.store.types import utcnow
 
@@ -65,6 +65,17 @@ class IdempotentTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class NewConversation:
+    """A conversation that a turn starts: created by :func:`begin_turn` in the turn's own write, so
+    a turn refused before it began leaves no conversation behind. ``earlier``: (role, text) turns
+    stored before the question (an OpenAI client's history)."""
+
+    bot: str
+    title: str = ""
+    earlier: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class NewTurn:
     """What :func:`begin_turn` stores: the question (None when tool outputs continue a chat), the
     placeholder answer's runner, and the Idempotency-Key that started it."""
@@ -79,6 +90,8 @@ class NewTurn:
     fingerprint: str = ""
     # Raises when the conversation cannot take this turn (say, its bot was removed): nothing stored.
     check: Callable[[ConversationRecord], None] | None = None
+    # Create the conversation (id ``conversation_id``) first, in the same transaction.
+    new_conversation: NewConversation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,30 +167,35 @@ _TURN_COMPLETED = _TURN_ENDED.values(history_hash=bindparam("b_hash"))
 
 def begin_turn(conn: Connection, turn: NewTurn) -> BegunTurn:
     """Store the question and the placeholder answer (status ``streaming``, this instance's lease)
-    of a new turn — the only write a turn makes before Coze is asked.
+    of a new turn — the only write a turn makes before Coze is asked — creating its conversation
+    first when the turn starts one.
 
     Raises :class:`ConversationTaken` when a live turn runs in the conversation (one whose instance
     died is resolved as failed first) and :class:`ConversationGone` when it was deleted.
     """
     conversation_id = turn.conversation_id
-    # On PostgreSQL the row stays locked (FOR UPDATE) until the transaction ends, which serializes
-    # turn starts in one conversation; SQLite's BEGIN IMMEDIATE already serializes writers.
-    query = _CONVERSATION_FOR_UPDATE if conn.dialect.name == "postgresql" else _CONVERSATION
-    row = conn.execute(query, {"b_id": conversation_id, "b_owner": turn.owner}).mappings().first()
-    if row is None:
-        raise ConversationGone(conversation_id)
-    conversation = ConversationRecord.from_row(row)
+    orphans: list[Orphan] = []
+    earlier: tuple[tuple[str, str], ...] = ()
+    if turn.new_conversation is not None:
+        # Nothing can be running in a conversation made just now: no lock, no running-answer check.
+        new = turn.new_conversation
+        conversation = insert_conversation(
+            conn, turn.owner, new.bot, new.title, conversation_id=conversation_id
+        )
+        earlier, history_hash = new.earlier, None
+    else:
+        conversation, history_hash = _conversation_to_take(conn, turn)
     if turn.check is not None:
         turn.check(conversation)
-    orphans: list[Orphan] = []
-    live = running_answer(conn, conversation_id)
-    if live is not None:
-        if is_alive(live, turn.lease):
-            key = turn.idempotency_key
-            raise ConversationTaken(repeated=bool(key and find_idempotent(conn, turn.owner, key)))
-        orphans = resolve_orphans(conn, lease=turn.lease, conversation_id=conversation_id)
+    if turn.new_conversation is None:
+        orphans = _make_room(conn, turn)
     rows = []
-    history_hash, title = row["history_hash"], conversation.title
+    title = conversation.title
+    # Stored as they were sent, so the client's next request (this history + the answer) matches.
+    for role, text in earlier:
+        stored_role: MessageRole = "assistant" if role == "assistant" else "user"
+        rows.append(new_message_values(conversation_id, stored_role, text))
+        history_hash = chain_hash(history_hash or "", stored_role, text)
     if turn.question is not None:
         rows.append(new_message_values(conversation_id, "user", turn.question))
         # The question is the conversation's newest completed message: chain it onto the hash.
@@ -196,13 +214,35 @@ def begin_turn(conn: Connection, turn: NewTurn) -> BegunTurn:
         "b_title": title,
     }
     conn.execute(_TURN_BEGUN, changes)
-    records = [MessageRecord.from_row(values) for values in rows]
+    records = [MessageRecord.from_row(values) for values in rows[len(earlier) :]]
     answer = records[-1]
     if turn.idempotency_key:
         record = IdempotentTurn(turn.fingerprint, conversation_id, answer.id)
         if not remember_idempotent(conn, turn.owner, turn.idempotency_key, record):
             raise ConversationTaken(repeated=True)
     return BegunTurn(conversation, records[0] if len(records) == 2 else None, answer, orphans)
+
+
+def _conversation_to_take(conn: Connection, turn: NewTurn) -> tuple[ConversationRecord, str | None]:
+    """The conversation and its history hash, locked for this turn."""
+    # On PostgreSQL the row stays locked (FOR UPDATE) until the transaction ends, which serializes
+    # turn starts in one conversation; SQLite's BEGIN IMMEDIATE already serializes writers.
+    query = _CONVERSATION_FOR_UPDATE if conn.dialect.name == "postgresql" else _CONVERSATION
+    row = conn.execute(query, {"b_id": turn.conversation_id, "b_owner": turn.owner}).mappings().first()
+    if row is None:
+        raise ConversationGone(turn.conversation_id)
+    return ConversationRecord.from_row(row), row["history_hash"]
+
+
+def _make_room(conn: Connection, turn: NewTurn) -> list[Orphan]:
+    """Raise when a live turn runs in the conversation; resolve a dead instance's turn there."""
+    live = running_answer(conn, turn.conversation_id)
+    if live is None:
+        return []
+    if is_alive(live, turn.lease):
+        key = turn.idempotency_key
+        raise ConversationTaken(repeated=bool(key and find_idempotent(conn, turn.owner, key)))
+    return resolve_orphans(conn, lease=turn.lease, conversation_id=turn.conversation_id)
 
 
 def end_turn(
@@ -420,13 +460,20 @@ def purge_idempotency_keys(conn: Connection) -> int:
 # --- discarding a turn that never began -------------------------------------------------------
 
 
-def discard_turn(conn: Connection, answer_id: str, user_message_id: str | None) -> None:
+def discard_turn(
+    conn: Connection, answer_id: str, user_message_id: str | None, *, with_conversation: bool = False
+) -> None:
     """Remove a turn Coze refused before it began (the conversation was still busy on Coze's side):
     the question and the empty answer go, with the idempotency key that pointed at them, so a retry
-    starts afresh and no ``failed`` turn is stored for a refusal."""
+    starts afresh and no ``failed`` turn is stored for a refusal. ``with_conversation``: the turn's
+    start created the conversation; it goes too."""
     ids = [answer_id] + ([user_message_id] if user_message_id else [])
     conversation_id = conn.scalar(select(messages.c.conversation_id).where(messages.c.id == answer_id))
     conn.execute(delete(messages).where(messages.c.id.in_(ids)))
     conn.execute(delete(idempotency_keys).where(idempotency_keys.c.message_id == answer_id))
-    if conversation_id is not None:
+    if conversation_id is None:
+        return
+    if with_conversation:
+        conn.execute(delete(conversations).where(conversations.c.id == conversation_id))
+    else:
         refresh_history_hash(conn, conversation_id)
