@@ -39,6 +39,7 @@ from botport.errors import (
 )
 from botport.settings import COZE_COM
 from botport.upstream.models import Chat, ChatStatus, Conversation, EnterMessage, Message, ToolOutput
+from botport.upstream.netio import coze_transport
 from botport.upstream.pools import StreamPools
 from botport.upstream.stream import ChatStream, transport_error
 
@@ -120,7 +121,7 @@ class CozeClient:
             max_keepalive_connections=min(size, KEEPALIVE_CONNECTIONS),
             keepalive_expiry=KEEPALIVE_EXPIRY,
         )
-        return httpx.AsyncClient(timeout=timeout, limits=limits, verify=self._tls)
+        return httpx.AsyncClient(transport=coze_transport(limits, self._tls), timeout=timeout)
 
     async def aclose(self) -> None:
         if self._owns_http:
