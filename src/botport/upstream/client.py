@@ -18,17 +18,18 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
 
-import anyio
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from botport import __version__
 from botport.errors import (
+    BotportError,
     ChatFailedError,
     UpstreamError,
     UpstreamHTTPError,
@@ -50,6 +51,8 @@ logger = logging.getLogger("botport.upstream")
 _LOGID_HEADER = "x-tt-logid"
 POOL_WAIT = 5.0  # seconds a request may wait for a free connection to Coze
 SHORT_CALL_CONNECTIONS = 32  # connections beyond the streams' count, for cancels and retrieves
+CLOSE_WAIT = 5.0  # seconds aclose() waits for streams still being closed
+CLOSE_INLINE = 0.1  # seconds a turn waits for its stream's close before going on without it
 KEEPALIVE_CONNECTIONS = 100  # idle connections kept open for reuse
 # Drop an idle connection before the server does: reusing one just as the server closes it (uvicorn
 # after 5 s, httpx's own default) fails the request with a ReadError that is nobody's fault.
@@ -57,6 +60,7 @@ KEEPALIVE_EXPIRY = 4.0
 _EXCERPT_CHARS = 200
 
 _Model = TypeVar("_Model", bound=BaseModel)
+_T = TypeVar("_T")
 
 
 class CozeClient:
@@ -92,6 +96,7 @@ class CozeClient:
         # the event loop. Past the count, a new stream waits POOL_WAIT, then is refused (503). The
         # pool itself keeps a few more connections for the short calls (a cancel must get through).
         self._stream_slots = asyncio.Semaphore(max_connections) if max_connections else None
+        self._detached_tasks: set[asyncio.Task[Any]] = set()  # exchanges finishing on their own (_detached)
         self._owns_http = http is None
         if http is None and transport is None and max_connections:
             # On the network: the short calls get a pool of their own (a cancel must get through
@@ -124,6 +129,8 @@ class CozeClient:
         return httpx.AsyncClient(transport=coze_transport(limits, self._tls), timeout=timeout)
 
     async def aclose(self) -> None:
+        if self._detached_tasks:
+            await asyncio.wait(self._detached_tasks, timeout=CLOSE_WAIT)
         if self._owns_http:
             await self._http.aclose()
         if self._streams is not None:
@@ -321,23 +328,29 @@ class CozeClient:
     async def _stream(
         self, path: str, *, params: Mapping[str, str] | None, body: Any
     ) -> AsyncIterator[ChatStream]:
-        async with self._stream_slot():
-            if self._streams is None:
-                async with self._open_stream(None, path, params=params, body=body) as stream:
-                    yield stream
-                return
-            index, http = self._streams.take()
-            try:
-                async with self._open_stream(http, path, params=params, body=body) as stream:
-                    yield stream
-            finally:
-                self._streams.give_back(index)
+        """A stream on a connection of its own. Whatever ends it, the response is closed (the rest of
+        its body read, so the connection goes back to the pool) in a task of its own, and the slot is
+        freed after that. httpcore's pool can orphan a connection when a task is cancelled inside it
+        (encode/httpcore#1093): no consumer's cancel, and no timeout of ours, ever reaches it."""
+        await self._admit_stream()
+        index, http = self._streams.take() if self._streams is not None else (-1, None)
+        release = partial(self._release_stream, index)
+        try:
+            stream = await self._open_stream(http, path, params=params, body=body)
+        except BaseException:
+            release()
+            raise
+        try:
+            yield stream
+        finally:
+            closing = self._background(stream.aclose())
+            closing.add_done_callback(lambda _: release())
+            # Closed at once, normally; a body that does not end after ``done`` is read on, not waited for.
+            await asyncio.wait([closing], timeout=CLOSE_INLINE)
 
-    @asynccontextmanager
-    async def _stream_slot(self) -> AsyncIterator[None]:
+    async def _admit_stream(self) -> None:
         slots = self._stream_slots
         if slots is None:
-            yield
             return
         try:
             async with asyncio.timeout(self._timeout.pool):
@@ -346,33 +359,63 @@ class CozeClient:
             raise UpstreamOverloadedError(
                 "every connection to Coze is in use (BOTPORT_UPSTREAM_MAX_CONNECTIONS); try again in a moment"
             ) from None
-        try:
-            yield
-        finally:
-            slots.release()
 
-    @asynccontextmanager
+    def _release_stream(self, index: int) -> None:
+        if self._stream_slots is not None:
+            self._stream_slots.release()
+        if self._streams is not None and index >= 0:
+            self._streams.give_back(index)
+
+    def _background(self, work: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
+        """``work`` in a task of its own, referenced until done (asyncio keeps only weak references)."""
+        task = asyncio.ensure_future(work)
+        self._detached_tasks.add(task)
+        task.add_done_callback(self._closed)
+        return task
+
+    def _closed(self, task: asyncio.Task[Any]) -> None:
+        self._detached_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.debug("closing a response failed: %r", task.exception())
+
+    def _close_unused(self, sending: asyncio.Future[httpx.Response]) -> None:
+        """A response whose consumer was cancelled while it was being sent: close it once it is here."""
+        if not sending.cancelled() and sending.exception() is None:
+            self._background(sending.result().aclose())
+
     async def _open_stream(
         self, http: httpx.AsyncClient | None, path: str, *, params: Mapping[str, str] | None, body: Any
-    ) -> AsyncIterator[ChatStream]:
-        response = await self._send(self._build("POST", path, params, body, http), stream=True, http=http)
-        stream = ChatStream(response, logid=response.headers.get(_LOGID_HEADER))
+    ) -> ChatStream:
+        # Sent in a task of its own: a consumer cancelled meanwhile leaves it to finish, then close.
+        sending = self._background(
+            self._send(self._build("POST", path, params, body, http), stream=True, http=http)
+        )
         try:
-            content_type = response.headers.get("content-type", "")
-            if response.status_code >= 400 or not content_type.startswith("text/event-stream"):
-                await self._read_body(response)
-                # An envelope where a stream was asked for: only an error explains it.
-                self._envelope_data(response)
-                raise UpstreamProtocolError(
-                    f"expected an event stream, got '{content_type or 'no content type'}'",
-                    logid=stream.logid,
-                    http_status=response.status_code,
-                )
-            yield stream
+            response = await asyncio.shield(sending)
+        except asyncio.CancelledError:
+            sending.add_done_callback(self._close_unused)
+            raise
+        stream = ChatStream(response, logid=response.headers.get(_LOGID_HEADER))
+        content_type = response.headers.get("content-type", "")
+        if response.status_code < 400 and content_type.startswith("text/event-stream"):
+            return stream
+        raise await self._detached(self._refusal(response, stream.logid, content_type))
+
+    async def _refusal(self, response: httpx.Response, logid: str | None, content_type: str) -> BotportError:
+        """What a response that is not an event stream says (it is read whole, then closed)."""
+        try:
+            await self._read_body(response)
+            # An envelope where a stream was asked for: only an error explains it.
+            self._envelope_data(response)
+        except BotportError as exc:
+            return exc
         finally:
-            # Shielded: a cancelled consumer must still release the connection.
-            with anyio.CancelScope(shield=True):
-                await stream.aclose()
+            await response.aclose()
+        return UpstreamProtocolError(
+            f"expected an event stream, got '{content_type or 'no content type'}'",
+            logid=logid,
+            http_status=response.status_code,
+        )
 
     async def _read_body(self, response: httpx.Response) -> None:
         try:
@@ -389,12 +432,23 @@ class CozeClient:
         body: Any | None = None,
     ) -> tuple[Any, str | None]:
         """``data`` of the envelope and the log id of the response."""
-        response = await self._send(self._build(method, path, params, body), stream=True)
+        request = self._build(method, path, params, body)
+        response = await self._detached(self._exchange(request))
+        return self._envelope_data(response), response.headers.get(_LOGID_HEADER)
+
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        response = await self._send(request, stream=True)
         try:
             await self._read_body(response)
         finally:
             await response.aclose()
-        return self._envelope_data(response), response.headers.get(_LOGID_HEADER)
+        return response
+
+    async def _detached(self, work: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``work`` (an exchange with httpcore) in a task of its own: a caller cancelled meanwhile
+        leaves it to finish (bounded by the timeouts) instead of cancelling it inside httpcore, whose
+        pool can then orphan the connection (encode/httpcore#1093)."""
+        return await asyncio.shield(self._background(work))
 
     async def _call(
         self,

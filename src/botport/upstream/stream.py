@@ -7,7 +7,6 @@ a cut connection. Errors never undo what was already yielded, so the caller can 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections import deque
@@ -30,8 +29,6 @@ from botport.errors import (
 from botport.upstream.events import ChatEvent, ChatEventType
 from botport.upstream.models import Chat, LastError, Message
 from botport.upstream.sse import ServerSentEvent, SSEDecoder
-
-DRAIN_TIMEOUT = 0.1  # seconds: what follows ``done`` is the end of the body, at once
 
 # Chat events after which the turn is over (the stream may still send ``done``).
 _FINAL_CHAT_EVENTS = {
@@ -117,6 +114,7 @@ class ChatStream:
         self._decoder = SSEDecoder()
         self._ready: deque[ServerSentEvent] = deque()
         self._finished = False
+        self._done = False  # Coze said ``done``: the body should end at once
 
     def __aiter__(self) -> ChatStream:
         return self
@@ -137,8 +135,7 @@ class ChatStream:
                 self._finished = True
                 raise
             if event.type is ChatEventType.DONE:
-                self._finished = True
-                await self._drain()
+                self._finished = self._done = True
                 break
             if event.type is ChatEventType.CHAT_FAILED and event.chat is not None:
                 self._finished = True
@@ -163,18 +160,19 @@ class ChatStream:
             self._ready.extend(self._decoder.feed(chunk))
         return self._ready.popleft()
 
-    async def _drain(self) -> None:
-        """Read the (empty) rest of the body after ``done``: a response read to its end leaves its
-        connection in the pool for the next turn; one closed early is torn down, and the next turn
-        pays a new TCP connection."""
-        with contextlib.suppress(httpx.HTTPError, TimeoutError):
-            async with asyncio.timeout(DRAIN_TIMEOUT):
+    async def aclose(self) -> None:
+        """Stop reading and close the response. Safe to call twice.
+
+        After ``done``, the (empty) rest of the body is read first: a response read to its end leaves
+        its connection in the pool for the next turn; one closed early is torn down, and the next turn
+        pays a new TCP connection. That read is bounded by the read timeout, not by a cancel (see
+        :meth:`botport.upstream.client.CozeClient._stream`)."""
+        self._finished = True
+        if self._done:
+            self._done = False
+            with contextlib.suppress(httpx.HTTPError):
                 async for _ in self._bytes:
                     pass
-
-    async def aclose(self) -> None:
-        """Stop reading and close the response. Safe to call twice."""
-        self._finished = True
         closer = getattr(self._bytes, "aclose", None)
         if closer is not None:
             await closer()
