@@ -370,13 +370,13 @@ class CozeClient:
         """``work`` in a task of its own, referenced until done (asyncio keeps only weak references)."""
         task = asyncio.ensure_future(work)
         self._detached_tasks.add(task)
-        task.add_done_callback(self._closed)
+        task.add_done_callback(self._forget_detached)
         return task
 
-    def _closed(self, task: asyncio.Task[Any]) -> None:
+    def _forget_detached(self, task: asyncio.Task[Any]) -> None:
         self._detached_tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            logger.debug("closing a response failed: %r", task.exception())
+            logger.debug("a detached exchange with Coze ended with %r", task.exception())
 
     def _close_unused(self, sending: asyncio.Future[httpx.Response]) -> None:
         """A response whose consumer was cancelled while it was being sent: close it once it is here."""
