@@ -25,6 +25,7 @@ from botport.bots import BotRegistry
 from botport.chat.eventlog import EventLogs
 from botport.chat.service import ChatService, new_runner_id
 from botport.identity import BrowserIdentityMiddleware, IdentitySigner, load_or_create_secret
+from botport.redaction import Redactor, install_log_redaction
 from botport.security_headers import SecurityHeadersMiddleware
 from botport.settings import Settings
 from botport.store.db import Database
@@ -92,6 +93,9 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The last line of defence: no log line carries the token, whatever wrote it.
+        secrets = [settings.coze_token.get_secret_value()] if settings.coze_token else []
+        unredact_logs = install_log_redaction(Redactor(secrets))
         db = Database(settings.resolved_database_url)
         await db.start()
         stack = AsyncExitStack()
@@ -122,6 +126,7 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
             await coze.aclose()
             await stack.aclose()
             await db.close()
+            unredact_logs()
 
     app = FastAPI(
         title="botport",

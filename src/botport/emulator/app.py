@@ -37,13 +37,19 @@ def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_emulator_app(
-    tokens: Iterable[str] = ("demo-token",), *, bots: Sequence[EmulatedBot] | None = None
+    tokens: Iterable[str] = ("demo-token",),
+    *,
+    bots: Sequence[EmulatedBot] | None = None,
+    echo_authorization: bool = False,
 ) -> Starlette:
-    """An emulator accepting ``tokens`` as Bearer tokens, serving ``bots`` (default: the demo bots)."""
+    """An emulator accepting ``tokens`` as Bearer tokens, serving ``bots`` (default: the demo bots).
+    ``echo_authorization``: every error message (envelopes, ``error`` events, failed chats) carries
+    the caller's Authorization header, as a careless upstream might: for testing redaction."""
     emulator = Emulator(
         store=Store(),
         tokens=TokenChecker(tokens),
         bots={bot.id: bot for bot in (DEMO_BOTS if bots is None else bots)},
+        echo_authorization=echo_authorization,
     )
 
     @contextlib.asynccontextmanager

@@ -110,6 +110,7 @@ class ChatRoutes:
             faults=effective_faults(bot, plan, overrides),
             input_text="".join(m.content for m in history),
             save_history=save_history,
+            echo=em.echo(request),
         )
         return _launch(runner, stream=stream)
 
@@ -174,6 +175,7 @@ class ChatRoutes:
             faults=effective_faults(bot, plan, overrides),
             input_text="".join(m.content for m in history) + "".join(o for _, o in outputs),
             continuing=True,
+            echo=self.emulator.echo(request),
         )
         return _launch(runner, stream=stream)
 

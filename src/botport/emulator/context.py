@@ -19,6 +19,14 @@ class Emulator:
     store: Store
     tokens: TokenChecker
     bots: dict[str, EmulatedBot]
+    # A careless upstream: every error message carries the caller's Authorization header back.
+    echo_authorization: bool = False
+
+    def echo(self, request: Request) -> str:
+        """What this emulator adds to an error message for ``request`` ("" unless it echoes)."""
+        if not self.echo_authorization:
+            return ""
+        return f" (request Authorization: {request.headers.get('authorization', '')})"
 
     def account(self, request: Request) -> str:
         return self.tokens.account_for(request)

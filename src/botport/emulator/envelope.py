@@ -57,4 +57,6 @@ def error_body(code: int, msg: str, logid: str) -> dict[str, object]:
 def error_response(request: Request, exc: Exception) -> JSONResponse:
     """The app-wide handler for :class:`EmulatorError`."""
     assert isinstance(exc, EmulatorError)
-    return JSONResponse(error_body(exc.code, exc.msg, logid_of(request)), status_code=exc.http_status)
+    emulator = getattr(request.app.state, "emulator", None)
+    msg = exc.msg + (emulator.echo(request) if emulator is not None else "")
+    return JSONResponse(error_body(exc.code, msg, logid_of(request)), status_code=exc.http_status)

@@ -44,6 +44,7 @@ class ChatRunner:
     input_text: str  # what the bot "read": counted as input tokens
     save_history: bool = True
     continuing: bool = False  # after submit_tool_outputs: no chat.created
+    echo: str = ""  # added to every error message (Emulator.echo)
     _deltas: int = 0
 
     def start(self) -> None:
@@ -151,6 +152,7 @@ class ChatRunner:
 
     def _fail(self, error: tuple[int, str]) -> None:
         chat = self.chat
+        error = (error[0], error[1] + self.echo)
         chat.status, chat.failed_at, chat.last_error = "failed", now(), error
         self._emit("conversation.chat.failed", chat.to_wire())
         self._finish(done=True)
@@ -158,6 +160,7 @@ class ChatRunner:
     def _error_event(self, error: tuple[int, str]) -> None:
         """An ``error`` event ends the stream without ``done``; the chat is recorded as failed."""
         chat = self.chat
+        error = (error[0], error[1] + self.echo)
         chat.status, chat.failed_at, chat.last_error = "failed", now(), error
         self._emit("error", {"code": error[0], "msg": error[1]})
         self._finish(done=False)

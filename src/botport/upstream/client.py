@@ -38,6 +38,7 @@ from botport.errors import (
     UpstreamTimeout,
     coze_error,
 )
+from botport.redaction import Redactor
 from botport.settings import COZE_COM
 from botport.upstream.models import Chat, ChatStatus, Conversation, EnterMessage, Message, ToolOutput
 from botport.upstream.netio import coze_transport
@@ -81,6 +82,8 @@ class CozeClient:
             raise ValueError("pass either http or transport, not both")
         self._base_url = base_url.rstrip("/")
         self._token = token
+        # Every string from Coze passes it: Coze may echo the token back (botport.redaction).
+        self._redact = Redactor([token.get_secret_value()])
         # A write is short: bound it like a connect. Waiting for a free connection (the pool) is
         # bounded shorter: past it the request is refused as overloaded (503), not failed.
         self._timeout = httpx.Timeout(
@@ -395,7 +398,7 @@ class CozeClient:
         except asyncio.CancelledError:
             sending.add_done_callback(self._close_unused)
             raise
-        stream = ChatStream(response, logid=response.headers.get(_LOGID_HEADER))
+        stream = ChatStream(response, logid=self._logid(response), redact=self._redact)
         content_type = response.headers.get("content-type", "")
         if response.status_code < 400 and content_type.startswith("text/event-stream"):
             return stream
@@ -421,7 +424,7 @@ class CozeClient:
         try:
             await response.aread()
         except httpx.HTTPError as exc:
-            raise transport_error(exc, logid=response.headers.get(_LOGID_HEADER), mid_stream=False) from exc
+            raise transport_error(exc, logid=self._logid(response), mid_stream=False) from exc
 
     async def _request(
         self,
@@ -434,7 +437,7 @@ class CozeClient:
         """``data`` of the envelope and the log id of the response."""
         request = self._build(method, path, params, body)
         response = await self._detached(self._exchange(request))
-        return self._envelope_data(response), response.headers.get(_LOGID_HEADER)
+        return self._envelope_data(response), self._logid(response)
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
         response = await self._send(request, stream=True)
@@ -464,10 +467,12 @@ class CozeClient:
 
     def _envelope_data(self, response: httpx.Response) -> Any:
         """``data`` of a Coze envelope; the typed error for ``code > 0`` or a failed HTTP status."""
-        logid = response.headers.get(_LOGID_HEADER)
+        logid = self._logid(response)
         status = response.status_code
+        # Redacted before parsing: Coze may echo the caller's token in ``msg`` (botport.redaction).
+        body = self._redact(response.content.decode("utf-8", errors="replace"))
         try:
-            envelope = json.loads(response.content) if response.content.strip() else None
+            envelope = json.loads(body) if body.strip() else None
         except (json.JSONDecodeError, UnicodeDecodeError):
             envelope = None
             if status < 400:
@@ -487,11 +492,12 @@ class CozeClient:
             )
         raise UpstreamProtocolError("Coze sent JSON without an envelope", logid=logid)
 
+    def _logid(self, response: httpx.Response) -> str | None:
+        return self._redact.optional(response.headers.get(_LOGID_HEADER))
+
     def _excerpt(self, response: httpx.Response) -> str:
-        text = response.content[:65536].decode("utf-8", errors="replace")
-        secret = self._token.get_secret_value()
-        if secret:  # before cutting, so that no part of an echoed token survives
-            text = text.replace(secret, "***")
+        # Redacted before cutting, so that no part of an echoed token survives.
+        text = self._redact(response.content[:65536].decode("utf-8", errors="replace"))
         return " ".join(text.split())[:_EXCERPT_CHARS] or "(empty body)"
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -105,8 +106,11 @@ class ChatStream:
     ``final_chat`` is the Chat of the completing (or requires_action) event, once seen.
     """
 
-    def __init__(self, response: httpx.Response, *, logid: str | None) -> None:
+    def __init__(
+        self, response: httpx.Response, *, logid: str | None, redact: Callable[[str], str] | None = None
+    ) -> None:
         self.logid = logid
+        self._redact = redact
         self.http_status = response.status_code
         self.final_chat: Chat | None = None
         self._response = response
@@ -158,7 +162,12 @@ class ChatStream:
                 self._finished = True
                 raise transport_error(exc, logid=self.logid, mid_stream=True) from exc
             self._ready.extend(self._decoder.feed(chunk))
-        return self._ready.popleft()
+        sse = self._ready.popleft()
+        if self._redact is not None:  # Coze may echo the token in an error message
+            data = self._redact(sse.data)
+            if data is not sse.data:
+                sse = replace(sse, data=data)
+        return sse
 
     async def aclose(self) -> None:
         """Stop reading and close the response. Safe to call twice.
