@@ -147,6 +147,9 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
 
+    # Uptime monitors send HEAD (the server sends the headers, not the body).
+    app.head("/healthz", include_in_schema=False)(healthz)
+
     _mount_page(app)
 
     # Outermost last: security headers wrap everything, then the body limit, then identity.
@@ -166,10 +169,10 @@ def _mount_page(app: FastAPI) -> None:
         return
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
-    @app.get("/c/{conversation_id}", include_in_schema=False)
+    @app.api_route("/c/{conversation_id}", methods=["GET", "HEAD"], include_in_schema=False)
     async def page_for_conversation(conversation_id: str) -> FileResponse:
         return FileResponse(index, headers={"Cache-Control": "no-cache"})

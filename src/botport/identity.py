@@ -58,7 +58,7 @@ class IdentitySigner:
 
     def unsign(self, cookie: str) -> str | None:
         identity_id, _, sig = cookie.partition(".")
-        if not identity_id or not sig:
+        if not identity_id or not sig or not cookie.isascii():  # a signed value is ASCII, always
             return None
         return identity_id if hmac.compare_digest(self.sign(identity_id), cookie) else None
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.api.openai_errors import OpenAIError, with_param
 from botport.api.openai_schemas import ChatMessageIn
-from botport.chat.service import title_from
+from botport.chat.service import require_unicode, title_from
 from botport.errors import BadRequestError, NotFoundError
 from botport.identity import Identity
 from botport.settings import BotConfig
@@ -31,6 +31,7 @@ from botport.store.turns import NewConversation
 from botport.upstream.models import ToolOutput
 
 MAX_EARLIER_TURNS = 99  # Coze takes at most 100 additional_messages, the question being the last
+MAX_MESSAGES = 1000  # in one request (a longer chat goes on with X-Botport-Conversation-Id)
 _HISTORY_ROLES = ("user", "assistant")
 _IGNORED_ROLES = ("system", "developer")
 
@@ -52,6 +53,15 @@ def _bad(message: str, code: str = "invalid_messages", param: str = "messages") 
 
 def text_of(message: ChatMessageIn, index: int) -> str:
     """The message's text; a content array gives its text parts joined by newlines."""
+    text = _text_of(message, index)
+    try:
+        require_unicode(text)
+    except BadRequestError as exc:
+        raise with_param(exc, f"messages[{index}].content") from None
+    return text
+
+
+def _text_of(message: ChatMessageIn, index: int) -> str:
     content = message.content
     if content is None:
         return ""
@@ -70,6 +80,16 @@ def text_of(message: ChatMessageIn, index: int) -> str:
 
 def read_messages(messages: list[ChatMessageIn]) -> NewQuestion | ToolResults:
     """What the request asks: a new question (with its history) or tool results for a paused chat."""
+    if len(messages) > MAX_MESSAGES:
+        # The history is stored and matched with each request: a bound keeps that cheap for everyone.
+        raise with_param(
+            BadRequestError(
+                f"messages holds {len(messages)} messages; the limit is {MAX_MESSAGES}",
+                code="too_many_messages",
+                status=413,
+            ),
+            "messages",
+        )
     indexed = [(i, m) for i, m in enumerate(messages) if m.role not in _IGNORED_ROLES]
     if not indexed:
         raise _bad("messages holds no user message", code="empty_message")

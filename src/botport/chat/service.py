@@ -148,6 +148,9 @@ class ChatService:
                 code="message_too_long",
                 status=413,
             )
+        require_unicode(content, *(text for _, text in request.earlier))
+        if request.new_conversation is not None:
+            require_unicode(*(text for _, text in request.new_conversation.earlier))
         identity = request.identity
 
         def opener_for(conv: ConversationRecord, earlier: list[EnterMessage]) -> StreamOpener:
@@ -486,6 +489,19 @@ class ChatService:
 
 def _enter(role: str, content: str) -> EnterMessage:
     return EnterMessage.assistant_text(content) if role == "assistant" else EnterMessage.user_text(content)
+
+
+def require_unicode(*texts: str) -> None:
+    """JSON may carry a lone UTF-16 surrogate (``"\\ud800"``), which no database or client can take:
+    refused before anything is stored."""
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequestError(
+                "the message holds a lone UTF-16 surrogate, which is not valid Unicode text",
+                code="invalid_text",
+            ) from None
 
 
 def title_from(content: str, limit: int = 60) -> str:

@@ -23,7 +23,7 @@ import binascii
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypedDict, Unpack
 
 from sqlalchemy import and_, delete, insert, or_, select, update
@@ -160,7 +160,9 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         updated_at = datetime.fromisoformat(stamp)
         if updated_at.tzinfo is None or not isinstance(last_id, str):
             raise ValueError("bad cursor fields")
-    except (ValueError, TypeError, binascii.Error) as exc:
+        # In UTC, as stored; a date at the calendar's edge with an offset has no UTC time (OverflowError).
+        updated_at = updated_at.astimezone(UTC)
+    except (ValueError, TypeError, OverflowError, binascii.Error) as exc:
         raise BadRequestError("invalid paging cursor") from exc
     return updated_at, last_id
 
