@@ -11,16 +11,20 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import SecretStr
 
 from botport import __version__
 from botport.api import openai, seed, tool, web
+from botport.api.cross_site import CrossSiteGuardMiddleware
 from botport.api.deps import Services
 from botport.api.docs import install_docs
 from botport.api.errors import install_error_handlers
 from botport.api.limits import BodySizeLimitMiddleware
+from botport.api.openai_schemas import CONVERSATION_HEADER
+from botport.api.sse import MESSAGE_ID_HEADER
 from botport.bots import BotRegistry
 from botport.chat.eventlog import EventLogs
 from botport.chat.service import ChatService, new_runner_id
@@ -152,9 +156,20 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
 
     _mount_page(app)
 
-    # Outermost last: security headers wrap everything, then the body limit, then identity.
+    # Outermost last: security headers wrap everything, then CORS, the body limit, the cross-site
+    # guard (a refused request gets no cookie), then identity.
     app.add_middleware(BrowserIdentityMiddleware, signer=signer, secure=_is_https(settings))
+    app.add_middleware(CrossSiteGuardMiddleware, public_url=settings.public_url)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:  # API-key calls from these sites' pages; cookies never cross (no credentials)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", CONVERSATION_HEADER],
+            expose_headers=[CONVERSATION_HEADER, MESSAGE_ID_HEADER, "Retry-After"],
+            max_age=600,
+        )
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

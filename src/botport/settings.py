@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 COZE_COM = "https://api.coze.com"
 COZE_CN = "https://api.coze.cn"
@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
     secret_key: SecretStr | None = Field(default=None, description="Signs cookies; default: generated once.")
     public_url: str | None = None
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins whose pages may call the API with an API key (CORS), comma-separated; "
+        "default: none. Browser-based clients of /v1 (NextChat, LobeChat) need theirs here.",
+    )
     workers: int | None = Field(
         default=None,
         ge=1,
@@ -113,6 +118,20 @@ class Settings(BaseSettings):
     )
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):  # BOTPORT_CORS_ORIGINS=https://a.example,https://b.example
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        if isinstance(value, list):
+            for origin in value:
+                if not isinstance(origin, str) or not (
+                    origin == "*" or origin.startswith(("http://", "https://"))
+                ):
+                    raise ValueError(f"a CORS origin is * or starts with http:// or https://, not {origin!r}")
+            return [o.rstrip("/") for o in value]
+        return value
 
     @field_validator("coze_base_url")
     @classmethod
