@@ -17,6 +17,8 @@ from typing import Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from botport.private_files import private_dir
+
 COOKIE_NAME = "botport_id"
 COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
 
@@ -37,7 +39,7 @@ def load_or_create_secret(data_dir: Path) -> bytes:
     path = data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip().encode()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     key = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:

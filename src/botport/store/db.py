@@ -27,6 +27,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from botport.private_files import private_dir, private_file
 from botport.store.migrations import migrate
 from botport.store.reader import PointReader, ReadOp
 from botport.store.writer import GroupWriter, T, WriteOp
@@ -77,7 +78,7 @@ def _sqlite_engine(url: URL, *, create_dirs: bool) -> AsyncEngine:
         # One shared connection, or each connection would see its own empty in-memory database.
         options["poolclass"] = StaticPool
     elif create_dirs:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
     engine = create_async_engine(url, **options)
     configure_sqlite(engine.sync_engine)
     return engine
@@ -126,7 +127,8 @@ def _prepare_sqlite_file(path: Path) -> None:
     engines opening a new file at once would get "database is locked" at once. Done here, under a
     lock and with a short retry, every later connection finds the file already in WAL.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
+    private_file(path)  # before SQLite creates it with the umask's mode (0644, often)
     with _wal_switch:
         for attempt in range(100):
             conn = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
