@@ -52,10 +52,11 @@ def test_streams_pass_through_untouched() -> None:
     assert response.text == "event: a\ndata: 1\n\nevent: b\ndata: 2\n\n"
 
 
-def test_docs_page_gets_no_csp_but_the_rest() -> None:
+def test_docs_page_gets_the_policy_too() -> None:
     with client() as http:
         response = http.get("/docs")
-    assert "content-security-policy" not in response.headers
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
