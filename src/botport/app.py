@@ -160,7 +160,9 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
     # guard (a refused request gets no cookie), then identity.
     app.add_middleware(BrowserIdentityMiddleware, signer=signer, secure=_is_https(settings))
     app.add_middleware(CrossSiteGuardMiddleware, public_url=settings.public_url)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, body_timeout=settings.body_timeout
+    )
     if settings.cors_origins:  # API-key calls from these sites' pages; cookies never cross (no credentials)
         app.add_middleware(
             CORSMiddleware,

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     # Limits
     max_message_chars: int = Field(default=8000, gt=0)
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    body_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a request body may go without a byte (then 408)."
+    )
     tool_timeout: float = Field(
         default=40.0,
         gt=0,
