@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.api.openai_errors import OpenAIError, with_param
 from botport.api.openai_schemas import ChatMessageIn
-from botport.chat.service import require_unicode, title_from
+from botport.chat.text import require_unicode, title_from
 from botport.errors import BadRequestError, NotFoundError
 from botport.identity import Identity
 from botport.settings import BotConfig

@@ -23,6 +23,7 @@ from botport.chat.eventlog import Entry, EventLogs, Keepalive, is_terminal
 from botport.chat.follow import TurnFollower
 from botport.chat.handles import TurnHandle, TurnRequest, TurnResult
 from botport.chat.keeper import TurnKeeper
+from botport.chat.text import require_unicode, title_from
 from botport.chat.turn import SHUTDOWN, StreamOpener, Turn, TurnEnv, cancel_coze_chat
 from botport.errors import (
     BadRequestError,
@@ -489,22 +490,3 @@ class ChatService:
 
 def _enter(role: str, content: str) -> EnterMessage:
     return EnterMessage.assistant_text(content) if role == "assistant" else EnterMessage.user_text(content)
-
-
-def require_unicode(*texts: str) -> None:
-    """JSON may carry a lone UTF-16 surrogate (``"\\ud800"``), which no database or client can take:
-    refused before anything is stored."""
-    for text in texts:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise BadRequestError(
-                "the message holds a lone UTF-16 surrogate, which is not valid Unicode text",
-                code="invalid_text",
-            ) from None
-
-
-def title_from(content: str, limit: int = 60) -> str:
-    """A conversation title from its first question: one line, at most ``limit`` characters."""
-    line = " ".join(content.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -18,7 +18,7 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from types import TracebackType
@@ -40,7 +40,16 @@ from botport.errors import (
 )
 from botport.redaction import Redactor
 from botport.settings import COZE_COM
-from botport.upstream.models import Chat, ChatStatus, Conversation, EnterMessage, Message, ToolOutput
+from botport.upstream.detached import DetachedExchanges
+from botport.upstream.models import (
+    Chat,
+    ChatStatus,
+    Conversation,
+    EnterMessage,
+    Message,
+    ToolOutput,
+    chat_body,
+)
 from botport.upstream.netio import coze_transport
 from botport.upstream.pools import StreamPools
 from botport.upstream.stream import ChatStream, transport_error
@@ -61,7 +70,6 @@ KEEPALIVE_EXPIRY = 4.0
 _EXCERPT_CHARS = 200
 
 _Model = TypeVar("_Model", bound=BaseModel)
-_T = TypeVar("_T")
 
 
 class CozeClient:
@@ -99,7 +107,7 @@ class CozeClient:
         # the event loop. Past the count, a new stream waits POOL_WAIT, then is refused (503). The
         # pool itself keeps a few more connections for the short calls (a cancel must get through).
         self._stream_slots = asyncio.Semaphore(max_connections) if max_connections else None
-        self._detached_tasks: set[asyncio.Task[Any]] = set()  # exchanges finishing on their own (_detached)
+        self._detached = DetachedExchanges()  # no cancel reaches httpcore (botport.upstream.detached)
         self._owns_http = http is None
         if http is None and transport is None and max_connections:
             # On the network: the short calls get a pool of their own (a cancel must get through
@@ -132,8 +140,7 @@ class CozeClient:
         return httpx.AsyncClient(transport=coze_transport(limits, self._tls), timeout=timeout)
 
     async def aclose(self) -> None:
-        if self._detached_tasks:
-            await asyncio.wait(self._detached_tasks, timeout=CLOSE_WAIT)
+        await self._detached.wait_at_most(CLOSE_WAIT)
         if self._owns_http:
             await self._http.aclose()
         if self._streams is not None:
@@ -160,7 +167,7 @@ class CozeClient:
         meta_data: Mapping[str, str] | None = None,
     ) -> AbstractAsyncContextManager[ChatStream]:
         """Start a turn and stream it: ``async with client.stream_chat(...) as stream``."""
-        body = _chat_body(bot_id, user_id, messages, custom_variables, meta_data, stream=True)
+        body = chat_body(bot_id, user_id, messages, custom_variables, meta_data, stream=True)
         params = {"conversation_id": conversation_id} if conversation_id else None
         return self._stream("/v3/chat", params=params, body=body)
 
@@ -183,7 +190,7 @@ class CozeClient:
         meta_data: Mapping[str, str] | None = None,
     ) -> Chat:
         """Start a turn without streaming; the Chat comes back ``created`` / ``in_progress``."""
-        body = _chat_body(bot_id, user_id, messages, custom_variables, meta_data, stream=False)
+        body = chat_body(bot_id, user_id, messages, custom_variables, meta_data, stream=False)
         params = {"conversation_id": conversation_id} if conversation_id else None
         chat, _ = await self._call(Chat, "POST", "/v3/chat", params=params, body=body)
         return chat
@@ -230,7 +237,7 @@ class CozeClient:
         """Start a turn, poll retrieve (at most once per ``poll_interval``) until it ends, then read
         its messages. On the deadline the chat is canceled and :class:`UpstreamTimeout` raised.
         Coze asks for one retrieve a second at most: keep ``poll_interval`` >= 1 against real Coze."""
-        body = _chat_body(bot_id, user_id, messages, custom_variables, meta_data, stream=False)
+        body = chat_body(bot_id, user_id, messages, custom_variables, meta_data, stream=False)
         params = {"conversation_id": conversation_id} if conversation_id else None
         chat, logid = await self._call(Chat, "POST", "/v3/chat", params=params, body=body)
         deadline = time.monotonic() + timeout
@@ -346,7 +353,7 @@ class CozeClient:
         try:
             yield stream
         finally:
-            closing = self._background(stream.aclose())
+            closing = self._detached.start(stream.aclose())
             closing.add_done_callback(lambda _: release())
             # Closed at once, normally; a body that does not end after ``done`` is read on, not waited for.
             await asyncio.wait([closing], timeout=CLOSE_INLINE)
@@ -369,40 +376,23 @@ class CozeClient:
         if self._streams is not None and index >= 0:
             self._streams.give_back(index)
 
-    def _background(self, work: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
-        """``work`` in a task of its own, referenced until done (asyncio keeps only weak references)."""
-        task = asyncio.ensure_future(work)
-        self._detached_tasks.add(task)
-        task.add_done_callback(self._forget_detached)
-        return task
-
-    def _forget_detached(self, task: asyncio.Task[Any]) -> None:
-        self._detached_tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.debug("a detached exchange with Coze ended with %r", task.exception())
-
-    def _close_unused(self, sending: asyncio.Future[httpx.Response]) -> None:
-        """A response whose consumer was cancelled while it was being sent: close it once it is here."""
-        if not sending.cancelled() and sending.exception() is None:
-            self._background(sending.result().aclose())
-
     async def _open_stream(
         self, http: httpx.AsyncClient | None, path: str, *, params: Mapping[str, str] | None, body: Any
     ) -> ChatStream:
         # Sent in a task of its own: a consumer cancelled meanwhile leaves it to finish, then close.
-        sending = self._background(
+        sending = self._detached.start(
             self._send(self._build("POST", path, params, body, http), stream=True, http=http)
         )
         try:
             response = await asyncio.shield(sending)
         except asyncio.CancelledError:
-            sending.add_done_callback(self._close_unused)
+            sending.add_done_callback(self._detached.close_when_sent)
             raise
         stream = ChatStream(response, logid=self._logid(response), redact=self._redact)
         content_type = response.headers.get("content-type", "")
         if response.status_code < 400 and content_type.startswith("text/event-stream"):
             return stream
-        raise await self._detached(self._refusal(response, stream.logid, content_type))
+        raise await self._detached.run(self._refusal(response, stream.logid, content_type))
 
     async def _refusal(self, response: httpx.Response, logid: str | None, content_type: str) -> BotportError:
         """What a response that is not an event stream says (it is read whole, then closed)."""
@@ -436,7 +426,7 @@ class CozeClient:
     ) -> tuple[Any, str | None]:
         """``data`` of the envelope and the log id of the response."""
         request = self._build(method, path, params, body)
-        response = await self._detached(self._exchange(request))
+        response = await self._detached.run(self._exchange(request))
         return self._envelope_data(response), self._logid(response)
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
@@ -446,12 +436,6 @@ class CozeClient:
         finally:
             await response.aclose()
         return response
-
-    async def _detached(self, work: Coroutine[Any, Any, _T]) -> _T:
-        """Run ``work`` (an exchange with httpcore) in a task of its own: a caller cancelled meanwhile
-        leaves it to finish (bounded by the timeouts) instead of cancelling it inside httpcore, whose
-        pool can then orphan the connection (encode/httpcore#1093)."""
-        return await asyncio.shield(self._background(work))
 
     async def _call(
         self,
@@ -499,29 +483,6 @@ class CozeClient:
         # Redacted before cutting, so that no part of an echoed token survives.
         text = self._redact(response.content[:65536].decode("utf-8", errors="replace"))
         return " ".join(text.split())[:_EXCERPT_CHARS] or "(empty body)"
-
-
-def _chat_body(
-    bot_id: str,
-    user_id: str,
-    messages: Sequence[EnterMessage],
-    custom_variables: Mapping[str, str] | None,
-    meta_data: Mapping[str, str] | None,
-    *,
-    stream: bool,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "bot_id": bot_id,
-        "user_id": user_id,
-        "additional_messages": [m.model_dump(exclude_none=True) for m in messages],
-        "stream": stream,
-        "auto_save_history": True,  # retrieve and message list need the saved history
-    }
-    if custom_variables:
-        body["custom_variables"] = dict(custom_variables)
-    if meta_data:
-        body["meta_data"] = dict(meta_data)
-    return body
 
 
 def _validate(model: type[_Model], data: Any, what: str, logid: str | None) -> _Model:

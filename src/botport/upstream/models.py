@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -155,3 +156,27 @@ class EnterMessage(BaseModel):
 class ToolOutput(BaseModel):
     tool_call_id: str
     output: str
+
+
+def chat_body(
+    bot_id: str,
+    user_id: str,
+    messages: Sequence[EnterMessage],
+    custom_variables: Mapping[str, str] | None,
+    meta_data: Mapping[str, str] | None,
+    *,
+    stream: bool,
+) -> dict[str, Any]:
+    """The body of ``POST /v3/chat``."""
+    body: dict[str, Any] = {
+        "bot_id": bot_id,
+        "user_id": user_id,
+        "additional_messages": [m.model_dump(exclude_none=True) for m in messages],
+        "stream": stream,
+        "auto_save_history": True,  # retrieve and message list need the saved history
+    }
+    if custom_variables:
+        body["custom_variables"] = dict(custom_variables)
+    if meta_data:
+        body["meta_data"] = dict(meta_data)
+    return body
