@@ -29,12 +29,10 @@ from botport.api.sse import sse_response
 from botport.api.turn_edge import IdempotencyKeyHeader, retry_headers, unless_disconnected
 from botport.bots import BotRegistry
 from botport.chat.events import TurnCompleted
-from botport.chat.handles import TurnHandle, TurnRequest, fingerprint
+from botport.chat.handles import TurnHandle, TurnRequest, conversation_target, fingerprint
 from botport.errors import BadRequestError, BotportError, NotFoundError
 from botport.identity import Identity
 from botport.settings import BotConfig
-from botport.store.turns import NewConversation
-from botport.store.types import new_id
 
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
 
@@ -137,10 +135,10 @@ async def _start(
     chat = services.chat
     if isinstance(wanted, NewQuestion):
         found = await conversation_for_question(services.db, identity, bot, wanted, explicit_id)
-        new = found if isinstance(found, NewConversation) else None
+        conversation_id, new = conversation_target(found)
         request = TurnRequest(
             identity=identity,
-            conversation_id=found if isinstance(found, str) else new_id(),
+            conversation_id=conversation_id,
             content=wanted.content,
             earlier=wanted.earlier[-MAX_EARLIER_TURNS:],
             idempotency_key=idempotency_key,

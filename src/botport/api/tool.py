@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from botport.api.deps import ApiKeyIdentityDep, ServicesDep
 from botport.api.errors import error_response
 from botport.api.turn_edge import SHOULD_RETRY, IdempotencyKeyHeader, unless_disconnected
-from botport.chat.handles import TurnHandle, TurnRequest, fingerprint
+from botport.chat.handles import TurnHandle, TurnRequest, conversation_target, fingerprint
 from botport.errors import BadRequestError, NotFoundError
 from botport.identity import Identity
 from botport.schema import ASK_PATH, Target, tool_document
@@ -27,7 +27,6 @@ from botport.schema.tool_doc import EXAMPLE_QUESTION
 from botport.store import repository as repo
 from botport.store.records import MessageRecord
 from botport.store.turns import NewConversation
-from botport.store.types import new_id
 
 router = APIRouter(tags=["tool"])
 
@@ -182,10 +181,10 @@ async def _start(
     services: ServicesDep, identity: Identity, body: ToolAsk, key: str | None, digest: str
 ) -> TurnHandle:
     found = await _conversation_for(services, identity, body)
-    new = found if isinstance(found, NewConversation) else None
+    conversation_id, new = conversation_target(found)
     request = TurnRequest(
         identity=identity,
-        conversation_id=found if isinstance(found, str) else new_id(),
+        conversation_id=conversation_id,
         content=body.question,
         idempotency_key=key,
         fingerprint=digest,

@@ -11,6 +11,7 @@ from botport.chat.events import TurnCompleted, TurnFailed
 from botport.identity import Identity
 from botport.store.records import ConversationRecord, MessageRecord
 from botport.store.turns import NewConversation
+from botport.store.types import new_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,14 @@ class TurnRequest:
     fingerprint: str = ""
     # The conversation does not exist yet: the turn's start creates it (id ``conversation_id``).
     new_conversation: NewConversation | None = None
+
+
+def conversation_target(found: str | NewConversation) -> tuple[str, NewConversation | None]:
+    """A :class:`TurnRequest`'s ``conversation_id`` and ``new_conversation`` for an existing
+    conversation's id, or for a conversation the turn creates (its id made now)."""
+    if isinstance(found, str):
+        return found, None
+    return new_id(), found
 
 
 @dataclass(frozen=True, slots=True)
