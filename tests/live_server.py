@@ -28,7 +28,13 @@ class LiveServer:
     def __init__(self, app: Any, *, lifespan: str = "on") -> None:
         self.port = free_port()
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan=lifespan, ws="none"
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan=lifespan,
+            ws="none",
+            proxy_headers=False,  # as `botport serve`: botport reads X-Forwarded-* itself
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)

@@ -22,6 +22,7 @@ from botport.api.cross_site import CrossSiteGuardMiddleware
 from botport.api.deps import Services
 from botport.api.docs import install_docs
 from botport.api.errors import install_error_handlers
+from botport.api.forwarded import ForwardedHeadersMiddleware, TrustedProxies
 from botport.api.limits import BodySizeLimitMiddleware
 from botport.api.openai_schemas import CONVERSATION_HEADER
 from botport.api.sse import MESSAGE_ID_HEADER
@@ -173,6 +174,8 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
             max_age=600,
         )
     app.add_middleware(SecurityHeadersMiddleware)
+    # Outermost: the caller's address, scheme and host, from a trusted proxy's headers only.
+    app.add_middleware(ForwardedHeadersMiddleware, trusted=TrustedProxies(settings.trusted_proxies))
     return app
 
 

@@ -112,7 +112,8 @@ def serve(
         "port": settings.port,
         # uvicorn's access log at info, like botport's own log; paths and statuses only, never bodies.
         "log_level": settings.log_level,
-        "proxy_headers": True,
+        # botport reads X-Forwarded-* itself, from BOTPORT_TRUSTED_PROXIES only (api/forwarded.py).
+        "proxy_headers": False,
         "timeout_graceful_shutdown": 5,
         # Connections waiting to be accepted: thousands of clients arriving at once (uvicorn's 2048
         # refused some at 5,000). The kernel caps it at net.core.somaxconn.

@@ -6,6 +6,7 @@ and it is passed to ``create_app``.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from pathlib import Path
@@ -96,7 +97,16 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("botport-data"))
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
     secret_key: SecretStr | None = Field(default=None, description="Signs cookies; default: generated once.")
-    public_url: str | None = None
+    public_url: str | None = Field(
+        default=None,
+        description="The address users reach botport at (https://chat.example.com); links and the tool's "
+        "OpenAPI document use it. Unset: the address a request came to.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Addresses (IPs or CIDRs, comma-separated) of reverse proxies whose X-Forwarded-For, "
+        "-Proto and -Host are believed; from anyone else they are ignored. Default: loopback only.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins whose pages may call the API with an API key (CORS), comma-separated; "
@@ -134,6 +144,19 @@ class Settings(BaseSettings):
                 ):
                     raise ValueError(f"a CORS origin is * or starts with http:// or https://, not {origin!r}")
             return [o.rstrip("/") for o in value]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        if isinstance(value, str):  # BOTPORT_TRUSTED_PROXIES=10.0.0.0/8,192.168.1.2
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        if isinstance(value, list):
+            for entry in value:
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except (TypeError, ValueError):
+                    raise ValueError(f"a trusted proxy is an IP address or a CIDR, not {entry!r}") from None
         return value
 
     @field_validator("coze_base_url")

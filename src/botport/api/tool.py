@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from botport.api.deps import ApiKeyIdentityDep, ServicesDep
 from botport.api.errors import error_response
+from botport.api.forwarded import public_origin
 from botport.api.turn_edge import SHOULD_RETRY, IdempotencyKeyHeader, unless_disconnected
 from botport.chat.handles import TurnHandle, TurnRequest, conversation_target, fingerprint
 from botport.errors import BadRequestError, NotFoundError
@@ -199,5 +200,5 @@ async def tool_openapi(
     services: ServicesDep,
     target: Annotated[Target, Query(description="qingyan (3.0), gpts (3.1) or coze (3.0)")] = Target.qingyan,
 ) -> JSONResponse:
-    public_url = services.settings.public_url or str(request.base_url)
+    public_url = public_origin(request.scope, services.settings.public_url)
     return JSONResponse(tool_document(public_url, target, bots=list(services.bots)))
