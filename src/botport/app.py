@@ -159,7 +159,7 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
 
     # Outermost last: security headers wrap everything, then CORS, the body limit, the cross-site
     # guard (a refused request gets no cookie), then identity.
-    app.add_middleware(BrowserIdentityMiddleware, signer=signer, secure=_is_https(settings))
+    app.add_middleware(BrowserIdentityMiddleware, signer=signer, secure=settings.https_site)
     app.add_middleware(CrossSiteGuardMiddleware, public_url=settings.public_url)
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, body_timeout=settings.body_timeout
@@ -177,10 +177,6 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
     # Outermost: the caller's address, scheme and host, from a trusted proxy's headers only.
     app.add_middleware(ForwardedHeadersMiddleware, trusted=TrustedProxies(settings.trusted_proxies))
     return app
-
-
-def _is_https(settings: Settings) -> bool:
-    return bool(settings.public_url and settings.public_url.startswith("https://"))
 
 
 def _mount_page(app: FastAPI) -> None:

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from botport.private_files import private_dir
 
 COOKIE_NAME = "botport_id"
+HOST_COOKIE_NAME = "__Host-botport_id"  # on https: see BrowserIdentityMiddleware
 COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
 
 
@@ -69,14 +70,46 @@ class IdentitySigner:
         return "bp-" + self._mac(b"coze-user", identity.owner).hex()[:32]
 
 
-def _cookie_value(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == b"cookie":
+def cookie_name(*, https: bool) -> str:
+    return HOST_COOKIE_NAME if https else COOKIE_NAME
+
+
+def _cookie_values(scope: Scope, name: str) -> list[str]:
+    """Every value sent for cookie ``name``: a browser sends one per (domain, path) it holds."""
+    values = []
+    for header, value in scope.get("headers", []):
+        if header == b"cookie":
             for part in value.decode("latin-1").split(";"):
                 key, _, val = part.strip().partition("=")
-                if key == COOKIE_NAME:
-                    return str(val)
-    return None
+                if key == name:
+                    values.append(val)
+    return values
+
+
+def tossed_cookie_removals(scope: Scope, name: str) -> list[str]:
+    """``Set-Cookie`` values that delete every other ``name`` cookie this request could carry.
+
+    A cookie is sent with a request when its path is a prefix of the request's path and its domain
+    this host or a parent of it. botport's own is host-only at ``Path=/``; any other was set by someone
+    else (another port of this host with ``Path=/api``, a sibling subdomain with ``Domain=``), and a
+    deletion must name the same domain and path to reach it.
+    """
+    path = scope.get("path", "/")
+    segments = [s for s in path.split("/") if s][:8]
+    paths = []
+    for depth in range(1, len(segments) + 1):
+        prefix = "/" + "/".join(segments[:depth])
+        paths += [prefix, prefix + "/"]
+    host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1").lower()
+    labels = host.partition(":")[0].split(".")  # an IPv6 literal ("[::1]:80") has no domains
+    is_name = len(labels) > 1 and not labels[-1].isdigit() and not host.startswith("[")
+    # this host and its parents but the last label (a browser ignores a Domain= that is a public suffix)
+    domains = [".".join(labels[i:]) for i in range(len(labels) - 1)] if is_name else []
+    gone = f"{name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+    removals = [f"{gone}; Path={p}" for p in paths]
+    for domain in domains:
+        removals += [f"{gone}; Path={p}; Domain={domain}" for p in ["/", *paths]]
+    return removals
 
 
 class BrowserIdentityMiddleware:
@@ -84,37 +117,50 @@ class BrowserIdentityMiddleware:
 
     Requests with an ``Authorization`` header are API calls and get no cookie. The identity is put in
     ``scope["state"]["web_identity"]`` for the routes.
+
+    On https the cookie is ``__Host-botport_id``: the browser keeps it only if it is Secure, host-only
+    and at ``Path=/``, so no other site — a sibling subdomain, a page on http — can plant one that
+    shadows it (cookie tossing). A request that carries more than one identity cookie is not served
+    as either: ``scope["state"]["identity_conflict"]`` is set for the routes to refuse it, and the
+    answer deletes every cookie of that name but botport's own, so that the next request is clean.
     """
 
     def __init__(self, app: ASGIApp, signer: IdentitySigner, *, secure: bool = False) -> None:
         self.app = app
         self.signer = signer
-        self.secure = secure
+        self.secure = secure  # the site is https (public_url), whatever a request's scheme says
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or any(name == b"authorization" for name, _ in scope["headers"]):
             await self.app(scope, receive, send)
             return
-        raw = _cookie_value(scope)
-        identity_id = self.signer.unsign(raw) if raw else None
-        fresh = identity_id is None
-        if identity_id is None:
-            identity_id = secrets.token_urlsafe(18)
-        scope.setdefault("state", {})["web_identity"] = Identity("web", identity_id)
-
-        if not fresh:
+        https = self.secure or scope.get("scheme") == "https"
+        name = cookie_name(https=https)
+        sent = _cookie_values(scope, name)
+        state = scope.setdefault("state", {})
+        if len(sent) > 1:
+            state["identity_conflict"] = True
+            await self.app(scope, receive, _adding_cookies(send, tossed_cookie_removals(scope, name)))
+            return
+        identity_id = self.signer.unsign(sent[0]) if sent else None
+        if identity_id is not None:
+            state["web_identity"] = Identity("web", identity_id)
             await self.app(scope, receive, send)
             return
-
+        identity_id = secrets.token_urlsafe(18)
+        state["web_identity"] = Identity("web", identity_id)
         cookie = (
-            f"{COOKIE_NAME}={self.signer.sign(identity_id)}; Path=/; Max-Age={COOKIE_MAX_AGE}; "
-            "HttpOnly; SameSite=Lax" + ("; Secure" if self.secure else "")
+            f"{name}={self.signer.sign(identity_id)}; Path=/; Max-Age={COOKIE_MAX_AGE}; "
+            "HttpOnly; SameSite=Lax" + ("; Secure" if https else "")
         )
+        await self.app(scope, receive, _adding_cookies(send, [cookie]))
 
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"set-cookie", cookie.encode("latin-1"))]
-            await send(message)
 
-        await self.app(scope, receive, send_with_cookie)
+def _adding_cookies(send: Send, cookies: list[str]) -> Send:
+    async def send_with_cookies(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            extra = [(b"set-cookie", cookie.encode("latin-1")) for cookie in cookies]
+            message["headers"] = [*message.get("headers", []), *extra]
+        await send(message)
+
+    return send_with_cookies

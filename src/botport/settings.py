@@ -189,6 +189,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def https_site(self) -> bool:
+        """Users reach botport over https (its public URL says so)."""
+        return bool(self.public_url and self.public_url.startswith("https://"))
+
+    @property
     def demo_mode(self) -> bool:
         """No token: the built-in emulator answers, with its demo bots."""
         return self.coze_token is None

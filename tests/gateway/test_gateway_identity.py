@@ -65,6 +65,8 @@ async def test_tampered_cookie_gets_a_new_identity(tmp_path: Path) -> None:
                 assert listed.json()["items"] == [], forged
                 new_cookie = _cookie_header(listed)
                 assert forged not in new_cookie
+                attacker.cookies.clear()  # the jar would send both (the forged one has no domain)
+                attacker.cookies.set("botport_id", forged)
                 assert (await attacker.get(f"/api/conversations/{cid}")).status_code == 404
         # The genuine cookie still works.
         assert (await gw.client.get(f"/api/conversations/{cid}")).status_code == 200

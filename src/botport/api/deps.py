@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from botport.bots import BotRegistry
 from botport.chat.service import ChatService
-from botport.errors import AuthenticationError
+from botport.errors import AuthenticationError, BadRequestError
 from botport.identity import Identity, IdentitySigner
 from botport.settings import Settings
 from botport.store import keys
@@ -54,7 +54,14 @@ async def get_identity(request: Request, services: ServicesDep) -> Identity:
     header = request.headers.get("authorization")
     if header is not None:
         return await api_key_identity(header, services)
-    identity: Identity | None = request.scope.get("state", {}).get("web_identity")
+    state = request.scope.get("state", {})
+    if state.get("identity_conflict"):  # never guess which of two identity cookies is the browser's own
+        raise BadRequestError(
+            "this browser sent two botport identity cookies (another site on this host set one); "
+            "this answer removed the other one: try again",
+            code="identity_cookie_conflict",
+        )
+    identity: Identity | None = state.get("web_identity")
     if identity is None:  # the middleware always sets one; this guards a misconfigured app
         raise AuthenticationError("no identity")
     return identity

@@ -51,7 +51,7 @@ async def connect_in_process(settings: Settings) -> AsyncIterator[Connection]:
     """Build the app, run its lifespan (database, upstream client or emulator), serve it in-process."""
     from botport.app import create_app
     from botport.asgi_transport import StreamingASGITransport
-    from botport.identity import COOKIE_NAME, IdentitySigner, load_or_create_secret
+    from botport.identity import IdentitySigner, cookie_name, load_or_create_secret
 
     app = create_app(settings)
     # The same key create_app signs cookies with (it has just created the file if it was missing).
@@ -67,7 +67,7 @@ async def connect_in_process(settings: Settings) -> AsyncIterator[Connection]:
             async with httpx.AsyncClient(
                 transport=transport,
                 base_url=_IN_PROCESS_URL,
-                cookies={COOKIE_NAME: cookie},
+                cookies={cookie_name(https=settings.https_site): cookie},
                 headers={"User-Agent": f"botport-chat/{__version__}"},
                 timeout=_timeout(settings.read_timeout + 30),
             ) as http:

@@ -27,7 +27,7 @@ async function errorOf(response) {
   });
 }
 
-async function request(method, path, { body, signal, headers = {} } = {}) {
+async function request(method, path, { body, signal, headers = {}, again = true } = {}) {
   const init = {
     method,
     headers: { Accept: "application/json", ...headers },
@@ -46,7 +46,15 @@ async function request(method, path, { body, signal, headers = {} } = {}) {
     if (error.name === "AbortError") throw error;
     throw new ApiError(0, { code: "network_error", message: error.message });
   }
-  if (!response.ok) throw await errorOf(response);
+  if (!response.ok) {
+    const error = await errorOf(response);
+    // Another site on this host planted a second identity cookie: the server did nothing and its
+    // answer deleted the planted one, so the same request once more is safe and goes through.
+    if (error.code === "identity_cookie_conflict" && again) {
+      return request(method, path, { body, signal, headers, again: false });
+    }
+    throw error;
+  }
   return response;
 }
 
