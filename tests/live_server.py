@@ -25,7 +25,8 @@ def free_port() -> int:
 class LiveServer:
     """An ASGI app served by a real uvicorn in a thread of its own (its own event loop)."""
 
-    def __init__(self, app: Any, *, lifespan: str = "on") -> None:
+    def __init__(self, app: Any, *, lifespan: str = "on", http: Any = "auto") -> None:
+        """``http``: uvicorn's HTTP protocol, a name or a class (``botport.connections.guarded_protocol``)."""
         self.port = free_port()
         config = uvicorn.Config(
             app,
@@ -34,6 +35,7 @@ class LiveServer:
             log_level="warning",
             lifespan=lifespan,
             ws="none",
+            http=http,
             proxy_headers=False,  # as `botport serve`: botport reads X-Forwarded-* itself
         )
         self.server = uvicorn.Server(config)

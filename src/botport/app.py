@@ -25,11 +25,14 @@ from botport.api.errors import install_error_handlers
 from botport.api.forwarded import ForwardedHeadersMiddleware, TrustedProxies
 from botport.api.limits import BodySizeLimitMiddleware
 from botport.api.openai_schemas import CONVERSATION_HEADER
+from botport.api.request_limits import RequestLimitMiddleware
 from botport.api.sse import MESSAGE_ID_HEADER
 from botport.bots import BotRegistry
+from botport.caller_limits import CallerLimits
 from botport.chat.eventlog import EventLogs
 from botport.chat.service import ChatService, new_runner_id
 from botport.identity import BrowserIdentityMiddleware, IdentitySigner, load_or_create_secret
+from botport.ratelimit import make_limiter
 from botport.redaction import Redactor, install_log_redaction
 from botport.security_headers import SecurityHeadersMiddleware
 from botport.settings import Settings
@@ -106,6 +109,7 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
         stack = AsyncExitStack()
         coze = await _coze_client(settings, upstream_transport, stack)
         runner = new_runner_id()
+        limits = CallerLimits(settings, make_limiter(settings.redis_url), db)
         chat = ChatService(
             db=db,
             coze=coze,
@@ -117,9 +121,12 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
             max_message_chars=settings.max_message_chars,
             checkpoint_interval=settings.checkpoint_interval,
             lease=settings.turn_lease,
+            limits=limits,
         )
         await chat.open()
-        app.state.services = Services(settings=settings, db=db, bots=bots, chat=chat, signer=signer)
+        app.state.services = Services(
+            settings=settings, db=db, bots=bots, chat=chat, signer=signer, limits=limits
+        )
         if settings.demo_mode:
             log.warning("DEMO MODE: no Coze token is set; the built-in emulator answers with its demo bots")
         else:
@@ -128,6 +135,7 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
             yield
         finally:
             await chat.close()
+            await limits.aclose()
             await coze.aclose()
             await stack.aclose()
             await db.close()
@@ -158,7 +166,8 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
     _mount_page(app)
 
     # Outermost last: security headers wrap everything, then CORS, the body limit, the cross-site
-    # guard (a refused request gets no cookie), then identity.
+    # guard (a refused request gets no cookie), identity, then the browser's requests a minute.
+    app.add_middleware(RequestLimitMiddleware)
     app.add_middleware(BrowserIdentityMiddleware, signer=signer, secure=settings.https_site)
     app.add_middleware(CrossSiteGuardMiddleware, public_url=settings.public_url)
     app.add_middleware(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -15,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from botport.settings import load_settings
 from botport.store import keys as key_store
 from botport.store.db import Database
+from botport.store.records import ApiKeyRecord, KeyQuota
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 T = TypeVar("T")
@@ -40,31 +43,143 @@ def _run(config: Path | None, action: Callable[[AsyncConnection], Awaitable[T]])
     return asyncio.run(go())
 
 
+QUOTA_NAMES = {
+    "requests_per_minute": "requests_per_minute",
+    "rpm": "requests_per_minute",
+    "concurrent_turns": "concurrent_turns",
+    "concurrent": "concurrent_turns",
+    "turns_per_day": "turns_per_day",
+    "tokens_per_day": "tokens_per_day",
+}
+QuotaOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--quota",
+        "-q",
+        help="A limit, NAME=VALUE, repeatable: requests_per_minute (rpm), concurrent_turns (concurrent), "
+        "turns_per_day, tokens_per_day; VALUE a number (200k, 1m) or none.",
+    ),
+]
+
+
+def parse_quota(items: list[str], base: KeyQuota | None = None) -> KeyQuota:
+    """``["turns_per_day=500", "tokens_per_day=200k"]`` on top of ``base``."""
+    changes: dict[str, int | None] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        field = QUOTA_NAMES.get(name.strip().lower().replace("-", "_"))
+        if not sep or field is None:
+            raise ValueError(f"a quota is NAME=VALUE with NAME one of {', '.join(QUOTA_NAMES)}; not {item!r}")
+        changes[field] = _quota_value(raw.strip().lower(), item)
+    return replace(base or KeyQuota(), **changes)
+
+
+def _quota_value(raw: str, item: str) -> int | None:
+    if raw in ("none", "off", "unlimited", ""):
+        return None
+    scale = {"k": 1_000, "m": 1_000_000}.get(raw[-1:], 1)
+    digits = raw[:-1] if scale > 1 else raw
+    if not digits.isdigit() or int(digits) * scale <= 0:
+        raise ValueError(f"a quota value is a positive number (200k, 1m) or none; not {item!r}")
+    return int(digits) * scale
+
+
 @keys_app.command("create")
 def create(
-    name: Annotated[str, typer.Argument(help="What the key is for.")], config: ConfigOption = None
+    name: Annotated[str, typer.Argument(help="What the key is for.")],
+    quota: QuotaOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Create a key and print it once (stdout). Only its hash is kept."""
-    plaintext, record = _run(config, lambda conn: key_store.create_api_key(conn, name))
+    limits = _parsed(quota or [])
+    plaintext, record = _run(config, lambda conn: key_store.create_api_key(conn, name, limits))
     typer.echo(f"Created key {record.prefix}… ({record.name}). It is shown only this once:", err=True)
     typer.echo(plaintext)
 
 
+def _parsed(items: list[str], base: KeyQuota | None = None) -> KeyQuota:
+    try:
+        return parse_quota(items, base)
+    except ValueError as exc:
+        typer.echo(f"botport: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@keys_app.command("quota")
+def set_quota(
+    key: Annotated[str, typer.Argument(help="The key's id or its listed prefix.")],
+    quota: QuotaOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Show a key's quota, or change it (--quota NAME=VALUE; none lifts a limit). Applies at once."""
+
+    async def change(conn: AsyncConnection) -> tuple[str, KeyQuota] | None:
+        record = await key_store.find_key(conn, key)
+        if record is None:
+            return None
+        new = _parsed(quota or [], record.quota)
+        if quota:
+            await key_store.set_key_quota(conn, record.id, new)
+        return f"{record.prefix}… ({record.name})", new
+
+    try:
+        found = _run(config, change)
+    except ValueError as exc:
+        typer.echo(f"botport: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if found is None:
+        typer.echo(f"botport: no key matches {key!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{found[0]}: {found[1].describe()}")
+
+
 @keys_app.command("list")
 def list_keys(config: ConfigOption = None) -> None:
-    """List keys (prefix, name, created, last used, revoked)."""
-    records = _run(config, key_store.list_api_keys)
-    table = Table("id", "prefix", "name", "created", "last used", "revoked")
+    """List keys: prefix, name, created, last used, revoked, quota, and turns/tokens used (today, UTC,
+    and in all)."""
+
+    async def keys_and_usage(
+        conn: AsyncConnection,
+    ) -> tuple[list[ApiKeyRecord], dict[str, tuple[int, int, int, int]]]:
+        return await key_store.list_api_keys(conn), await key_store.usage_by_key(conn)
+
+    records, usage = _run(config, keys_and_usage)
+    table = Table()
+    table.add_column("key", no_wrap=True)  # what `revoke` and `quota` take, or the id
+    for column in ("name", "last used", "quota", "today", "in all", "revoked"):
+        table.add_column(column)
+    table.add_column("id", overflow="fold")
     for r in records:
+        turns_today, tokens_today, turns, tokens = usage.get(r.id, (0, 0, 0, 0))
         table.add_row(
-            r.id,
             r.prefix + "…",
             r.name,
-            f"{r.created_at:%Y-%m-%d %H:%M}",
             f"{r.last_used_at:%Y-%m-%d %H:%M}" if r.last_used_at else "-",
-            f"{r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "",
+            _quota(r.quota),
+            _usage(turns_today, tokens_today),
+            _usage(turns, tokens),
+            f"{r.revoked_at:%Y-%m-%d}" if r.revoked_at else "",
+            r.id,
         )
-    Console().print(table)
+    # Piped: one line per key, however wide (a terminal wraps to its width).
+    Console(width=None if sys.stdout.isatty() else 250).print(table)
+
+
+def _quota(quota: KeyQuota) -> str:
+    units = ("rpm", "at once", "turns/day", "tokens/day")
+    parts = [f"{_short(value)} {unit}" for value, unit in zip(quota.values(), units, strict=True) if value]
+    return ", ".join(parts) or "-"
+
+
+def _usage(turns: int, tokens: int) -> str:
+    return f"{turns} turn{'' if turns == 1 else 's'}, {_short(tokens)} tokens"
+
+
+def _short(number: int) -> str:
+    for size, suffix in ((1_000_000, "m"), (1_000, "k")):
+        if number >= size:
+            return f"{number / size:.1f}".rstrip("0").rstrip(".") + suffix
+    return str(number)
 
 
 @keys_app.command("revoke")

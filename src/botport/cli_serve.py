@@ -91,6 +91,7 @@ def serve(
     import uvicorn
 
     from botport.app import create_app
+    from botport.connections import PROCESS_PROTOCOL, configure_process
 
     try:
         # Checks the bots, and creates the cookie-signing key once, before any worker needs it.
@@ -118,7 +119,13 @@ def serve(
         # Connections waiting to be accepted: thousands of clients arriving at once (uvicorn's 2048
         # refused some at 5,000). The kernel caps it at net.core.somaxconn.
         "backlog": LISTEN_BACKLOG,
+        # uvicorn's HTTP protocol with a deadline for the request head and a cap on connections per
+        # client address (botport.connections), by name: workers load it in their own process.
+        # No limit_concurrency: it counts open streams too (botport holds thousands), and past it even
+        # /healthz gets 503; new turns are shed where it matters, by upstream_max_connections.
+        "http": PROCESS_PROTOCOL,
     }
+    configure_process(settings)
     if plan.count == 1:
         uvicorn.run(application, **options)
         return
@@ -154,11 +161,14 @@ def _open_files_for(upstream_connections: int | None) -> None:
 def worker_app() -> FastAPI:
     """The app of one worker process: uvicorn calls it there (``factory=True``)."""
     from botport.app import create_app
+    from botport.connections import configure_process
 
     _die_with_the_parent()
     config = os.environ.get("BOTPORT_CONFIG")
     settings = load_settings(Path(config) if config else None)
     configure_logging(settings.log_level, worker=True)
+    # Before the first connection: uvicorn loads the app (this function) before it listens.
+    configure_process(settings)
     return create_app(settings)
 
 

@@ -22,7 +22,8 @@
         ├── NotFoundError             404 (also: someone else's conversation)
         ├── TurnInProgressError       409: one running turn per conversation (with retry_after)
         ├── IdempotencyKeyReusedError 422: an Idempotency-Key sent again with another request
-        └── PayloadTooLargeError      413
+        ├── PayloadTooLargeError      413
+        └── TooManyRequestsError      429: a rate limit or quota of the caller's (with retry_after)
 
 The app maps this tree to HTTP responses and SSE error frames in one place.
 """
@@ -224,3 +225,11 @@ class IdempotencyKeyReusedError(GatewayError):
 class PayloadTooLargeError(GatewayError):
     status = 413
     code = "payload_too_large"
+
+
+class TooManyRequestsError(GatewayError):
+    """The caller went over one of its limits (requests or turns per minute, answers at once, a key's
+    daily quota); ``retry_after`` says when trying again will work."""
+
+    status = 429
+    code = "rate_limited"

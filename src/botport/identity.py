@@ -11,13 +11,14 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from botport.private_files import private_dir
+from botport.store.records import KeyQuota
 
 COOKIE_NAME = "botport_id"
 HOST_COOKIE_NAME = "__Host-botport_id"  # on https: see BrowserIdentityMiddleware
@@ -28,6 +29,9 @@ COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
 class Identity:
     kind: Literal["web", "key"]
     id: str
+    # Not part of who it is (owner, equality): what its limits are counted by and against.
+    address: str | None = field(default=None, compare=False)  # a browser's client address
+    quota: KeyQuota | None = field(default=None, compare=False)  # an API key's own limits
 
     @property
     def owner(self) -> str:
@@ -142,13 +146,15 @@ class BrowserIdentityMiddleware:
             state["identity_conflict"] = True
             await self.app(scope, receive, _adding_cookies(send, tossed_cookie_removals(scope, name)))
             return
+        client = scope.get("client")
+        address = client[0] if client else None
         identity_id = self.signer.unsign(sent[0]) if sent else None
         if identity_id is not None:
-            state["web_identity"] = Identity("web", identity_id)
+            state["web_identity"] = Identity("web", identity_id, address=address)
             await self.app(scope, receive, send)
             return
         identity_id = secrets.token_urlsafe(18)
-        state["web_identity"] = Identity("web", identity_id)
+        state["web_identity"] = Identity("web", identity_id, address=address)
         cookie = (
             f"{name}={self.signer.sign(identity_id)}; Path=/; Max-Age={COOKIE_MAX_AGE}; "
             "HttpOnly; SameSite=Lax" + ("; Secure" if https else "")

@@ -124,10 +124,48 @@ class Settings(BaseSettings):
     body_timeout: float = Field(
         default=30.0, gt=0, description="Seconds a request body may go without a byte (then 408)."
     )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a request line and headers may take in all, counted from the connection's "
+        "opening (a later keep-alive request: its first byte); then 408, or a close if nothing came.",
+    )
+    max_connections_per_client: int = Field(
+        default=256,
+        ge=0,
+        description="Open connections one address may hold, per server process; past it, 503 with "
+        "Retry-After. Trusted proxies are exempt; 0: no cap.",
+    )
     tool_timeout: float = Field(
         default=40.0,
         gt=0,
         description="Deadline of one /api/tool/ask call; under GPTs' 45 s limit for actions.",
+    )
+
+    # Limits per caller (0: none). A browser is its identity cookie, and — since dropping the cookie
+    # makes a new identity — also its address; an API key is the key (its own quota may say more).
+    requests_per_minute: int = Field(
+        default=600, ge=0, description="Requests a minute per API key (unless its quota says) or browser."
+    )
+    address_requests_per_minute: int = Field(
+        default=1200, ge=0, description="Requests a minute without an API key from one client address."
+    )
+    turns_per_minute: int = Field(
+        default=20, ge=0, description="Messages a minute a browser may send (each a paid Coze turn)."
+    )
+    address_turns_per_minute: int = Field(
+        default=30, ge=0, description="Messages a minute sent without an API key from one client address."
+    )
+    concurrent_turns: int = Field(
+        default=3, ge=0, description="Answers being written at once for one browser (keys: their quota)."
+    )
+    web_access: Literal["public", "passcode", "keys"] = Field(
+        default="public",
+        description="Who may use the web chat: anyone (public), whoever knows web_passcode (passcode), "
+        "or nobody without an API key (keys: the page and /chat are closed, the API needs a key).",
+    )
+    web_passcode: SecretStr | None = Field(
+        default=None, description="The shared passcode of the web chat when web_access is passcode."
     )
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -178,6 +216,14 @@ class Settings(BaseSettings):
     def _lease_outlives_checkpoints(self) -> Settings:
         if self.turn_lease < 3 * self.checkpoint_interval:
             raise ValueError("turn_lease must be at least 3 times checkpoint_interval (the heartbeat)")
+        return self
+
+    @model_validator(mode="after")
+    def _passcode_when_needed(self) -> Settings:
+        if self.web_access == "passcode" and not (
+            self.web_passcode and self.web_passcode.get_secret_value().strip()
+        ):
+            raise ValueError("web_access = passcode needs web_passcode (BOTPORT_WEB_PASSCODE)")
         return self
 
     @model_validator(mode="after")

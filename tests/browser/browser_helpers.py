@@ -46,15 +46,17 @@ def demo_env(data_dir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def running_botport(data_dir: Path) -> Iterator[str]:
-    """``botport serve`` on a free loopback port in demo mode; yields its base URL."""
+def running_botport(data_dir: Path, **settings: str) -> Iterator[str]:
+    """``botport serve`` on a free loopback port in demo mode; yields its base URL. ``settings`` are
+    more BOTPORT_ variables (``turns_per_minute="1"``)."""
     port = free_port()
     command = [sys.executable, "-c", "from botport.cli import app; app()", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port)]
     log_path = data_dir / "serve.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=demo_env(data_dir), stdout=log, stderr=subprocess.STDOUT)
+        env = demo_env(data_dir) | {f"BOTPORT_{name.upper()}": value for name, value in settings.items()}
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         base_url = f"http://127.0.0.1:{port}"
         try:
             wait_until_healthy(base_url, process, log_path)

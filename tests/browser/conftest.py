@@ -31,7 +31,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if given:
         yield given.rstrip("/")
         return
-    with running_botport(tmp_path_factory.mktemp("botport-data")) as url:
+    # Every test's browser comes from 127.0.0.1: the limits per address would count them as one
+    # visitor (each test still has its own identity, with the default limits per browser).
+    per_address_off = {"address_turns_per_minute": "0", "address_requests_per_minute": "0"}
+    with running_botport(tmp_path_factory.mktemp("botport-data"), **per_address_off) as url:
         yield url
 
 

@@ -135,7 +135,7 @@ async def test_migration_0002_rehashes_stored_histories(database_url: str) -> No
                 )
             empty = await repo.create_conversation(conn, ALICE, "demo")
             await conn.execute(conversations.update().values(history_hash="stale-old-format"))
-        assert await db.start() == ["0002_history_hash_chain", "0003_detached_turns"]
+        assert await db.start() == ["0002_history_hash_chain", "0003_detached_turns", "0004_key_quotas"]
         async with db.connect() as conn:
             stored = dict(
                 (await conn.execute(select(conversations.c.id, conversations.c.history_hash))).all()

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from botport.bots import BotRegistry
+from botport.caller_limits import CallerLimits
 from botport.chat.service import ChatService
 from botport.errors import AuthenticationError, BadRequestError
 from botport.identity import Identity, IdentitySigner
@@ -25,6 +26,7 @@ class Services:
     bots: BotRegistry
     chat: ChatService
     signer: IdentitySigner
+    limits: CallerLimits
 
 
 def get_services(request: Request) -> Services:
@@ -78,7 +80,9 @@ async def api_key_identity(header: str, services: ServicesDep) -> Identity:
             record = await keys.record_key_use(conn, record)
     if record is None:
         raise AuthenticationError("the API key is unknown or revoked", code="invalid_api_key")
-    return Identity("key", record.id)
+    identity = Identity("key", record.id, quota=record.quota)
+    await services.limits.check_key_request(identity)
+    return identity
 
 
 IdentityDep = Annotated[Identity, Depends(get_identity)]

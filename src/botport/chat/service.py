@@ -19,6 +19,7 @@ from datetime import timedelta
 from functools import partial
 
 from botport.bots import BotRegistry
+from botport.caller_limits import CallerLimits, TurnTicket
 from botport.chat.eventlog import Entry, EventLogs, Keepalive, is_terminal
 from botport.chat.follow import TurnFollower
 from botport.chat.handles import TurnHandle, TurnRequest, TurnResult
@@ -76,6 +77,7 @@ class ChatService:
         max_message_chars: int,
         checkpoint_interval: float,
         lease: float,
+        limits: CallerLimits | None = None,
     ) -> None:
         self.db = db
         self.coze = coze
@@ -85,6 +87,9 @@ class ChatService:
         self.max_message_chars = max_message_chars
         self.lease = timedelta(seconds=lease)
         self.runner = runner
+        self.limits = limits
+        # answer id -> the slot its turn holds among its caller's answers at once
+        self._tickets: dict[str, TurnTicket] = {}
         # conversation id -> its running turn (None while the turn is being set up)
         self._by_conversation: dict[str, Turn | None] = {}
         self._by_message: dict[str, Turn] = {}
@@ -270,19 +275,29 @@ class ChatService:
                     return repeat
             starting = asyncio.get_running_loop().create_future()
             self._starting[(owner, key)] = starting
+        ticket = None
         try:
-            handle = await self._begin_new(request, question, make_turn, check)
+            # Only a new turn is counted: a repeat of a request re-attaches for free (above).
+            ticket = await self.limits.admit_turn(request.identity) if self.limits else None
+            handle = await self._begin_new(request, question, make_turn, check, ticket)
         except _Repeated:
+            self._give_back(ticket)
             self._forget_start(owner, key, starting, None)
             repeat = await self.find_repeat(request.identity, key, request.fingerprint)
             if repeat is None:
                 raise TurnInProgressError(BUSY_MESSAGE) from None
             return repeat
         except BaseException as exc:
+            self._give_back(ticket)
             self._forget_start(owner, key, starting, exc)
             raise
         self._forget_start(owner, key, starting, handle)
         return handle
+
+    def _give_back(self, ticket: TurnTicket | None) -> None:
+        if ticket is not None and self.limits is not None:
+            task = asyncio.ensure_future(self.limits.release(ticket))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     def _forget_start(
         self,
@@ -307,6 +322,7 @@ class ChatService:
         question: str | None,
         make_turn: TurnFactory,
         check: Callable[[ConversationRecord], None] | None,
+        ticket: TurnTicket | None = None,
     ) -> TurnHandle:
         owner, key = request.identity.owner, request.idempotency_key
         conversation_id = request.conversation_id
@@ -335,6 +351,8 @@ class ChatService:
                 await self.keeper.cancel_chats(begun.orphans)
             running = make_turn(conversation, user, answer)
             running.made_conversation = new.new_conversation is not None
+            if ticket is not None:
+                self._tickets[answer.id] = ticket
         except BaseException:
             self._by_conversation.pop(conversation_id, None)
             raise
@@ -377,6 +395,7 @@ class ChatService:
         self._by_conversation[conversation_id] = None
 
     def _release(self, turn: Turn) -> None:
+        self._give_back(self._tickets.pop(turn.id, None))
         if self._by_conversation.get(turn.conversation.id) is turn:
             del self._by_conversation[turn.conversation.id]
         if self._by_message.get(turn.id) is turn:

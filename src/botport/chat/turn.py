@@ -320,7 +320,11 @@ class Turn:
         if new_coze_id == self._saved[3]:  # already written by a checkpoint
             new_coze_id = None
         answer = self.answer
-        await self.env.db.write(lambda conn: turn_store.end_turn(conn, answer, dict(fields), new_coze_id))
+        kind, _, owner_id = self.conversation.owner.partition(":")
+        key_id = owner_id if kind == "key" else None
+        await self.env.db.write(
+            lambda conn: turn_store.end_turn(conn, answer, dict(fields), new_coze_id, key_id=key_id)
+        )
 
     async def _cancel_upstream(self) -> None:
         """The turn ends but Coze did not say the chat ended (Stop, a cut stream, a timeout, a

@@ -9,16 +9,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import asdict, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from botport.store.records import ApiKeyRecord
-from botport.store.tables import api_keys
+from botport.store.records import ApiKeyRecord, KeyQuota
+from botport.store.tables import api_keys, key_usage
 from botport.store.types import new_id, utcnow
 
 KEY_PREFIX = "bp_"
@@ -40,7 +41,9 @@ def key_owner(key_id: str) -> str:
     return f"key:{key_id}"
 
 
-async def create_api_key(conn: AsyncConnection, name: str) -> tuple[str, ApiKeyRecord]:
+async def create_api_key(
+    conn: AsyncConnection, name: str, quota: KeyQuota | None = None
+) -> tuple[str, ApiKeyRecord]:
     """A new key: returns the plaintext (shown once, never stored) and its record."""
     plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
     key_id = new_id()
@@ -53,6 +56,7 @@ async def create_api_key(conn: AsyncConnection, name: str) -> tuple[str, ApiKeyR
         "created_at": utcnow(),
         "last_used_at": None,
         "revoked_at": None,
+        **asdict(quota or KeyQuota()),
     }
     await conn.execute(insert(api_keys).values(values))
     return plaintext, ApiKeyRecord.from_row(values)
@@ -65,6 +69,68 @@ async def list_api_keys(conn: AsyncConnection, *, include_revoked: bool = True) 
         query = query.where(api_keys.c.revoked_at.is_(None))
     rows = (await conn.execute(query)).mappings()
     return [ApiKeyRecord.from_row(row) for row in rows]
+
+
+async def find_key(conn: AsyncConnection, id_or_prefix: str) -> ApiKeyRecord | None:
+    """The key with this id or shown prefix; None if there is none (AmbiguousKeyError: several)."""
+    query = select(api_keys).where(or_(api_keys.c.id == id_or_prefix, api_keys.c.prefix == id_or_prefix))
+    rows = (await conn.execute(query)).mappings().all()
+    if len(rows) > 1:
+        raise AmbiguousKeyError(f"{id_or_prefix!r} matches {len(rows)} keys; use the key id")
+    return ApiKeyRecord.from_row(rows[0]) if rows else None
+
+
+async def set_key_quota(conn: AsyncConnection, key_id: str, quota: KeyQuota) -> None:
+    await conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**asdict(quota)))
+
+
+# --- usage -------------------------------------------------------------------------------------
+
+
+def usage_day(at: datetime | None = None) -> str:
+    """The UTC day a use counts for: quotas per day start at midnight UTC."""
+    return (at or utcnow()).astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def seconds_to_next_day(at: datetime | None = None) -> float:
+    now = (at or utcnow()).astimezone(UTC)
+    midnight = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
+    return (midnight - now).total_seconds()
+
+
+def add_key_usage(conn: Connection, key_id: str, tokens: int) -> None:
+    """Count one turn that reached Coze, and its tokens, for today (a write op: one statement)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(key_usage).values(key_id=key_id, day=usage_day(), turns=1, tokens=tokens)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[key_usage.c.key_id, key_usage.c.day],
+            set_={"turns": key_usage.c.turns + 1, "tokens": key_usage.c.tokens + tokens},
+        )
+    )
+
+
+def usage_today(conn: Connection, key_id: str) -> tuple[int, int]:
+    """(turns, tokens) the key used today."""
+    query = select(key_usage.c.turns, key_usage.c.tokens).where(
+        key_usage.c.key_id == key_id, key_usage.c.day == usage_day()
+    )
+    row = conn.execute(query).first()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+async def usage_by_key(conn: AsyncConnection) -> dict[str, tuple[int, int, int, int]]:
+    """Per key id: (turns today, tokens today, turns in all, tokens in all)."""
+    today = usage_day()
+    query = select(
+        key_usage.c.key_id,
+        func.sum(case((key_usage.c.day == today, key_usage.c.turns), else_=0)),
+        func.sum(case((key_usage.c.day == today, key_usage.c.tokens), else_=0)),
+        func.sum(key_usage.c.turns),
+        func.sum(key_usage.c.tokens),
+    ).group_by(key_usage.c.key_id)
+    rows = (await conn.execute(query)).all()
+    return {row[0]: (int(row[1] or 0), int(row[2] or 0), int(row[3] or 0), int(row[4] or 0)) for row in rows}
 
 
 async def revoke_api_key(conn: AsyncConnection, id_or_prefix: str) -> ApiKeyRecord | None:

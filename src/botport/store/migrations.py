@@ -172,10 +172,27 @@ def _0003_detached_turns(conn: Connection) -> None:
     schema.create_all(conn)
 
 
+def _0004_key_quotas(conn: Connection) -> None:
+    """An API key's quota (each limit nullable: none), and its usage per UTC day."""
+    for name in ("requests_per_minute", "concurrent_turns", "turns_per_day", "tokens_per_day"):
+        conn.execute(text(f"ALTER TABLE api_keys ADD COLUMN {name} INTEGER"))
+    schema = MetaData(naming_convention=NAMING_CONVENTION)
+    Table(
+        "key_usage",
+        schema,
+        Column("key_id", String(32), primary_key=True),
+        Column("day", String(10), primary_key=True),
+        Column("turns", Integer, nullable=False),
+        Column("tokens", Integer, nullable=False),
+    )
+    schema.create_all(conn)
+
+
 MIGRATIONS: Sequence[tuple[str, MigrationStep]] = (
     ("0001_initial", _0001_initial),
     ("0002_history_hash_chain", _0002_history_hash_chain),
     ("0003_detached_turns", _0003_detached_turns),
+    ("0004_key_quotas", _0004_key_quotas),
 )
 
 

@@ -90,6 +90,31 @@ class MessageRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyQuota:
+    """An API key's limits; None: no limit of that kind (requests: the server's default)."""
+
+    requests_per_minute: int | None = None
+    concurrent_turns: int | None = None
+    turns_per_day: int | None = None
+    tokens_per_day: int | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> KeyQuota:
+        return cls(**{name: row.get(name) for name in QUOTA_FIELDS})
+
+    def describe(self) -> str:
+        """``requests_per_minute=60, turns_per_day=500``; ``-`` when there is no limit."""
+        parts = [f"{name}={value}" for name, value in zip(QUOTA_FIELDS, self.values(), strict=True) if value]
+        return ", ".join(parts) or "-"
+
+    def values(self) -> tuple[int | None, ...]:
+        return (self.requests_per_minute, self.concurrent_turns, self.turns_per_day, self.tokens_per_day)
+
+
+QUOTA_FIELDS = ("requests_per_minute", "concurrent_turns", "turns_per_day", "tokens_per_day")
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     """An API key as listed; the key itself is never stored, only its sha256."""
 
@@ -100,6 +125,7 @@ class ApiKeyRecord:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    quota: KeyQuota = KeyQuota()
 
     @property
     def revoked(self) -> bool:
@@ -115,4 +141,5 @@ class ApiKeyRecord:
             created_at=row["created_at"],
             last_used_at=row["last_used_at"],
             revoked_at=row["revoked_at"],
+            quota=KeyQuota.from_row(row),
         )

@@ -37,6 +37,21 @@ api_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_used_at", UTCDateTime, nullable=True),
     Column("revoked_at", UTCDateTime, nullable=True),
+    # The key's quota: each limit None (the server's default, or no limit).
+    Column("requests_per_minute", Integer, nullable=True),
+    Column("concurrent_turns", Integer, nullable=True),
+    Column("turns_per_day", Integer, nullable=True),
+    Column("tokens_per_day", Integer, nullable=True),
+)
+
+# What each key used per UTC day ("2026-11-27"): turns that reached Coze, and their tokens.
+key_usage = Table(
+    "key_usage",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("turns", Integer, nullable=False),
+    Column("tokens", Integer, nullable=False),
 )
 
 conversations = Table(

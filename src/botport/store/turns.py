@@ -24,6 +24,7 @@ from sqlalchemy import Row, String, and_, bindparam, delete, func, insert, or_, 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from botport.store.keys import add_key_usage
 from botport.store.records import ConversationRecord, MessageRecord, MessageRole
 from botport.store.repository import chain_hash, insert_conversation, new_message_values, refresh_history_hash
 from botport.store.tables import conversations, idempotency_keys, messages
@@ -250,11 +251,13 @@ def end_turn(
     answer: MessageRecord,
     fields: dict[str, Any],
     coze_conversation_id: str | None,
+    *,
+    key_id: str | None = None,
 ) -> bool:
     """Store a turn's outcome (``fields``: some of :data:`ENDING_FIELDS`, with ``status``; the others
     are left empty), the Coze conversation it learnt if any, and chain a completed answer onto the
-    history hash. False when the answer is no longer ``streaming`` (deleted with its conversation,
-    or resolved by a sweep)."""
+    history hash; a turn asked with an API key (``key_id``) counts in its usage of the day. False when
+    the answer is no longer ``streaming`` (deleted with its conversation, or resolved by a sweep)."""
     unknown = set(fields) - set(ENDING_FIELDS)
     if unknown:
         raise ValueError(f"not an ending field: {', '.join(sorted(unknown))}")
@@ -264,6 +267,8 @@ def end_turn(
     stored = conn.execute(_ANSWER_ENDED, {**values, "b_id": answer.id, "b_at": now})
     if stored.rowcount == 0:
         return False
+    if key_id is not None:
+        add_key_usage(conn, key_id, int(fields.get("total_tokens") or 0))
     changes: dict[str, Any] = {"b_id": answer.conversation_id, "b_at": now, "b_coze": coze_conversation_id}
     if fields["status"] != "completed":
         conn.execute(_TURN_ENDED, changes)
