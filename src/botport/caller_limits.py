@@ -57,11 +57,11 @@ class CallerLimits:
             await self._hit(f"req:addr:{address}", self.settings.address_requests_per_minute, "requests")
 
     async def check_key_request(self, identity: Identity) -> None:
+        """A request with an API key: its quota's requests a minute, if it has one."""
         quota = identity.quota
-        per_minute = self.settings.requests_per_minute
-        if quota is not None and quota.requests_per_minute is not None:
+        if quota is not None and quota.requests_per_minute:
             per_minute = quota.requests_per_minute
-        await self._hit(f"req:key:{identity.id}", per_minute, "requests with this API key")
+            await self._hit(f"req:key:{identity.id}", per_minute, "requests with this API key")
 
     async def admit_turn(self, identity: Identity) -> TurnTicket | None:
         """Let a new turn start, or raise :class:`TooManyRequestsError` (429, Retry-After). The ticket,

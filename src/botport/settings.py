@@ -143,10 +143,9 @@ class Settings(BaseSettings):
     )
 
     # Limits per caller (0: none). A browser is its identity cookie, and — since dropping the cookie
-    # makes a new identity — also its address; an API key is the key (its own quota may say more).
-    requests_per_minute: int = Field(
-        default=600, ge=0, description="Requests a minute per API key (unless its quota says) or browser."
-    )
+    # makes a new identity — also its address. An API key has the quota it was given (none by default:
+    # the operator made it for a program whose load only they know; `botport keys quota`).
+    requests_per_minute: int = Field(default=600, ge=0, description="Requests a minute per browser.")
     address_requests_per_minute: int = Field(
         default=1200, ge=0, description="Requests a minute without an API key from one client address."
     )

@@ -93,3 +93,19 @@ async def test_the_scheme_comes_from_a_trusted_proxy_only() -> None:
     assert (await _client_seen(["10.0.0.0/8"], "10.0.0.2", {"X-Forwarded-Proto": "https"}))[1] == "https"
     assert (await _client_seen(["10.0.0.0/8"], "198.51.100.1", {"X-Forwarded-Proto": "https"}))[1] == "http"
     assert (await _client_seen(["10.0.0.0/8"], "10.0.0.2", {"X-Forwarded-Proto": "gopher"}))[1] == "http"
+
+
+async def test_a_proxy_left_out_of_the_trusted_list_is_named_once_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    guarded = ForwardedHeadersMiddleware(app, trusted=TrustedProxies(["10.0.0.0/8"]))
+    transport = httpx.ASGITransport(app=guarded, client=("198.51.100.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        for _ in range(3):
+            await client.get("/", headers={"X-Forwarded-For": "203.0.113.9"})
+    warnings = [r.getMessage() for r in caplog.records if "BOTPORT_TRUSTED_PROXIES" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].startswith("198.51.100.1 sent X-Forwarded-For")

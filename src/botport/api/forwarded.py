@@ -9,12 +9,16 @@ they replace the ASGI scope's ``client``, ``scheme`` and ``Host`` before any rou
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+log = logging.getLogger(__name__)
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+MAX_WARNED = 16  # peers warned about; then quiet (a client can send the header itself)
 
 # A Host value: a name or an IPv4 address, or a bracketed IPv6 address, and an optional port.
 _HOST = re.compile(r"^(?:[a-z0-9.-]{1,253}|\[[0-9a-f:.]{2,45}\])(?::[0-9]{1,5})?$")
@@ -40,6 +44,7 @@ class ForwardedHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, trusted: TrustedProxies) -> None:
         self.app = app
         self.trusted = trusted
+        self._warned: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -48,7 +53,23 @@ class ForwardedHeadersMiddleware:
             scope.setdefault("state", {})["via_trusted_proxy"] = proxied
             if proxied:
                 self._apply(scope)
+            elif client is not None:
+                self._warn_if_a_proxy(client[0], scope)
         await self.app(scope, receive, send)
+
+    def _warn_if_a_proxy(self, peer: str, scope: Scope) -> None:
+        """A reverse proxy left out of the trusted list makes every visitor one address (one address's
+        limits for all): say so once per address. (A client may send the header itself: a few lines.)"""
+        if peer in self._warned or len(self._warned) >= MAX_WARNED:
+            return
+        if any(name == b"x-forwarded-for" for name, _ in scope["headers"]):
+            self._warned.add(peer)
+            log.warning(
+                "%s sent X-Forwarded-For but is not in BOTPORT_TRUSTED_PROXIES: the header is ignored, and "
+                "if it is your reverse proxy, every visitor counts as %s for the limits per address",
+                peer,
+                peer,
+            )
 
     def _apply(self, scope: Scope) -> None:
         """Rewrites ``scope`` in place, so that the server's access log names the real client too."""
