@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import SecretStr
 
 from botport import __version__
-from botport.api import openai, seed, tool, web
+from botport.api import access, openai, seed, tool, web
 from botport.api.cross_site import CrossSiteGuardMiddleware
 from botport.api.deps import Services
 from botport.api.docs import install_docs
@@ -152,6 +152,7 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
     install_docs(app)
     install_error_handlers(app)
     app.include_router(web.router)
+    app.include_router(access.router)
     app.include_router(seed.router)
     app.include_router(openai.router)
     app.include_router(tool.router)

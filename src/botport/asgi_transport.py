@@ -153,9 +153,16 @@ class _StreamingBody(httpx.AsyncByteStream):
 class StreamingASGITransport(httpx.AsyncBaseTransport):
     """Serve requests from an ASGI app in this process, streaming response bodies."""
 
-    def __init__(self, app: ASGIApp, *, client: tuple[str, int] = ("127.0.0.1", 50000)) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        client: tuple[str, int] = ("127.0.0.1", 50000),
+        extensions: dict[str, Any] | None = None,
+    ) -> None:
         self.app = app
         self.client = client
+        self.extensions = extensions or {}  # in every scope: what no network request can claim
         self._tasks: set[asyncio.Task[None]] = set()  # strong references to running apps
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -199,7 +206,7 @@ class StreamingASGITransport(httpx.AsyncBaseTransport):
             "root_path": "",
             "server": (url.host, port),
             "client": self.client,
-            "extensions": {},
+            "extensions": dict(self.extensions),
         }
 
     async def aclose(self) -> None:

@@ -20,6 +20,7 @@ from botport.settings import Settings
 from botport.store import keys
 from botport.store.db import Database
 
+PASSCODE_ATTEMPTS_PER_MINUTE = 10
 SLOT_MARGIN = 60.0  # seconds a turn slot outlives the turn deadline, should its instance die
 
 
@@ -55,6 +56,10 @@ class CallerLimits:
             await self._hit(f"req:web:{identity.id}", self.settings.requests_per_minute, "requests")
         if address:
             await self._hit(f"req:addr:{address}", self.settings.address_requests_per_minute, "requests")
+
+    async def check_passcode_attempt(self, address: str | None) -> None:
+        """Guesses at the web chat's passcode, per client address."""
+        await self._hit(f"passcode:{address}", PASSCODE_ATTEMPTS_PER_MINUTE, "passcode attempts")
 
     async def check_key_request(self, identity: Identity) -> None:
         """A request with an API key: its quota's requests a minute, if it has one."""

@@ -22,6 +22,7 @@ from botport.store.records import KeyQuota
 
 COOKIE_NAME = "botport_id"
 HOST_COOKIE_NAME = "__Host-botport_id"  # on https: see BrowserIdentityMiddleware
+ACCESS_COOKIE_NAME = "botport_access"  # the web chat's passcode was given (web_access = passcode)
 COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
 
 
@@ -69,6 +70,13 @@ class IdentitySigner:
             return None
         return identity_id if hmac.compare_digest(self.sign(identity_id), cookie) else None
 
+    def access_pass(self, identity_id: str, passcode: str) -> str:
+        """Proof that this browser gave the web chat's passcode: bound to its identity and to the
+        passcode (a new passcode turns every pass away)."""
+        digest = hashlib.sha256(passcode.encode()).hexdigest()
+        mac = self._mac(b"access", f"{identity_id}\0{digest}")
+        return base64.urlsafe_b64encode(mac[:18]).decode()
+
     def coze_user_id(self, identity: Identity) -> str:
         """A stable, opaque Coze user id: the same identity always maps to the same id."""
         return "bp-" + self._mac(b"coze-user", identity.owner).hex()[:32]
@@ -76,6 +84,10 @@ class IdentitySigner:
 
 def cookie_name(*, https: bool) -> str:
     return HOST_COOKIE_NAME if https else COOKIE_NAME
+
+
+def access_cookie_name(*, https: bool) -> str:
+    return f"__Host-{ACCESS_COOKIE_NAME}" if https else ACCESS_COOKIE_NAME
 
 
 def _cookie_values(scope: Scope, name: str) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from botport.api.web_access import require_web_access
 from botport.bots import BotRegistry
 from botport.caller_limits import CallerLimits
 from botport.chat.service import ChatService
@@ -66,6 +67,8 @@ async def get_identity(request: Request, services: ServicesDep) -> Identity:
     identity: Identity | None = state.get("web_identity")
     if identity is None:  # the middleware always sets one; this guards a misconfigured app
         raise AuthenticationError("no identity")
+    if services.settings.web_access != "public":
+        require_web_access(request, services.settings, services.signer, identity)
     return identity
 
 

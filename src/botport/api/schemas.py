@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,6 +36,10 @@ class ConfigPublic(BaseModel):
     demo_mode: bool
     bots: list[BotPublic]
     limits: Limits
+    access: Literal["public", "passcode", "keys"] = Field(
+        default="public", description="Who may use the web chat (BOTPORT_WEB_ACCESS)."
+    )
+    admitted: bool = Field(default=True, description="Whether this browser may use it now.")
 
 
 class ConversationCreate(_Strict):

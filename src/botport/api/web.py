@@ -29,6 +29,7 @@ from botport.api.schemas import (
 )
 from botport.api.sse import KEEPALIVE_FRAME, MESSAGE_ID_HEADER, frame, sse_response
 from botport.api.turn_edge import IdempotencyKeyHeader, retry_headers, unless_disconnected
+from botport.api.web_access import admitted
 from botport.chat.eventlog import Entry, Keepalive
 from botport.chat.events import (
     FollowUps,
@@ -51,12 +52,15 @@ KEEPALIVE_SECONDS = 15.0
 
 
 @router.get("/config", response_model=ConfigPublic)
-async def get_config(services: ServicesDep) -> ConfigPublic:
+async def get_config(request: Request, services: ServicesDep) -> ConfigPublic:
+    identity = request.scope.get("state", {}).get("web_identity")
     return ConfigPublic(
         version=__version__,
         demo_mode=services.settings.demo_mode,
         bots=[BotPublic.of(bot) for bot in services.bots],
         limits=Limits(max_message_chars=services.settings.max_message_chars),
+        access=services.settings.web_access,
+        admitted=admitted(request, services.settings, services.signer, identity),
     )
 
 

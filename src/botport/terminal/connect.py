@@ -49,6 +49,7 @@ async def connect_remote(url: str, api_key: str, *, read_timeout: float = 120.0)
 @asynccontextmanager
 async def connect_in_process(settings: Settings) -> AsyncIterator[Connection]:
     """Build the app, run its lifespan (database, upstream client or emulator), serve it in-process."""
+    from botport.api.web_access import OPERATOR
     from botport.app import create_app
     from botport.asgi_transport import StreamingASGITransport
     from botport.identity import IdentitySigner, cookie_name, load_or_create_secret
@@ -62,7 +63,7 @@ async def connect_in_process(settings: Settings) -> AsyncIterator[Connection]:
     )
     cookie = IdentitySigner(secret).sign(LOCAL_IDENTITY)
     async with app.router.lifespan_context(app):
-        transport = StreamingASGITransport(app)
+        transport = StreamingASGITransport(app, extensions={OPERATOR: True})
         try:
             async with httpx.AsyncClient(
                 transport=transport,

@@ -53,6 +53,8 @@ async function request(method, path, { body, signal, headers = {}, again = true 
     if (error.code === "identity_cookie_conflict" && again) {
       return request(method, path, { body, signal, headers, again: false });
     }
+    // The passcode changed, or this browser's pass is gone: the page asks for it again.
+    if (error.code === "passcode_required") document.dispatchEvent(new CustomEvent("botport:passcode"));
     throw error;
   }
   return response;
@@ -66,6 +68,7 @@ async function json(method, path, body) {
 const conv = (id) => `/api/conversations/${encodeURIComponent(id)}`;
 
 export const getConfig = () => json("GET", "/api/config");
+export const givePasscode = (passcode) => json("POST", "/api/access", { passcode });
 export const listConversations = (before = null, limit = 30) =>
   json("GET", `/api/conversations?limit=${limit}${before ? `&before=${encodeURIComponent(before)}` : ""}`);
 export const createConversation = (bot) => json("POST", "/api/conversations", bot ? { bot } : {});

@@ -1,5 +1,6 @@
 // Boot the page: config, bots, routing (/ and /c/{id}), header, empty state and the other views.
 
+import { askPasscode, showClosed } from "./access.js";
 import * as api from "./api.js";
 import { attach, detachTurns, send, setNavigator } from "./chat.js";
 import { focusComposer, initComposer } from "./composer.js";
@@ -164,6 +165,13 @@ async function boot() {
   initBots();
   emit("config");
   renderChrome();
+  document.addEventListener("botport:passcode", askPasscode);
+  if (state.config.access === "keys" || (state.config.access === "passcode" && !state.config.admitted)) {
+    if (state.config.access === "keys") showClosed();
+    else askPasscode();
+    document.documentElement.dataset.ready = "true";
+    return;
+  }
   await Promise.all([
     loadConversations().catch(() => {}),
     navigate(conversationIdFromPath(), { push: false, focus: false }),
