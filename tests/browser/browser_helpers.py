@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import socket
-import struct
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,72 +111,6 @@ def new_context(browser: Browser, base_url: str, **options: Any) -> BrowserConte
 def open_page(page: Page, path: str) -> None:
     page.goto(path)
     page.wait_for_selector("html[data-ready='true']")
-
-
-class CuttableProxy:
-    """A loopback TCP proxy in front of botport that a test can cut, as a network drop would.
-
-    ``cut()`` resets every open connection (a streaming answer stops mid-body); while ``down`` is
-    true, new connections are reset at once, so the page's reconnects fail until it is false again.
-    """
-
-    def __init__(self, target_url: str) -> None:
-        parts = urlsplit(target_url)
-        self._target = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self.down = False
-        self._open: set[socket.socket] = set()
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def cut(self) -> None:
-        with self._lock:
-            sockets, self._open = self._open, set()
-        for sock in sockets:
-            _reset(sock)
-
-    def close(self) -> None:
-        self._listener.close()
-        self.cut()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return  # closed
-            if self.down:
-                _reset(client)
-                continue
-            try:
-                upstream = socket.create_connection(self._target)
-            except OSError:
-                _reset(client)
-                continue
-            with self._lock:
-                self._open |= {client, upstream}
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-            sink.shutdown(socket.SHUT_WR)
-        except OSError:
-            _reset(source)
-            _reset(sink)
-
-
-def _reset(sock: socket.socket) -> None:
-    """Drop a connection: wake the thread that reads it (shutdown), then close it with RST (linger 0)."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    sock.close()
 
 
 def ask(page: Page, question: str) -> None:

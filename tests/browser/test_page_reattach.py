@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_helpers import CuttableProxy, ask, last_answer, new_context, open_page
+from browser_helpers import ask, last_answer, new_context, open_page
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
+
+from net_faults import CuttableProxy
 
 pytestmark = pytest.mark.browser
 

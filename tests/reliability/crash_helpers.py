@@ -102,9 +102,16 @@ class Botport:
     """``botport serve`` pointed at the emulator, started, killed and restarted on the same store."""
 
     def __init__(
-        self, work_dir: Path, emulator_url: str, *, database_url: str | None = None, lease: float = 3.0
+        self,
+        work_dir: Path,
+        emulator_url: str,
+        *,
+        database_url: str | None = None,
+        lease: float = 3.0,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.work_dir = work_dir
+        self.settings = settings or {}  # more BOTPORT_ variables
         self.data_dir = work_dir / "data"
         self.emulator_url = emulator_url
         self.database_url = database_url
@@ -131,6 +138,7 @@ class Botport:
         )
         if self.database_url:
             env["BOTPORT_DATABASE_URL"] = self.database_url
+        env.update(self.settings)
         return env
 
     @property
@@ -214,6 +222,7 @@ class Stream:
     message_id: str = ""
     deltas: list[tuple[float, str]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    error: dict[str, Any] | None = None  # the data of its error frame, if it ended with one
     ended_by: str = ""  # how the stream ended: the exception, or "eof"
 
     def received(self, until: float | None = None) -> str:
@@ -264,6 +273,8 @@ def _record(stream: Stream, raw: str) -> None:
     stream.events.append(event)
     if event == "text.delta":
         stream.deltas.append((time.monotonic(), json.loads(data)["text"]))
+    elif event == "error":
+        stream.error = json.loads(data)
 
 
 async def messages(client: httpx.AsyncClient, conversation_id: str) -> list[dict[str, Any]]:

@@ -4,7 +4,9 @@ Every ``interval`` seconds (and soon after a turn learns its Coze ids) one trans
 every running turn of this instance has so far — so a crash loses at most that window of text — and
 renews their lease (the heartbeat). Every few ticks it also resolves the turns of instances that
 stopped heart-beating (``kill -9``, a lost machine) as ``failed`` with the text they had, and
-cancels their Coze chats, so their conversations take a new turn.
+cancels their Coze chats, so their conversations take a new turn. And it asks Coze again to cancel the
+chats of turns that ended while Coze could not be reached (a network drop): Coze goes on with such a
+chat, and its conversation takes no new turn there until the chat ends, minutes later for a long one.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from botport.chat.eventlog import EventLogs
 from botport.chat.events import TurnFailed
-from botport.chat.turn import Turn, cancel_coze_chat
+from botport.chat.turn import Turn, cancel_coze_chat, try_cancel_coze_chat
 from botport.store import turns as turn_store
 from botport.store.db import Database
 from botport.upstream.client import CozeClient
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY_TICKS = 3
 PURGE_EVERY_TICKS = 1800  # idempotency keys past their day: once an hour at the default interval
 ORPHAN_CANCEL_CONCURRENCY = 16
+CANCEL_RETRY_FOR = 900.0  # seconds: by then Coze has ended the chat by itself
+MAX_CANCELS_PER_TICK = 64
 
 
 class TurnKeeper:
@@ -54,6 +58,8 @@ class TurnKeeper:
         self._poked = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._ticks = 0
+        # Coze chat id -> (its conversation id, when to give up): cancels that did not go through
+        self._to_cancel: dict[str, tuple[str, float]] = {}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="botport-turn-keeper")
@@ -85,8 +91,14 @@ class TurnKeeper:
             except Exception:  # a database hiccup must not end the keeping
                 log.exception("checkpointing running turns failed; trying again")
 
+    def cancel_later(self, coze_conversation_id: str, chat_id: str) -> None:
+        """Coze could not be reached to cancel this chat: ask again at the next ticks."""
+        self._to_cancel[chat_id] = (coze_conversation_id, time.monotonic() + CANCEL_RETRY_FOR)
+
     async def tick(self) -> None:
         self._ticks += 1
+        if self._to_cancel:
+            await self.retry_cancels()
         await self.checkpoint()
         if self._ticks % SWEEP_EVERY_TICKS == 0:
             await self.sweep(lease=self.lease)
@@ -133,6 +145,19 @@ class TurnKeeper:
                 self.cancel_chats(orphans), *(self.logs.end_elsewhere(mid, end) for mid, end in lost)
             )
         return len(orphans)
+
+    async def retry_cancels(self) -> None:
+        now = time.monotonic()
+        due = list(self._to_cancel.items())[:MAX_CANCELS_PER_TICK]
+        gate = asyncio.Semaphore(ORPHAN_CANCEL_CONCURRENCY)
+
+        async def retry(chat_id: str, conversation_id: str, give_up_at: float) -> None:
+            async with gate:
+                outcome = await try_cancel_coze_chat(self.coze, conversation_id, chat_id)
+            if outcome != "unreachable" or now > give_up_at:
+                self._to_cancel.pop(chat_id, None)
+
+        await asyncio.gather(*(retry(chat, conv, until) for chat, (conv, until) in due))
 
     async def cancel_chats(self, orphans: list[turn_store.Orphan]) -> None:
         gate = asyncio.Semaphore(ORPHAN_CANCEL_CONCURRENCY)

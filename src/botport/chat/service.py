@@ -112,6 +112,7 @@ class ChatService:
             turn_timeout=turn_timeout,
             poke_keeper=self.keeper.poke,
             release=self._release,
+            cancel_later=self.keeper.cancel_later,
         )
 
     # --- lifetime -----------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from botport.errors import (
     ChatFailedError,
     ConversationBusyError,
     ConversationNotFoundError,
+    CozeAPIError,
     RateLimitedError,
     TurnInProgressError,
     UpstreamConnectionError,
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 StreamOpener = Callable[[], AbstractAsyncContextManager[ChatStream]]
 
 UPSTREAM_CANCEL_TIMEOUT = 5.0
+CancelOutcome = Literal["cancelled", "refused", "unreachable"]
 BUSY_RETRY_AFTER = 2  # seconds: Coze still runs a chat in the conversation (it ends or is cancelled soon)
 SHUTDOWN = ("shutdown", "the server stopped before the answer was complete")
 
@@ -68,6 +70,7 @@ class TurnEnv:
     turn_timeout: float
     poke_keeper: Callable[[], None]  # a turn learnt Coze's ids: checkpoint soon
     release: Callable[[Turn], None]  # the turn has ended: free its conversation
+    cancel_later: Callable[[str, str], None]  # ask Coze again to cancel a chat (conversation, chat)
 
 
 class Turn:
@@ -333,7 +336,9 @@ class Turn:
         ended_there = state.finished or state.canceled or self._coze_ended
         if ended_there or not (state.chat_id and state.coze_conversation_id):
             return
-        await cancel_coze_chat(self.env.coze, state.coze_conversation_id, state.chat_id)
+        outcome = await try_cancel_coze_chat(self.env.coze, state.coze_conversation_id, state.chat_id)
+        if outcome == "unreachable":  # Coze goes on with it, and its conversation stays busy there
+            self.env.cancel_later(state.coze_conversation_id, state.chat_id)
 
     async def _refuse(self, exc: ConversationBusyError | UpstreamOverloadedError) -> None:
         """Coze still runs a chat in this conversation (409), or every connection to Coze is in use
@@ -379,10 +384,22 @@ def _transient(exc: BotportError) -> bool:
 
 async def cancel_coze_chat(coze: CozeClient, conversation_id: str, chat_id: str) -> bool:
     """Best effort, bounded: also while shutting down. True when Coze confirmed the cancel."""
+    return await try_cancel_coze_chat(coze, conversation_id, chat_id) == "cancelled"
+
+
+async def try_cancel_coze_chat(coze: CozeClient, conversation_id: str, chat_id: str) -> CancelOutcome:
+    """Ask Coze to cancel a chat: ``cancelled``, ``refused`` (Coze answered no: the chat had ended)
+    or ``unreachable`` (no answer: the network, a timeout, a 5xx; worth asking again later)."""
     try:
         async with asyncio.timeout(UPSTREAM_CANCEL_TIMEOUT):
             await coze.cancel_chat(conversation_id=conversation_id, chat_id=chat_id)
+    except RateLimitedError as exc:
+        log.info("cancel of chat %s upstream must wait: %s", chat_id, exc)
+        return "unreachable"
+    except (CozeAPIError, ChatFailedError) as exc:
+        log.info("cancel of chat %s upstream refused: %s", chat_id, exc)
+        return "refused"
     except Exception as exc:
         log.info("cancel of chat %s upstream did not go through: %s", chat_id, exc)
-        return False
-    return True
+        return "unreachable"
+    return "cancelled"

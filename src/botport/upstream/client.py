@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -482,7 +483,14 @@ class CozeClient:
     def _excerpt(self, response: httpx.Response) -> str:
         # Redacted before cutting, so that no part of an echoed token survives.
         text = self._redact(response.content[:65536].decode("utf-8", errors="replace"))
+        if "html" in response.headers.get("content-type", "") or text.lstrip()[:1] == "<":
+            # A proxy's error page: its words, not its markup (the page shows messages as text).
+            text = _TAG.sub(" ", _HIDDEN.sub(" ", text))
         return " ".join(text.split())[:_EXCERPT_CHARS] or "(empty body)"
+
+
+_HIDDEN = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
 
 
 def _validate(model: type[_Model], data: Any, what: str, logid: str | None) -> _Model:
