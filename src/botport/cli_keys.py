@@ -113,24 +113,14 @@ def set_quota(
 ) -> None:
     """Show a key's quota, or change it (--quota NAME=VALUE; none lifts a limit). Applies at once."""
 
-    async def change(conn: AsyncConnection) -> tuple[str, KeyQuota] | None:
-        record = await key_store.find_key(conn, key)
-        if record is None:
-            return None
+    async def change(conn: AsyncConnection, record: ApiKeyRecord) -> KeyQuota:
         new = _parsed(quota or [], record.quota)
         if quota:
             await key_store.set_key_quota(conn, record.id, new)
-        return f"{record.prefix}… ({record.name})", new
+        return new
 
-    try:
-        found = _run(config, change)
-    except ValueError as exc:
-        typer.echo(f"botport: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    if found is None:
-        typer.echo(f"botport: no key matches {key!r}", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"{found[0]}: {found[1].describe()}")
+    record, new = _on_key(config, key, change)
+    typer.echo(f"{record.prefix}… ({record.name}): {new.describe()}")
 
 
 @keys_app.command("list")
@@ -188,12 +178,25 @@ def revoke(
     config: ConfigOption = None,
 ) -> None:
     """Revoke a key: requests with it get 401 from now on."""
+    record, _ = _on_key(config, key, lambda conn, found: key_store.revoke_api_key(conn, found.id))
+    typer.echo(f"Revoked {record.prefix}… ({record.name}).", err=True)
+
+
+def _on_key(
+    config: Path | None, key: str, action: Callable[[AsyncConnection, ApiKeyRecord], Awaitable[T]]
+) -> tuple[ApiKeyRecord, T]:
+    """Run ``action`` on the key with this id or prefix; exit 1 when none matches, 2 when several do."""
+
+    async def go(conn: AsyncConnection) -> tuple[ApiKeyRecord, T] | None:
+        record = await key_store.find_key(conn, key)
+        return None if record is None else (record, await action(conn, record))
+
     try:
-        record = _run(config, lambda conn: key_store.revoke_api_key(conn, key))
-    except ValueError as exc:
+        found = _run(config, go)
+    except ValueError as exc:  # AmbiguousKeyError
         typer.echo(f"botport: {exc}", err=True)
         raise typer.Exit(2) from exc
-    if record is None:
+    if found is None:
         typer.echo(f"botport: no key matches {key!r}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"Revoked {record.prefix}… ({record.name}).", err=True)
+    return found

@@ -54,6 +54,11 @@ def test_a_quota_is_kept_enforced_and_its_usage_listed(
     again = httpx.post(f"{server.url}/v1/chat/completions", json=ask, headers=headers, timeout=30)
     assert again.status_code == 200
 
+    revoked = botport("keys", "revoke", prefix, env=env)
+    assert revoked.returncode == 0, revoked.stderr
+    assert httpx.get(f"{server.url}/v1/models", headers=headers).status_code == 401
+    assert botport("keys", "quota", "bp_nosuchkey", env=env).returncode == 1
+
 
 def test_a_wrong_quota_is_refused_with_the_names_it_takes(tmp_path: Path) -> None:
     env = clean_env(tmp_path)

@@ -78,12 +78,18 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
+@dataclass
+class Emulator:
+    process: subprocess.Popen[bytes]
+    url: str
+
+
 @contextlib.contextmanager
-def running_emulator(work_dir: Path) -> Iterator[str]:
-    """``botport emulator`` on a free port, as a process of its own; yields its base URL."""
-    port = free_port()
+def emulator_process(work_dir: Path, port: int | None = None) -> Iterator[Emulator]:
+    """``botport emulator`` on ``port`` (a free one by default), as a process of its own."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = work_dir / "emulator.log"
+    log_path = work_dir / f"emulator-{port}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             cli("emulator", "--port", str(port), "--token", TOKEN),
@@ -91,11 +97,19 @@ def running_emulator(work_dir: Path) -> Iterator[str]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        try:
-            wait_healthy(f"{url}/v1/conversations", process, log_path)
-            yield url
-        finally:
-            stop_process(process)
+    try:
+        wait_healthy(f"{url}/v1/conversations", process, log_path)
+        yield Emulator(process, url)
+    finally:
+        os.kill(process.pid, signal.SIGCONT)  # a frozen one (SIGSTOP) must be able to stop
+        stop_process(process)
+
+
+@contextlib.contextmanager
+def running_emulator(work_dir: Path) -> Iterator[str]:
+    """The emulator as a process of its own; yields its base URL."""
+    with emulator_process(work_dir) as emulator:
+        yield emulator.url
 
 
 class Botport:

@@ -13,12 +13,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -26,19 +24,15 @@ import httpx
 import pytest
 from crash_helpers import (
     LONG_QUESTION,
-    TOKEN,
     Botport,
     Stream,
     api_client,
-    clean_env,
-    cli,
     create_conversations,
+    emulator_process,
     free_port,
     messages,
     send,
-    stop_process,
     stream_turn,
-    wait_healthy,
 )
 
 from net_faults import CuttableProxy
@@ -46,32 +40,6 @@ from net_faults import CuttableProxy
 pytestmark = [pytest.mark.live, pytest.mark.timeout(90)]
 
 READ_TIMEOUT = 2.0  # botport's longest silence inside a stream, short for the frozen case
-
-
-@dataclass
-class Emulator:
-    process: subprocess.Popen[bytes]
-    url: str
-
-
-@contextmanager
-def emulator_process(work_dir: Path, port: int | None = None) -> Iterator[Emulator]:
-    port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = work_dir / f"emulator-{port}-{time.monotonic_ns()}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            cli("emulator", "--port", str(port), "--token", TOKEN),
-            env=clean_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_healthy(f"{url}/v1/conversations", process, log_path)
-        yield Emulator(process, url)
-    finally:
-        os.kill(process.pid, signal.SIGCONT)  # a frozen one must be able to stop
-        stop_process(process)
 
 
 @contextmanager
