@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from functools import partial
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from botport.store import Database, keys
-from botport.store.tables import api_keys
+from botport.store.records import KeyQuota
+from botport.store.tables import api_keys, key_usage
 from botport.store.types import utcnow
 
 
@@ -86,3 +88,20 @@ async def test_an_ambiguous_prefix_is_refused(database: Database) -> None:
         with pytest.raises(keys.AmbiguousKeyError):
             await keys.revoke_api_key(conn, first.prefix)
         assert not any(k.revoked for k in await keys.list_api_keys(conn))
+
+
+async def test_usage_counts_turns_and_tokens_per_key_and_day(database: Database) -> None:
+    async with database.connect() as conn:
+        _, first = await keys.create_api_key(conn, "first", KeyQuota(turns_per_day=5, tokens_per_day=900))
+        _, second = await keys.create_api_key(conn, "second")
+    for key_id, tokens in ((first.id, 120), (first.id, 30), (second.id, 7)):
+        await database.write(partial(keys.add_key_usage, key_id=key_id, tokens=tokens))
+    # An earlier day counts in all, not today.
+    async with database.connect() as conn:
+        await conn.execute(insert(key_usage).values(key_id=first.id, day="2026-01-01", turns=4, tokens=1000))
+    assert await database.read_op(lambda conn: keys.usage_today(conn, first.id)) == (2, 150)
+    async with database.read() as conn:
+        usage = await keys.usage_by_key(conn)
+        listed = {record.name: record.quota for record in await keys.list_api_keys(conn)}
+    assert usage == {first.id: (2, 150, 6, 1150), second.id: (1, 7, 1, 7)}
+    assert listed == {"first": KeyQuota(turns_per_day=5, tokens_per_day=900), "second": KeyQuota()}

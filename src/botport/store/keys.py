@@ -98,16 +98,24 @@ def seconds_to_next_day(at: datetime | None = None) -> float:
     return (midnight - now).total_seconds()
 
 
+def _usage_upsert(dialect: Any) -> Any:
+    """Built once per backend (an end of turn runs it: no statement building on that path)."""
+    statement = dialect.insert(key_usage).values(
+        key_id=bindparam("b_key"), day=bindparam("b_day"), turns=1, tokens=bindparam("b_tokens")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[key_usage.c.key_id, key_usage.c.day],
+        set_={"turns": key_usage.c.turns + 1, "tokens": key_usage.c.tokens + statement.excluded.tokens},
+    )
+
+
+_USAGE_UPSERT = {"postgresql": _usage_upsert(postgresql), "sqlite": _usage_upsert(sqlite)}
+
+
 def add_key_usage(conn: Connection, key_id: str, tokens: int) -> None:
     """Count one turn that reached Coze, and its tokens, for today (a write op: one statement)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(key_usage).values(key_id=key_id, day=usage_day(), turns=1, tokens=tokens)
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[key_usage.c.key_id, key_usage.c.day],
-            set_={"turns": key_usage.c.turns + 1, "tokens": key_usage.c.tokens + tokens},
-        )
-    )
+    statement = _USAGE_UPSERT["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    conn.execute(statement, {"b_key": key_id, "b_day": usage_day(), "b_tokens": tokens})
 
 
 def usage_today(conn: Connection, key_id: str) -> tuple[int, int]:
