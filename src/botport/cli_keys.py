@@ -188,7 +188,8 @@ def _on_key(
     """Run ``action`` on the key with this id or prefix; exit 1 when none matches, 2 when several do."""
 
     async def go(conn: AsyncConnection) -> tuple[ApiKeyRecord, T] | None:
-        record = await key_store.find_key(conn, key)
+        # The listed prefix pastes with its ellipsis: "bp_AKaMb93u…".
+        record = await key_store.find_key(conn, key.strip().rstrip("…").rstrip("."))
         return None if record is None else (record, await action(conn, record))
 
     try:

@@ -47,7 +47,7 @@ def test_a_quota_is_kept_enforced_and_its_usage_listed(
     assert "2 turns" in today and "2 turns" in in_all and " 0 tokens" not in today
 
     # More turns for today: applies at once, without a restart.
-    prefix = row.split("│")[1].strip().rstrip("…")
+    prefix = row.split("│")[1].strip()  # as listed, with its ellipsis
     changed = botport("keys", "quota", prefix, "-q", "turns_per_day=none", env=env)
     assert changed.returncode == 0, changed.stderr
     assert changed.stdout.strip().endswith("tokens_per_day=200000")
