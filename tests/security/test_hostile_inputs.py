@@ -17,6 +17,7 @@ from botport.app import create_app
 from botport.emulator.bots import DEMO_BOT_ID
 from botport.settings import Settings
 from botport.store.keys import create_api_key
+from botport.upstream.models import Message, storable_text
 
 BASE = "http://gateway.test"
 SURROGATE = '"\\ud800 lone"'  # JSON text: a lone UTF-16 surrogate, which Python decodes as is
@@ -104,3 +105,11 @@ async def test_too_long_a_history_is_a_413_before_anything_is_matched_or_stored(
     error = response.json()["error"]
     assert error["code"] == "too_many_messages" and error["param"] == "messages"
     assert await _conversations(client, key) == []
+
+
+def test_coze_text_that_no_database_takes_is_made_storable() -> None:
+    """A NUL (PostgreSQL refuses it in text) or a lone surrogate from Coze becomes U+FFFD at the
+    upstream boundary, so a bot's odd answer can always be stored and shown."""
+    message = Message.model_validate({"content": "a\x00b\ud800c", "reasoning_content": "\x00"})
+    assert (message.content, message.reasoning_content) == ("a\ufffdb\ufffdc", "\ufffd")
+    assert storable_text("plain 中文 ✓") == "plain 中文 ✓"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from botport.render import render_markdown
 from botport.settings import BotConfig
@@ -42,13 +42,31 @@ class ConfigPublic(BaseModel):
     admitted: bool = Field(default=True, description="Whether this browser may use it now.")
 
 
+def _storable_title(value: str) -> str:
+    """A title is stored: no NUL (PostgreSQL refuses it) and no lone surrogate (not Unicode)."""
+    if "\x00" in value or _has_surrogate(value):
+        raise ValueError("a title is Unicode text without NUL characters")
+    return value
+
+
+def _has_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+StoredTitle = Annotated[str, AfterValidator(_storable_title)]
+
+
 class ConversationCreate(_Strict):
     bot: str | None = Field(default=None, description="A bot slug; default: the first configured bot.")
-    title: str = Field(default="", max_length=200)
+    title: StoredTitle = Field(default="", max_length=200)
 
 
 class ConversationUpdate(_Strict):
-    title: str = Field(min_length=1, max_length=200)
+    title: StoredTitle = Field(min_length=1, max_length=200)
 
 
 class ConversationPublic(BaseModel):

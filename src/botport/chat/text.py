@@ -6,14 +6,16 @@ from botport.errors import BadRequestError
 
 
 def require_unicode(*texts: str) -> None:
-    """JSON may carry a lone UTF-16 surrogate (``"\\ud800"``), which no database or client can take:
-    refused before anything is stored."""
+    """JSON may carry a lone UTF-16 surrogate (``"\\ud800"``), which no database or client can take,
+    or a NUL (``"\\u0000"``), which PostgreSQL refuses in text: refused before anything is stored."""
     for text in texts:
+        if "\x00" in text:
+            raise BadRequestError("the text holds a NUL character (U+0000)", code="invalid_text")
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
             raise BadRequestError(
-                "the message holds a lone UTF-16 surrogate, which is not valid Unicode text",
+                "the text holds a lone UTF-16 surrogate, which is not valid Unicode text",
                 code="invalid_text",
             ) from None
 

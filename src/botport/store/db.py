@@ -27,6 +27,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from botport.errors import BadRequestError
 from botport.private_files import private_dir, private_file
 from botport.store.migrations import migrate
 from botport.store.reader import PointReader, ReadOp
@@ -117,6 +118,21 @@ def configure_sqlite(engine: Engine) -> None:
 READ_ONLY_OPTION = "botport_read_only"
 
 
+def refuse_nul_text(engine: Engine) -> None:
+    """A NUL character in a text parameter is refused (400) before it reaches the database, on every
+    backend alike: PostgreSQL cannot take one in text (it was a 500 wherever a client's string — a
+    path id, a cursor, a body field — reached a query). Text from Coze is cleaned before (NUL → U+FFFD)."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _check(_conn: Any, _cursor: Any, _statement: str, parameters: Any, *_: Any) -> None:
+        rows = parameters if isinstance(parameters, list) else [parameters]
+        for row in rows:
+            values = row.values() if isinstance(row, dict) else row or ()
+            for value in values:
+                if isinstance(value, str) and "\x00" in value:
+                    raise BadRequestError("the request holds a NUL character (U+0000)", code="invalid_text")
+
+
 _wal_switch = threading.Lock()
 
 
@@ -163,6 +179,8 @@ class Database:
         if self._write_lock is not None and sqlite_file(self.engine.url) is not None:
             self.writer = GroupWriter(self.engine.url, self._write_lock, configure_sqlite)
             self.reader = PointReader(self.engine.url, configure_sqlite, READ_ONLY_OPTION)
+        for engine in self.sync_engines:
+            refuse_nul_text(engine)
 
     @property
     def sync_engines(self) -> list[Engine]:

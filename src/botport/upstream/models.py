@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
@@ -121,6 +122,26 @@ class Message(_Tolerant):
     @classmethod
     def _none_is_empty(cls, value: object) -> object:
         return "" if value is None else value
+
+    @field_validator("reasoning_content", "content")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        return storable_text(value)
+
+
+def storable_text(text: str) -> str:
+    """Text from Coze as every database and client takes it: a NUL (PostgreSQL refuses it in text)
+    or a lone UTF-16 surrogate (not Unicode) becomes U+FFFD, the replacement character."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Conversation(_Tolerant):
