@@ -50,6 +50,7 @@ log = logging.getLogger("botport.connections")
 LINGER = 0.5  # seconds an answered connection waits for the client's input (to drop it) before it closes
 MAX_LINGERING = 256  # answered connections left to linger at once; more are closed at once
 RETRY_AFTER = 5  # seconds a capped client is told to wait: connections close as requests end
+MAX_HEAD_BYTES = 64 * 1024  # a request line and headers together (nginx's default buffers: 32 KiB)
 PROCESS_PROTOCOL = "botport.connections:ProcessHttpProtocol"
 
 
@@ -88,6 +89,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._counted: str | None = None  # the address this connection is counted against
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_started = False  # a byte of the pending head has come
+        self._head_bytes = 0  # bytes received while a head is pending (the parser has no limit)
+        self._in_head = True
         self._answered = False  # a 408 or 503 is written: input is dropped until the close
         self._linger: asyncio.TimerHandle | None = None
 
@@ -124,7 +127,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._answered:
             self.transport.close()  # input read and dropped: none is left unread to cause a reset
             return
+        in_head = self._in_head
         super().data_received(data)
+        # A chunk is counted when a head was pending before and after the parser saw it: not one in
+        # which a head ended (a body may follow), nor one that ended a body (the next head may begin).
+        if in_head and self._in_head and not self._answered and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                limit = MAX_HEAD_BYTES // 1024
+                self._answer(431, "headers_too_large", f"the request line and headers exceed {limit} KiB")
 
     def on_message_begin(self) -> None:  # the parser met a request's first byte
         super().on_message_begin()
@@ -133,7 +144,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm_head_timer()
+        self._in_head, self._head_bytes = False, 0
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head = True  # what comes next on this connection is the next request's head
 
     def handle_websocket_upgrade(self) -> None:
         # The connection passes to another protocol, and this one hears no more of it.

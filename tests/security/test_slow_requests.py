@@ -229,3 +229,27 @@ def test_a_trusted_proxy_is_not_capped(tmp_path: Path, live_server: Callable[...
     finally:
         for sock in held:
             sock.close()
+
+
+def test_a_head_larger_than_64_kib_is_a_431_and_a_large_body_is_not(
+    tmp_path: Path, live_server: Callable[..., Any]
+) -> None:
+    """uvicorn's parser keeps a head of any size in memory (20 MB were taken): past 64 KiB it is 431."""
+    server = _serve_guarded(tmp_path, live_server, header_timeout=5)
+    with _connect(server.url) as sock:
+        for _ in range(10):  # in pieces, as a slow sender would: the count spans them
+            sock.sendall(
+                b"GET /healthz HTTP/1.1\r\nHost: t\r\n" if _ == 0 else b"X-Big: " + b"a" * 8000 + b"\r\n"
+            )
+        received = _until_closed(sock)
+    assert _status(received) == b"HTTP/1.1 431 Request Header Fields Too Large", received[:200]
+    assert _error_code(received) == "headers_too_large"
+    # A body of 200 KB sent with its head in one piece is not a head.
+    body = json.dumps({"title": "t" * 150, "pad": "x" * 200_000}).encode()
+    head = b"POST /api/conversations HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+    head += b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
+    with _connect(server.url) as sock:
+        sock.sendall(head + body)
+        answered = _until_closed(sock)
+    assert _status(answered) == b"HTTP/1.1 422 Unprocessable Entity", answered[:300]  # read and judged
+    assert _status(_get(server.url)) == b"HTTP/1.1 200 OK"
