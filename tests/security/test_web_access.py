@@ -108,7 +108,7 @@ async def test_keys_only_closes_the_web_chat_but_not_the_api(tmp_path: Path) -> 
             assert (response.status_code, _code(response)) == (401, "api_key_required")
         assert (await client.post("/chat", json=SEED)).status_code == 401
         no_passcode = await client.post("/api/access", json={"passcode": "anything"})
-        assert (no_passcode.status_code, _code(no_passcode)) == (400, "no_passcode")
+        assert (no_passcode.status_code, _code(no_passcode)) == (404, "no_passcode")
         programs = {"Authorization": f"Bearer {key}"}
         created = await client.post("/api/conversations", json={}, headers=programs)
         assert created.status_code == 201

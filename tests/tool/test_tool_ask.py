@@ -72,7 +72,7 @@ async def test_a_bot_can_be_chosen_for_a_new_conversation(tmp_path: Path) -> Non
 
         error = _error(await gw.ask(question="hi", bot="nope"), 404, "unknown_bot")
         assert "demo" in str(error["message"])  # says which bots there are
-        error = _error(await gw.ask(question="hi", conversation_id=cid, bot="demo"), 400, "bot_mismatch")
+        error = _error(await gw.ask(question="hi", conversation_id=cid, bot="demo"), 409, "bot_mismatch")
         assert "failing" in str(error["message"])
 
 

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from botport.api.deps import ServicesDep
+from botport.api.responses import ErrorBody, errors
 from botport.api.web_access import served_over_https
-from botport.errors import BadRequestError, BotportError
+from botport.errors import BotportError, NotFoundError
 from botport.identity import COOKIE_MAX_AGE, Identity, access_cookie_name
 
-router = APIRouter(prefix="/api", tags=["chat"])
+router = APIRouter(prefix="/api", tags=["chat"], responses=errors(ErrorBody, 400, 408, 413, 422))
 
 
 class AccessRequest(BaseModel):
@@ -25,14 +26,19 @@ class AccessRequest(BaseModel):
     "/access",
     status_code=204,
     summary="Give the web chat's passcode",
-    responses={400: {"description": "No passcode is set"}, 403: {"description": "Wrong passcode"}},
+    responses={
+        404: {"model": ErrorBody, "description": "This server's web chat has no passcode"},
+        403: {"model": ErrorBody, "description": "Wrong passcode"},
+        429: {"model": ErrorBody, "description": "Too many attempts from this address (see Retry-After)"},
+    },
 )
 async def give_passcode(body: AccessRequest, request: Request, services: ServicesDep) -> Response:
     """Exchange the passcode for a pass cookie (when ``BOTPORT_WEB_ACCESS=passcode``)."""
     settings = services.settings
     identity: Identity | None = request.scope.get("state", {}).get("web_identity")
     if settings.web_access != "passcode" or settings.web_passcode is None or identity is None:
-        raise BadRequestError("this server's web chat has no passcode", code="no_passcode")
+        # 404, not 400: a schema-valid request to a server without a passcode finds nothing to unlock.
+        raise NotFoundError("this server's web chat has no passcode", code="no_passcode")
     await services.limits.check_passcode_attempt(request.client.host if request.client else None)
     passcode = settings.web_passcode.get_secret_value()
     if not hmac.compare_digest(body.passcode.strip().encode(), passcode.strip().encode()):

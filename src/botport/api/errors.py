@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from botport.api.openai_errors import error_body as openai_error_body
 from botport.errors import BotportError
@@ -57,4 +58,19 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(request, exc.status_code, {"code": code, "message": str(exc.detail)})
+        body = {"code": code, "message": str(exc.detail)}
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110: every method of the resource, not only the first route's
+            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+        return error_response(request, exc.status_code, body, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route answers at this path: Starlette's 405 names only the first route's
+    (GET /api/conversations/{id} hides PATCH and DELETE)."""
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)

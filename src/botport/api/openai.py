@@ -25,6 +25,7 @@ from botport.api.openai_context import (
 from botport.api.openai_errors import OpenAIRoute, error_response, failed_turn_body, with_param
 from botport.api.openai_render import KEEPALIVE_SECONDS, completion, completion_chunks
 from botport.api.openai_schemas import CONVERSATION_HEADER, ChatCompletionRequest, model_object
+from botport.api.responses import OpenAIErrorBody, errors
 from botport.api.sse import sse_response
 from botport.api.turn_edge import IdempotencyKeyHeader, retry_headers, unless_disconnected
 from botport.bots import BotRegistry
@@ -34,7 +35,13 @@ from botport.errors import BadRequestError, BotportError, NotFoundError
 from botport.identity import Identity
 from botport.settings import BotConfig
 
-router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
+router = APIRouter(
+    prefix="/v1",
+    tags=["openai"],
+    route_class=OpenAIRoute,
+    # Validation errors are 400 here, as OpenAI answers; 422 is an Idempotency-Key reused.
+    responses=errors(OpenAIErrorBody, 400, 401, 404, 408, 409, 413, 422, 429, 502, 503, 504),
+)
 
 ConversationHeader = Annotated[
     str | None,

@@ -17,7 +17,8 @@ CONVERSATION_HEADER = "X-Botport-Conversation-Id"
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Unknown parameters are accepted; the known ones must have their declared JSON types.
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 class ContentPart(_Lenient):

@@ -11,9 +11,17 @@ from botport.render import render_markdown
 from botport.settings import BotConfig
 from botport.store.records import ConversationRecord, MessageRecord
 
+# Text botport stores holds no NUL (PostgreSQL refuses it: 400 invalid_text, a title 422).
+STORABLE = r"^[^\x00]*$"
+# ...and a message has a character that str.strip() keeps (else 400 empty_message). Spelled out,
+# because JSON Schema's (ECMA-262) \s, Python's and Rust's differ (\x1c-\x1f, \x85, \ufeff).
+_KEPT = r"[^\x00\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+NON_BLANK = rf"^[^\x00]*{_KEPT}[^\x00]*$"
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON types as the document says them; lax mode took "stream": 0 or "false" as a boolean.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class BotPublic(BaseModel):
@@ -62,11 +70,11 @@ StoredTitle = Annotated[str, AfterValidator(_storable_title)]
 
 class ConversationCreate(_Strict):
     bot: str | None = Field(default=None, description="A bot slug; default: the first configured bot.")
-    title: StoredTitle = Field(default="", max_length=200)
+    title: StoredTitle = Field(default="", max_length=200, json_schema_extra={"pattern": STORABLE})
 
 
 class ConversationUpdate(_Strict):
-    title: StoredTitle = Field(min_length=1, max_length=200)
+    title: StoredTitle = Field(min_length=1, max_length=200, json_schema_extra={"pattern": STORABLE})
 
 
 class ConversationPublic(BaseModel):
@@ -127,7 +135,9 @@ class ToolCallPublic(BaseModel):
 
 
 class MessageCreate(_Strict):
-    content: str = Field(min_length=1, description="The user's message.")
+    content: str = Field(
+        min_length=1, description="The user's message.", json_schema_extra={"pattern": NON_BLANK}
+    )
     stream: bool = Field(default=True, description="Answer as Server-Sent Events (true) or one JSON (false).")
     cancel_on_disconnect: bool = Field(
         default=False,

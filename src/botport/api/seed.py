@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from botport.api.deps import IdentityDep, ServicesDep
+from botport.api.responses import SeedErrorBody, errors
+from botport.api.schemas import NON_BLANK, STORABLE
 from botport.api.turn_edge import SHOULD_RETRY, IdempotencyKeyHeader, unless_disconnected
 from botport.bots import BotRegistry
 from botport.chat.handles import TurnRequest, fingerprint
@@ -23,7 +25,10 @@ from botport.errors import BadRequestError, BotportError
 from botport.settings import BotConfig
 from botport.store import repository as repo
 
-router = APIRouter(tags=["tutorial"])
+router = APIRouter(
+    tags=["tutorial"],
+    responses=errors(SeedErrorBody, 400, 401, 403, 408, 409, 413, 422, 429, 502, 503, 504),
+)
 
 SEED_TITLE = "Tutorial page (/chat)"
 
@@ -31,17 +36,34 @@ SEED_TITLE = "Tutorial page (/chat)"
 class SeedMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: str = "user"
-    content: str = ""
+    # No NUL in any message (422), as the document says: the one asked is stored.
+    content: str = Field(default="", pattern=STORABLE)
     content_type: str = "text"
 
 
 class SeedChatBody(BaseModel):
     """The tutorial page's body. Unknown fields (``stream``, ``auto_save_history``...) are accepted."""
 
-    model_config = ConfigDict(extra="allow")
+    # additional_messages is required in the document (without it the answer is 400 empty_message).
+    model_config = ConfigDict(extra="allow", json_schema_extra={"required": ["additional_messages"]})
     bot_id: str | None = None
     user_id: str | None = Field(default=None, description="Ignored: the caller's identity counts.")
-    additional_messages: list[SeedMessage] = Field(default_factory=list, max_length=100)
+    additional_messages: list[SeedMessage] = Field(
+        default_factory=list,
+        max_length=100,
+        description="At least one user message with some text; the last one is asked.",
+        json_schema_extra={
+            "minItems": 1,
+            "contains": {
+                "type": "object",
+                "properties": {
+                    "role": {"const": "user"},
+                    "content": {"type": "string", "pattern": NON_BLANK},
+                },
+                "required": ["content"],
+            },
+        },
+    )
 
 
 def _bot_for(bots: BotRegistry, bot_id: str | None) -> BotConfig:

@@ -19,9 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from botport.api.deps import ApiKeyIdentityDep, ServicesDep
 from botport.api.errors import error_response
 from botport.api.forwarded import public_origin
+from botport.api.responses import ErrorBody, errors
+from botport.api.schemas import NON_BLANK, STORABLE
 from botport.api.turn_edge import SHOULD_RETRY, IdempotencyKeyHeader, unless_disconnected
 from botport.chat.handles import TurnHandle, TurnRequest, conversation_target, fingerprint
-from botport.errors import BadRequestError, NotFoundError
+from botport.errors import BotportError, NotFoundError
 from botport.identity import Identity
 from botport.schema import ASK_PATH, Target, tool_document
 from botport.schema.tool_doc import EXAMPLE_QUESTION
@@ -29,7 +31,9 @@ from botport.store import repository as repo
 from botport.store.records import MessageRecord
 from botport.store.turns import NewConversation
 
-router = APIRouter(tags=["tool"])
+router = APIRouter(
+    tags=["tool"], responses=errors(ErrorBody, 400, 401, 404, 408, 409, 413, 422, 429, 502, 503, 504)
+)
 
 TOOL_TIMEOUT_CODE = "tool_timeout"
 OPENAPI_PATH = "/api/tool/openapi.json"
@@ -43,10 +47,12 @@ class ToolAsk(BaseModel):
     )
 
     question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
-        description="The user's question."
+        description="The user's question.", json_schema_extra={"pattern": NON_BLANK}
     )
     conversation_id: str | None = Field(
-        default=None, description="botport's conversation id from a previous answer; absent: a new one."
+        default=None,
+        description="botport's conversation id from a previous answer; absent: a new one.",
+        json_schema_extra={"pattern": STORABLE},  # a NUL is refused before the database (400)
     )
     bot: str | None = Field(default=None, description="A bot slug, for a new conversation.")
 
@@ -79,10 +85,13 @@ async def _conversation_for(
             "leave conversation_id out to start a new conversation",
             code="conversation_not_found",
         )
-    if body.bot is not None and body.bot != record.bot:
-        raise BadRequestError(
+    # A bot this server does not have is a 404 (unknown_bot); another bot than the conversation's is a
+    # conflict with the conversation's state (409), not a malformed request (the document allows both).
+    if body.bot is not None and services.bots.get(body.bot).slug != record.bot:
+        raise BotportError(
             f"conversation {record.id!r} talks to bot {record.bot!r}, not {body.bot!r}; "
             "leave bot out, or leave conversation_id out to start a new conversation",
+            status=409,
             code="bot_mismatch",
         )
     return record.id
@@ -150,12 +159,7 @@ def _failure(request: Request, message: MessageRecord, *, timed_out: bool, deadl
     response_model=ToolAnswer,
     operation_id="askBot",
     summary="Ask the bot; one synchronous call returns the whole answer",
-    responses={
-        401: {"description": "missing or bad API key"},
-        404: {"description": "unknown conversation (or someone else's)"},
-        502: {"description": "the bot failed"},
-        504: {"description": "the answer did not come within tool_timeout"},
-    },
+    responses=errors(ErrorBody, 401, 404, 502, 504),
 )
 async def ask(
     body: ToolAsk,

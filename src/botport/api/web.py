@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from botport import __version__
 from botport.api.deps import BotsDep, ChatServiceDep, IdentityDep, ServicesDep
+from botport.api.responses import ErrorBody, errors
 from botport.api.schemas import (
     BotPublic,
     CancelResult,
@@ -46,7 +47,9 @@ from botport.errors import BadRequestError, NotFoundError
 from botport.store import repository as repo
 from botport.store.records import ConversationRecord, MessageRecord
 
-router = APIRouter(prefix="/api", tags=["chat"])
+router = APIRouter(
+    prefix="/api", tags=["chat"], responses=errors(ErrorBody, 400, 401, 403, 404, 408, 413, 422, 429)
+)
 
 KEEPALIVE_SECONDS = 15.0
 
@@ -84,7 +87,14 @@ async def list_conversations(
     identity: IdentityDep,
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    before: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    before: Annotated[
+        str | None,
+        # Documented, checked by the store (400 invalid paging cursor, as before): every string of this
+        # form decodes, so a schema-valid cursor is never refused.
+        Query(
+            description="next_cursor of the previous page", json_schema_extra={"pattern": repo.CURSOR_PATTERN}
+        ),
+    ] = None,
 ) -> ConversationPage:
     async with services.db.read() as conn:
         page = await repo.list_conversations(conn, identity.owner, limit=limit, before=before)
@@ -146,9 +156,7 @@ async def list_messages(conversation_id: str, identity: IdentityDep, services: S
     response_model=MessagePublic,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "SSE when stream is true"},
-        409: {"description": "a turn is running in this conversation (see Retry-After)"},
-        422: {"description": "the Idempotency-Key was used for another request"},
-        502: {"description": "stream false: the bot failed (the partial answer is stored)"},
+        **errors(ErrorBody, 409, 502, 503, 504),
     },
 )
 async def send_message(
@@ -187,7 +195,6 @@ async def send_message(
     "/messages/{message_id}/events",
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "the turn's events after `after`"},
-        404: {"description": "no such answer (or someone else's)"},
     },
 )
 async def follow_message(
@@ -197,30 +204,35 @@ async def follow_message(
     after: Annotated[
         int | None, Query(ge=0, description="Replay the events after this sequence number (the SSE id).")
     ] = None,
+    # "" rather than None when absent: the document then says string (a nullable header is sent as "null").
     last_event_id: Annotated[
-        str | None, Header(alias="Last-Event-ID", description="The standard SSE resume header.")
-    ] = None,
+        str,
+        Header(
+            alias="Last-Event-ID",
+            description="The standard SSE resume header.",
+            json_schema_extra={"pattern": "^[0-9]*$"},
+        ),
+    ] = "",
 ) -> StreamingResponse:
     """Replay a turn's events after ``after`` (or ``Last-Event-ID``), then follow it live to its end.
 
     For a finished turn, the events are replayed from the log while it is kept, then from the
     stored answer. A client that reconnects at any frame gets each delta exactly once."""
     handle = await chat.owned_answer(identity, message_id)
-    start = after if after is not None else _event_id(last_event_id)
+    resume = _event_id(last_event_id)  # checked even when `after` wins: a bad header is refused, not ignored
+    start = after if after is not None else resume
     events = chat.watch(handle, after=start, keepalive=KEEPALIVE_SECONDS)
     return sse_response(turn_frames(handle, events), headers={MESSAGE_ID_HEADER: handle.message_id})
 
 
-def _event_id(value: str | None) -> int:
-    if value is None or not value.strip():
+def _event_id(value: str) -> int:
+    """The header's number: ASCII digits only, as the document's pattern says (int() would also take
+    "+5", "1_0" or "٥")."""
+    if not value:
         return 0
-    try:
-        seq = int(value.strip())
-    except ValueError:
-        raise BadRequestError("Last-Event-ID must be a sequence number", code="invalid_event_id") from None
-    if seq < 0:
+    if not (value.isascii() and value.isdigit()):
         raise BadRequestError("Last-Event-ID must be a sequence number", code="invalid_event_id")
-    return seq
+    return int(value)
 
 
 @router.post("/conversations/{conversation_id}/cancel", response_model=CancelResult)
