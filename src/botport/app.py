@@ -30,7 +30,8 @@ from botport.api.sse import MESSAGE_ID_HEADER
 from botport.bots import BotRegistry
 from botport.caller_limits import CallerLimits
 from botport.chat.eventlog import EventLogs
-from botport.chat.service import ChatService, new_runner_id
+from botport.chat.keeper import new_runner_id
+from botport.chat.service import ChatService
 from botport.identity import BrowserIdentityMiddleware, IdentitySigner, load_or_create_secret
 from botport.ratelimit import make_limiter
 from botport.redaction import Redactor, install_log_redaction

@@ -10,6 +10,7 @@ a key's usage per day is in the database, where its turns' ends already write.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ class CallerLimits:
         self.limiter = limiter
         self.db = db
         self.slot_ttl = settings.turn_timeout + SLOT_MARGIN
+        self._held: dict[str, TurnTicket] = {}  # answer id -> the slot its running turn holds
 
     async def _hit(self, bucket: str, per_minute: int, what: str) -> None:
         if per_minute <= 0:
@@ -109,6 +111,20 @@ class CallerLimits:
                 code="quota_exceeded",
                 retry_after=seconds,
             )
+
+    def hold(self, answer_id: str, ticket: TurnTicket | None) -> None:
+        """The turn of ``answer_id`` started with ``ticket``: given back by :meth:`turn_ended`."""
+        if ticket is not None:
+            self._held[answer_id] = ticket
+
+    def turn_ended(self, answer_id: str) -> None:
+        self.give_back(self._held.pop(answer_id, None))
+
+    def give_back(self, ticket: TurnTicket | None) -> None:
+        """Free a turn's slot, soon (a turn's end is not held up by Redis). Twice does no harm."""
+        if ticket is not None:
+            task = asyncio.ensure_future(self.release(ticket))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def release(self, ticket: TurnTicket | None) -> None:
         if ticket is not None:

@@ -14,6 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -34,6 +37,11 @@ PURGE_EVERY_TICKS = 1800  # idempotency keys past their day: once an hour at the
 ORPHAN_CANCEL_CONCURRENCY = 16
 CANCEL_RETRY_FOR = 900.0  # seconds: by then Coze has ended the chat by itself
 MAX_CANCELS_PER_TICK = 64
+
+
+def new_runner_id() -> str:
+    """This instance's name in the lease of the turns it runs."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class TurnKeeper:

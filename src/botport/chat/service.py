@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import socket
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
@@ -51,11 +48,6 @@ STORED_POLL = 1.0  # seconds: following a turn another instance runs, without a 
 MAX_REPLAYED_TURNS = 99
 
 
-def new_runner_id() -> str:
-    """This instance's name in the lease of the turns it runs."""
-    return f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
 TurnFactory = Callable[[ConversationRecord, MessageRecord | None, MessageRecord], Turn]
 
 
@@ -77,7 +69,7 @@ class ChatService:
         max_message_chars: int,
         checkpoint_interval: float,
         lease: float,
-        limits: CallerLimits | None = None,
+        limits: CallerLimits,
     ) -> None:
         self.db = db
         self.coze = coze
@@ -88,8 +80,6 @@ class ChatService:
         self.lease = timedelta(seconds=lease)
         self.runner = runner
         self.limits = limits
-        # answer id -> the slot its turn holds among its caller's answers at once
-        self._tickets: dict[str, TurnTicket] = {}
         # conversation id -> its running turn (None while the turn is being set up)
         self._by_conversation: dict[str, Turn | None] = {}
         self._by_message: dict[str, Turn] = {}
@@ -279,26 +269,21 @@ class ChatService:
         ticket = None
         try:
             # Only a new turn is counted: a repeat of a request re-attaches for free (above).
-            ticket = await self.limits.admit_turn(request.identity) if self.limits else None
+            ticket = await self.limits.admit_turn(request.identity)
             handle = await self._begin_new(request, question, make_turn, check, ticket)
         except _Repeated:
-            self._give_back(ticket)
+            self.limits.give_back(ticket)
             self._forget_start(owner, key, starting, None)
             repeat = await self.find_repeat(request.identity, key, request.fingerprint)
             if repeat is None:
                 raise TurnInProgressError(BUSY_MESSAGE) from None
             return repeat
         except BaseException as exc:
-            self._give_back(ticket)
+            self.limits.give_back(ticket)
             self._forget_start(owner, key, starting, exc)
             raise
         self._forget_start(owner, key, starting, handle)
         return handle
-
-    def _give_back(self, ticket: TurnTicket | None) -> None:
-        if ticket is not None and self.limits is not None:
-            task = asyncio.ensure_future(self.limits.release(ticket))
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     def _forget_start(
         self,
@@ -352,8 +337,7 @@ class ChatService:
                 await self.keeper.cancel_chats(begun.orphans)
             running = make_turn(conversation, user, answer)
             running.made_conversation = new.new_conversation is not None
-            if ticket is not None:
-                self._tickets[answer.id] = ticket
+            self.limits.hold(answer.id, ticket)
         except BaseException:
             self._by_conversation.pop(conversation_id, None)
             raise
@@ -396,7 +380,7 @@ class ChatService:
         self._by_conversation[conversation_id] = None
 
     def _release(self, turn: Turn) -> None:
-        self._give_back(self._tickets.pop(turn.id, None))
+        self.limits.turn_ended(turn.id)
         if self._by_conversation.get(turn.conversation.id) is turn:
             del self._by_conversation[turn.conversation.id]
         if self._by_message.get(turn.id) is turn:
