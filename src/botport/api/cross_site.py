@@ -17,12 +17,11 @@ are never checked: no page can make a browser send an ``Authorization`` header o
 
 from __future__ import annotations
 
-import json
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from botport.api.errors import error_payload
+from botport.api.errors import send_error
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TRUSTED_FETCH_SITES = frozenset({b"same-origin", b"none"})
@@ -64,13 +63,4 @@ def _origin(url: str) -> str:
 
 async def _refuse(scope: Scope, send: Send) -> None:
     message = "cross-site request refused: this action must come from botport's own page (or use an API key)"
-    body = error_payload(scope.get("path", ""), 403, {"code": "cross_site_request", "message": message})
-    data = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 403,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": data})
+    await send_error(scope, send, 403, {"code": "cross_site_request", "message": message})

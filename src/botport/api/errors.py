@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import Scope, Send
 
 from botport.api.openai_errors import error_body as openai_error_body
 from botport.errors import BotportError
@@ -27,6 +29,21 @@ def error_payload(path: str, status: int, body: Mapping[str, object]) -> dict[st
     if path.startswith(_OPENAI_PREFIX):
         return openai_error_body(status, str(body.get("code", "error")), str(body.get("message", "")))
     return {"error": dict(body)}
+
+
+async def send_error(
+    scope: Scope,
+    send: Send,
+    status: int,
+    body: Mapping[str, object],
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """An error a middleware answers before any route, in the shapes of :func:`error_response`."""
+    data = json.dumps(error_payload(scope.get("path", ""), status, body)).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    raw += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": data})
 
 
 def error_response(

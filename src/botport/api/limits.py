@@ -5,11 +5,10 @@ answered 408 after BODY_TIMEOUT seconds without a byte instead of holding the co
 from __future__ import annotations
 
 import asyncio
-import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from botport.api.errors import error_payload
+from botport.api.errors import send_error
 
 BODY_TIMEOUT = 30.0  # seconds a request body may go without sending a byte
 
@@ -84,18 +83,5 @@ class BodySizeLimitMiddleware:
         else:
             status, code = 413, "payload_too_large"
             message = f"the request body is larger than {self.max_bytes} bytes"
-        body = error_payload(scope.get("path", ""), status, {"code": code, "message": message})
-        data = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(data)).encode()),
-                    # The rest of the body is not read: the connection cannot carry another request.
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": data})
+        # The rest of the body is not read: the connection cannot carry another request.
+        await send_error(scope, send, status, {"code": code, "message": message}, {"Connection": "close"})

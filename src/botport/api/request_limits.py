@@ -4,11 +4,9 @@ checked (:func:`botport.api.deps.api_key_identity`), against its quota."""
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from botport.api.errors import error_payload
+from botport.api.errors import send_error
 from botport.errors import TooManyRequestsError
 
 # Cheap and needed to show anything at all, even the "too many requests" message: never counted.
@@ -33,7 +31,7 @@ class RequestLimitMiddleware:
                     state.get("web_identity"), client[0] if client else None
                 )
             except TooManyRequestsError as exc:
-                await _refuse(scope, send, exc)
+                await send_error(scope, send, exc.status, exc.to_dict(), exc.http_headers)
                 return
         await self.app(scope, receive, send)
 
@@ -43,11 +41,3 @@ class RequestLimitMiddleware:
         if path in UNCOUNTED_PATHS or path.startswith(UNCOUNTED_PREFIXES):
             return False
         return not any(name == b"authorization" for name, _ in scope["headers"])
-
-
-async def _refuse(scope: Scope, send: Send, exc: TooManyRequestsError) -> None:
-    body = json.dumps(error_payload(scope.get("path", ""), exc.status, exc.to_dict())).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += [(name.lower().encode(), value.encode()) for name, value in exc.http_headers.items()]
-    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
