@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,6 +12,10 @@ import pytest
 from live_server import LiveServer
 
 pytest_plugins = ["store.conftest"]
+
+# A test that leaves the data folder unset gets the per-user default (platformdirs): point "the user's
+# data folder" at a throwaway one, for this process and the servers and commands it starts.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="botport-test-xdg-")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""``botport doctor``: check the setup and say what to fix.
+"""The checks behind ``botport doctor`` (:mod:`botport.cli.doctor` prints them): the setup, and what to fix.
 
 Checks, in order: the Coze base URL (reachable?) and token (accepted? a cheap authenticated call),
 each configured bot (published to the API channel? with ``--live`` also a short real turn, which
@@ -17,24 +17,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import httpx
-import typer
 from pydantic import SecretStr
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from botport.settings import COZE_CN, BotConfig, Settings, load_settings
+from botport.settings import COZE_CN, BotConfig, Settings
 
 Status = Literal["ok", "warn", "fail", "info"]
-MARKS: dict[Status, tuple[str, str]] = {
-    "ok": ("✓", "green"),
-    "warn": ("!", "yellow"),
-    "fail": ("✗", "bold red"),
-    "info": ("•", "cyan"),
-}
 PAT_PAGES = {
     "coze.com": "https://www.coze.com/open/oauth/pats",
     "coze.cn": "https://www.coze.cn/open/oauth/pats",
@@ -346,46 +336,3 @@ async def run_checks(
     checks.append(check_data_dir(settings.data_dir))
     checks.append(check_secret_key(settings))
     return checks
-
-
-def print_report(console: Console, checks: list[Check]) -> None:
-    table = Table("", "check", "result", box=None, header_style="bold", pad_edge=False)
-    for check in checks:
-        mark, style = MARKS[check.status]
-        table.add_row(Text(mark, style=style), check.name, check.detail)
-    console.print(table)
-    fixes = [c for c in checks if c.fix and c.status in ("fail", "warn")]
-    if fixes:
-        console.print()
-        console.print(Text("What to fix:", style="bold"))
-        for check in fixes:
-            console.print(Text.assemble(f"  {MARKS[check.status][0]} {check.name}: ", check.fix))
-    failed = sum(c.status == "fail" for c in checks)
-    console.print()
-    if failed:
-        console.print(Text(f"{failed} check(s) failed.", style="bold red"))
-    else:
-        console.print(Text("All checks passed.", style="bold green"))
-
-
-def doctor(
-    live: Annotated[
-        bool, typer.Option("--live", help="Also send each bot a short real question (costs tokens).")
-    ] = False,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", envvar="BOTPORT_CONFIG", help="TOML config file.", exists=True),
-    ] = None,
-) -> None:
-    """Check the Coze token and URL, the bots, the database, the data dir and the secret key."""
-    from pydantic import ValidationError
-
-    try:
-        settings = load_settings(config)
-    except ValidationError as exc:
-        typer.echo(f"botport: invalid settings:\n{exc}", err=True)
-        raise typer.Exit(2) from exc
-    checks = asyncio.run(run_checks(settings, live=live))
-    print_report(Console(highlight=False), checks)
-    if any(c.status == "fail" for c in checks):
-        raise typer.Exit(1)

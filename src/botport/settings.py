@@ -94,7 +94,11 @@ class Settings(BaseSettings):
     # Server
     host: str = "127.0.0.1"
     port: int = Field(default=8400, ge=0, le=65535)
-    data_dir: Path = Field(default=Path("botport-data"))
+    data_dir: Path = Field(
+        default_factory=lambda: default_data_dir(),
+        description="SQLite file and cookie-signing key; default: the user's data folder (platformdirs), "
+        "the same whichever folder a command runs in.",
+    )
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
     secret_key: SecretStr | None = Field(default=None, description="Signs cookies; default: generated once.")
     public_url: str | None = Field(
@@ -250,11 +254,26 @@ class Settings(BaseSettings):
             bots.insert(0, BotConfig(slug="default", bot_id=self.bot_id, name=self.bot_name or "Assistant"))
         return bots
 
+    def data_dir_description(self) -> str:
+        """Where the data is and why there, for the line every command prints."""
+        where = str(self.data_dir.resolve())
+        if "data_dir" in self.model_fields_set:
+            return f"{where} (data_dir setting)"
+        return f"{where} (the default; set BOTPORT_DATA_DIR to use another folder)"
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'botport.db').resolve()}"
+
+
+def default_data_dir() -> Path:
+    """The user's own data folder (``~/.local/share/botport`` on Linux): every command finds the same
+    database wherever it is run from, unlike a folder relative to the current directory."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("botport", appauthor=False))
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -1,4 +1,5 @@
-"""Run the ``botport`` command in a real subprocess, with a clean BOTPORT_* environment."""
+"""Run the ``botport`` command with a clean BOTPORT_* environment: in this process (Click's runner),
+or, where a test needs a real process (signals, a server, its own stdin), as a subprocess."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+from typer.testing import CliRunner
+
+from botport.cli import app
 
 COMMAND = [sys.executable, "-m", "botport.cli"]
 TIMEOUT = 90
@@ -20,10 +26,28 @@ def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def botport(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+@dataclass(frozen=True)
+class Ran:
+    """What a command did, as :class:`subprocess.CompletedProcess` says it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def botport(*args: str, env: dict[str, str], stdin: str | None = None) -> Ran:
+    """``botport ARGS`` in this process, with exactly ``env``'s BOTPORT_* variables (others unset)."""
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("BOTPORT_") and k not in env}
+    result = CliRunner().invoke(app, list(args), env={**unset, **env}, input=stdin, catch_exceptions=False)
+    return Ran(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
+
+
+def botport_process(*args: str, env: dict[str, str], stdin: str | None = None) -> Ran:
+    """``botport ARGS`` as a real process: for what only a process shows (stdin, exit, signals)."""
+    done = subprocess.run(
         [*COMMAND, *args], env=env, input=stdin, capture_output=True, text=True, timeout=TIMEOUT, check=False
     )
+    return Ran(returncode=done.returncode, stdout=done.stdout, stderr=done.stderr)
 
 
 def conversation_of(stderr: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_helpers import botport, clean_env, conversation_of
+from cli_helpers import botport, botport_process, clean_env, conversation_of
 
 from botport.app import create_app
 from botport.settings import Settings
@@ -45,8 +45,8 @@ def test_unknown_bot_fails(tmp_path: Path) -> None:
 
 def test_in_process_demo_continues_a_conversation_across_processes(tmp_path: Path) -> None:
     env = clean_env(tmp_path)
-    first = botport("chat", "-m", "first", env=env)
-    second = botport("chat", "-m", "second", "--conversation", conversation_of(first.stderr), env=env)
+    first = botport_process("chat", "-m", "first", env=env)
+    second = botport_process("chat", "-m", "second", "--conversation", conversation_of(first.stderr), env=env)
     assert second.returncode == 0, second.stderr
     # The new emulator never saw "first": botport replayed the stored turns, so the bot remembers.
     assert "Turn 2." in second.stdout and "first" in second.stdout

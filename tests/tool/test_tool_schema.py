@@ -15,7 +15,7 @@ from openapi_spec_validator import validate
 from tool_helpers import PUBLIC_URL, token_settings, tool_gateway
 from typer.testing import CliRunner
 
-from botport.cli_schema import schema
+from botport.cli.schema import schema
 from botport.schema import ASK_PATH, Format, Target, coze_document, render, tool_document
 from botport.settings import BotConfig
 

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from botport.cli.options import ConfigOption, fail, load
 from botport.schema import Format, Target, coze_document, render, tool_document
-from botport.settings import Settings, load_settings
-
-
-def _load(config: Path | None) -> Settings:
-    from pydantic import ValidationError
-
-    try:
-        return load_settings(config)
-    except ValidationError as exc:
-        typer.echo(f"botport: invalid settings:\n{exc}", err=True)
-        raise typer.Exit(2) from exc
 
 
 def schema(
@@ -45,23 +34,18 @@ def schema(
     bot_id: Annotated[
         str | None, typer.Option(help="With --coze: allow only this Coze bot id in the document.")
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", envvar="BOTPORT_CONFIG", help="TOML config file.", exists=True),
-    ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Print an OpenAPI document for the tool endpoint (POST /api/tool/ask), or with --coze for Coze."""
-    settings = _load(config)
+    settings = load(config)
     if coze:
         document = coze_document(coze_base_url or settings.coze_base_url, target, bot_id=bot_id)
     else:
         url = public_url or settings.public_url
         if not url:
-            typer.echo("botport: give --public-url (or set BOTPORT_PUBLIC_URL)", err=True)
-            raise typer.Exit(2)
+            fail("give --public-url (or set BOTPORT_PUBLIC_URL)", 2)
         if not url.startswith(("http://", "https://")):
-            typer.echo(f"botport: --public-url must start with http:// or https://, not {url!r}", err=True)
-            raise typer.Exit(2)
+            fail(f"--public-url must start with http:// or https://, not {url!r}", 2)
         # Configured bots only: demo bots would mislead a document meant for a real server.
         document = tool_document(url, target, bots=settings.all_bots())
     typer.echo(render(document, output_format), nl=False)

@@ -19,44 +19,26 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from botport.settings import Settings, load_settings
+from botport.cli.options import ConfigOption, fail, load, say_data_dir
 from botport.terminal.client import ApiError, BotportClient
 from botport.terminal.connect import Connection, connect_in_process, connect_remote
 from botport.terminal.turn import run_turn
 
 Opener = Callable[[], AbstractAsyncContextManager[Connection]]
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", envvar="BOTPORT_CONFIG", help="TOML config file.", exists=True),
-]
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"botport: {message}", err=True)
-    return typer.Exit(code)
-
 
 def _opener(url: str | None, key: str | None, config: Path | None) -> Opener:
     if url:
         if not key:
-            raise _fail(
+            fail(
                 "--url needs a botport API key: --key or BOTPORT_API_KEY "
                 "(make one on the server with `botport keys create NAME`)",
                 2,
             )
         return lambda: connect_remote(url, key)
-    settings = _load(config)
+    settings = load(config)
+    say_data_dir(settings)
     return lambda: connect_in_process(settings)
-
-
-def _load(config: Path | None) -> Settings:
-    from pydantic import ValidationError
-
-    try:
-        return load_settings(config)
-    except ValidationError as exc:
-        raise _fail(f"invalid settings:\n{exc}", 2) from exc
 
 
 class _Stdout:
@@ -122,7 +104,7 @@ def _interactive(opener: Opener, *, bot: str | None, conversation: str | None) -
         try:
             slugs = [b["slug"] for b in runner.run(connection.client.bots())]
             if bot and bot not in slugs:
-                raise _fail(f"no bot {bot!r}; this server offers: {', '.join(slugs)}", 2)
+                fail(f"no bot {bot!r}; this server offers: {', '.join(slugs)}", 2)
             state = ChatState(bot=bot or slugs[0])
             repl = ChatRepl(runner, connection, console, state)
             banner(console, connection, state.bot)
@@ -164,12 +146,12 @@ def chat(
             return
         question = sys.stdin.read() if message == "-" else message
         if not question.strip():
-            raise _fail("the question is empty", 2)
+            fail("the question is empty", 2)
         code = asyncio.run(ask_once(opener, question.strip(), bot=bot, conversation=conversation))
     except ApiError as exc:
-        raise _fail(exc.describe()) from exc
+        fail(exc.describe())
     except ValueError as exc:  # create_app: no bot configured, a bad database URL
-        raise _fail(str(exc), 2) from exc
+        fail(str(exc), 2)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     if code:

@@ -1,5 +1,4 @@
-"""The ``botport`` command; most commands live in ``cli_*.py``. Logging is configured by the
-commands (:func:`botport.cli_serve.configure_logging`), never in library code."""
+"""``botport emulator``: the offline Coze emulator on its own port, for any Coze client."""
 
 from __future__ import annotations
 
@@ -7,27 +6,9 @@ from typing import Annotated
 
 import typer
 
-from botport.cli_chat import chat
-from botport.cli_keys import keys_app
-from botport.cli_schema import schema
-from botport.cli_serve import configure_logging, serve
-from botport.doctor import doctor
-
-app = typer.Typer(help="botport: a self-hosted gateway and web chat for Coze bots.", no_args_is_help=True)
-
-app.add_typer(keys_app, name="keys")
-app.command("chat")(chat)
-app.command("doctor")(doctor)
-app.command("schema")(schema)
-app.command("serve")(serve)
+from botport.cli.logs import configure_logging
 
 
-@app.callback()
-def main() -> None:
-    """botport: a self-hosted gateway and web chat for Coze bots."""
-
-
-@app.command()
 def emulator(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8401,
@@ -50,7 +31,3 @@ def emulator(
     emulator_app = create_emulator_app(tokens=tokens)
     typer.echo(f"Coze emulator on http://{host}:{port} (tokens: {len(tokens)} configured)", err=True)
     uvicorn.run(emulator_app, host=host, port=port, log_level="warning")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    app()

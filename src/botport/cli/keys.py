@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from botport.settings import load_settings
+from botport.cli.options import ConfigOption, load, say_data_dir
 from botport.store import keys as key_store
 from botport.store.db import Database
 from botport.store.records import ApiKeyRecord, KeyQuota
@@ -22,14 +22,10 @@ from botport.store.records import ApiKeyRecord, KeyQuota
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 T = TypeVar("T")
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", envvar="BOTPORT_CONFIG", help="TOML config file.", exists=True),
-]
-
 
 def _run(config: Path | None, action: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-    settings = load_settings(config)
+    settings = load(config)
+    say_data_dir(settings)
 
     async def go() -> T:
         db = Database(settings.resolved_database_url)

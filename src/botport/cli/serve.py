@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from botport import __version__
+from botport.cli.logs import configure_logging
+from botport.cli.options import ConfigOption, fail, load, say_data_dir
 from botport.settings import Settings, load_settings
 from botport.workers import WorkersRefused, available_cores, plan_workers
 
@@ -29,34 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("botport.serve")
 
-WORKER_FACTORY = "botport.cli_serve:worker_app"
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", envvar="BOTPORT_CONFIG", help="TOML config file.", exists=True),
-]
-
-
-def configure_logging(level: str, *, worker: bool = False) -> None:
-    """botport's log lines on stderr; a worker's carry its process id."""
-    pid = " [%(process)d]" if worker else ""
-    logging.basicConfig(
-        level=level.upper(),
-        format=f"%(asctime)s %(levelname)-7s{pid} %(name)s: %(message)s",
-    )
-    # httpx logs every request URL at INFO; keep it quiet unless debugging.
-    logging.getLogger("httpx").setLevel(logging.WARNING if level != "debug" else logging.DEBUG)
-
-
-def _settings(config: Path | None, **overrides: Any) -> Settings:
-    from pydantic import ValidationError
-
-    try:
-        return load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        typer.echo(f"botport: invalid settings:\n{exc}", err=True)
-        raise typer.Exit(2) from exc
-
+WORKER_FACTORY = "botport.cli.serve:worker_app"
 
 OPEN_FILES_RESERVE = 200  # the database, Redis, logs, the listening socket
 LISTEN_BACKLOG = 8192
@@ -78,15 +53,15 @@ def serve(
 ) -> None:
     """Run botport: the web page, the API and the gateway to Coze (demo mode without a token)."""
     overrides = {"host": host, "port": port, "workers": workers}
-    settings = _settings(config, **overrides)
+    settings = load(config, **overrides)
     configure_logging(settings.log_level)
+    say_data_dir(settings)
     # In demo mode Coze is in the process: no sockets to it, nothing to warn about.
     _open_files_for(None if settings.demo_mode else settings.upstream_max_connections)
     try:
         plan = plan_workers(settings, cores=available_cores())
     except WorkersRefused as exc:
-        typer.echo(f"botport: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(str(exc), 2)
 
     import uvicorn
 
@@ -97,8 +72,7 @@ def serve(
         # Checks the bots, and creates the cookie-signing key once, before any worker needs it.
         application = create_app(settings)
     except ValueError as exc:
-        typer.echo(f"botport: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(str(exc), 2)
     log.info("%s", plan.reason)
     if plan.warning:
         log.warning("%s", plan.warning)
@@ -204,8 +178,7 @@ def _prepare_shared_state(settings: Settings) -> None:
     try:
         asyncio.run(_migrate_and_ping(settings))
     except Exception as exc:  # any driver's error: say what failed, without the URL (it may hold a password)
-        typer.echo(f"botport: cannot start the workers: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(f"cannot start the workers: {type(exc).__name__}: {exc}", 2)
 
 
 async def _migrate_and_ping(settings: Settings) -> None:
