@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from dataclasses import replace
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from botport.emulator.bots import DEMO_BOTS, SLOW_BOT_ID, EmulatedBot
 from botport.emulator.faults import Faults
@@ -73,3 +81,31 @@ def stream_chat(
         params=params,
         json=chat_body(bot_id, text, **kwargs),  # type: ignore[arg-type]
     )
+
+
+@dataclass(frozen=True)
+class RunningEmulator:
+    base_url: str
+    app: Starlette
+
+
+@contextlib.contextmanager
+def serve(app: Starlette, asgi: ASGIApp | None = None) -> Iterator[RunningEmulator]:
+    """``app`` on a real uvicorn server (``asgi``, when given, wraps it: e.g. to count requests)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))  # bound before the server starts: no race for the port
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(asgi or app, log_level="critical", ws="none", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the emulator server did not start")
+        time.sleep(0.02)
+    try:
+        yield RunningEmulator(base_url=f"http://127.0.0.1:{port}", app=app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()

@@ -180,7 +180,8 @@ def test_chat_goes_on_after_the_client_disconnects(http: httpx.Client) -> None:
     status = ""
     while time.monotonic() < deadline and status != "completed":
         status = http.get("/v3/chat/retrieve", headers=AUTH, params=ids).json()["data"]["status"]
-        time.sleep(0.05)
+        if status != "completed":
+            time.sleep(1)  # once a second, as Coze asks (the emulator refuses faster polling)
     assert status == "completed"
 
 

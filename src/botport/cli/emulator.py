@@ -20,6 +20,13 @@ def emulator(
             help="Accepted Bearer token (repeatable). Default: demo-token.",
         ),
     ] = None,
+    poll_limit: Annotated[
+        bool,
+        typer.Option(
+            "--poll-limit/--no-poll-limit",
+            help="Refuse a chat's retrieves beyond about one a second, as Coze does (error 4013).",
+        ),
+    ] = True,
 ) -> None:
     """Serve the offline Coze v3 emulator (its demo bots answer without a network)."""
     import uvicorn
@@ -28,6 +35,6 @@ def emulator(
 
     configure_logging("info")
     tokens = token or ["demo-token"]
-    emulator_app = create_emulator_app(tokens=tokens)
+    emulator_app = create_emulator_app(tokens=tokens, poll_limit=poll_limit)
     typer.echo(f"Coze emulator on http://{host}:{port} (tokens: {len(tokens)} configured)", err=True)
     uvicorn.run(emulator_app, host=host, port=port, log_level="warning")

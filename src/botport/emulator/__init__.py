@@ -31,4 +31,10 @@ Other behaviour: conversations belong to the token and to the first ``user_id`` 
 (others get 4200 "not found"); a second chat while one runs gets 4016; cancel of a finished chat
 gets 4104; a canceled stream ends with ``conversation.chat.canceled`` (a name from Coze's websocket
 API; the HTTP API documents none) and ``done``.
+
+Polling: a chat's ``/v3/chat/retrieve`` answers 4013 (HTTP 429) beyond about one call a second, with
+a burst of two (:mod:`botport.emulator.poll_limit`); ``create_emulator_app(poll_limit=False)`` turns
+that off. Also served: bot lists v1 and v2 (:mod:`~botport.emulator.bot_list_routes`), conversation
+rename and delete, message feedback, and offline audio: speech as WAV or PCM, transcription, voices
+(:mod:`~botport.emulator.audio_routes`); other ``/v1/audio`` calls answer "not supported".
 """

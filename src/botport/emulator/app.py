@@ -11,11 +11,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from botport.emulator.audio_routes import AudioRoutes
 from botport.emulator.auth import TokenChecker
+from botport.emulator.bot_list_routes import BotListRoutes
 from botport.emulator.bot_routes import BotRoutes
 from botport.emulator.bots import DEMO_BOTS, EmulatedBot
 from botport.emulator.chat_routes import ChatRoutes
 from botport.emulator.context import Emulator
+from botport.emulator.conversation_edit_routes import ConversationEditRoutes
 from botport.emulator.conversation_routes import ConversationRoutes
 from botport.emulator.envelope import (
     BAD_REQUEST,
@@ -25,8 +28,11 @@ from botport.emulator.envelope import (
     error_response,
     logid_of,
 )
+from botport.emulator.feedback_routes import FeedbackRoutes
 from botport.emulator.middleware import EmulatorMiddleware
+from botport.emulator.poll_limit import PollLimiter
 from botport.emulator.state import Store
+from botport.emulator.workflow_routes import WorkflowRoutes
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
@@ -41,15 +47,19 @@ def create_emulator_app(
     *,
     bots: Sequence[EmulatedBot] | None = None,
     echo_authorization: bool = False,
+    poll_limit: bool = True,
 ) -> Starlette:
     """An emulator accepting ``tokens`` as Bearer tokens, serving ``bots`` (default: the demo bots).
     ``echo_authorization``: every error message (envelopes, ``error`` events, failed chats) carries
-    the caller's Authorization header, as a careless upstream might: for testing redaction."""
+    the caller's Authorization header, as a careless upstream might: for testing redaction.
+    ``poll_limit``: refuse a chat's retrieves beyond about one a second, as Coze does (4013, HTTP 429;
+    :mod:`botport.emulator.poll_limit`); ``False`` for callers that poll fast on purpose."""
     emulator = Emulator(
         store=Store(),
         tokens=TokenChecker(tokens),
         bots={bot.id: bot for bot in (DEMO_BOTS if bots is None else bots)},
         echo_authorization=echo_authorization,
+        poll_limiter=PollLimiter() if poll_limit else None,
     )
 
     @contextlib.asynccontextmanager
@@ -66,6 +76,11 @@ def create_emulator_app(
             *ChatRoutes(emulator).routes(),
             *ConversationRoutes(emulator).routes(),
             *BotRoutes(emulator).routes(),
+            *BotListRoutes(emulator).routes(),
+            *ConversationEditRoutes(emulator).routes(),
+            *FeedbackRoutes(emulator).routes(),
+            *AudioRoutes(emulator).routes(),
+            *WorkflowRoutes(emulator).routes(),
         ],
         exception_handlers={EmulatorError: error_response, HTTPException: _http_error},
         lifespan=lifespan,

@@ -17,7 +17,7 @@ from botport.emulator.envelope import EmulatorError, ok
 from botport.emulator.inputs import param
 
 NOT_PUBLISHED = 4015
-_CREATED = 1_700_000_000  # a fixed time: the demo bots never change
+CREATED = 1_700_000_000  # a fixed time: the demo bots never change
 
 
 def bot_info(bot: EmulatedBot) -> dict[str, object]:
@@ -26,8 +26,8 @@ def bot_info(bot: EmulatedBot) -> dict[str, object]:
         "name": bot.name,
         "description": bot.description,
         "icon_url": "",
-        "create_time": _CREATED,
-        "update_time": _CREATED,
+        "create_time": CREATED,
+        "update_time": CREATED,
         "version": "1",
         "bot_mode": 0,
         "onboarding_info": {"prologue": bot.greeting, "suggested_questions": []},

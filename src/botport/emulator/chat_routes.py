@@ -125,6 +125,8 @@ class ChatRoutes:
 
     async def retrieve(self, request: Request) -> Response:
         chat = await self._chat(request)
+        if self.emulator.poll_limiter is not None:
+            self.emulator.poll_limiter.check(chat.id)  # at most about one retrieve a second
         return ok(chat.to_wire())
 
     async def messages(self, request: Request) -> Response:

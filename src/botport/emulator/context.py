@@ -11,6 +11,7 @@ from botport.emulator.bots import EmulatedBot
 from botport.emulator.envelope import BAD_REQUEST, EmulatorError
 from botport.emulator.faults import Faults
 from botport.emulator.plan import TurnPlan
+from botport.emulator.poll_limit import PollLimiter
 from botport.emulator.state import Store
 
 
@@ -21,6 +22,8 @@ class Emulator:
     bots: dict[str, EmulatedBot]
     # A careless upstream: every error message carries the caller's Authorization header back.
     echo_authorization: bool = False
+    # Coze's "poll a chat at most about once a second" on /v3/chat/retrieve; None: no limit.
+    poll_limiter: PollLimiter | None = None
 
     def echo(self, request: Request) -> str:
         """What this emulator adds to an error message for ``request`` ("" unless it echoes)."""

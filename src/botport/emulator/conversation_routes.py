@@ -177,6 +177,7 @@ class ConversationRoutes:
         message = await self._message(request)
         conversation = self.emulator.store.conversations[message.conversation_id]
         conversation.messages.remove(message)
+        self.emulator.store.feedback.pop(message.id, None)
         return ok(message.to_wire())
 
     async def _message(self, request: Request) -> MessageRecord:

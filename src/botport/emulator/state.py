@@ -129,6 +129,8 @@ class ConversationRecord:
     last_section_id: str = ""
     messages: list[MessageRecord] = field(default_factory=list)  # questions and answers, in order
     chat_ids: list[str] = field(default_factory=list)
+    name: str = ""  # set by ``PUT /v1/conversations/{id}``
+    updated_at: int = 0
 
     def __post_init__(self) -> None:
         self.last_section_id = (
@@ -139,10 +141,11 @@ class ConversationRecord:
         return {
             "id": self.id,
             "created_at": self.created_at,
-            "updated_at": self.created_at,
+            "updated_at": self.updated_at or self.created_at,
             "meta_data": self.meta_data,
             "last_section_id": self.last_section_id,
             "connector_id": "1024",
+            "name": self.name,
         }
 
     def section_messages(self) -> list[MessageRecord]:
@@ -162,11 +165,25 @@ class FileRecord:
         return {"id": self.id, "file_name": self.file_name, "bytes": self.size, "created_at": self.created_at}
 
 
+@dataclass(slots=True)
+class FeedbackRecord:
+    """A like or unlike on a message (Coze has no call to read it back; tests read the store)."""
+
+    account: str
+    conversation_id: str
+    message_id: str
+    feedback_type: str  # "like" | "unlike"
+    reason_types: list[str] = field(default_factory=list)
+    comment: str = ""
+    created_at: int = field(default_factory=now)
+
+
 class Store:
     def __init__(self) -> None:
         self.conversations: dict[str, ConversationRecord] = {}
         self.chats: dict[str, ChatRecord] = {}
         self.files: dict[str, FileRecord] = {}
+        self.feedback: dict[str, FeedbackRecord] = {}  # by message id
 
     def create_conversation(
         self, account: str, *, bot_id: str = "", meta_data: dict[str, str] | None = None
@@ -226,3 +243,12 @@ class Store:
             if c.account == account and (not bot_id or c.bot_id == bot_id)
         ]
         return sorted(found, key=lambda c: int(c.id), reverse=True)
+
+    def delete_conversation(self, conversation: ConversationRecord) -> None:
+        """Forget a finished conversation with its chats and feedback: afterwards it is "not found"."""
+        self.ensure_idle(conversation)
+        del self.conversations[conversation.id]
+        for chat_id in conversation.chat_ids:
+            self.chats.pop(chat_id, None)
+        for message in conversation.messages:
+            self.feedback.pop(message.id, None)
