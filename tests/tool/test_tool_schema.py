@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from botport.cli.schema import schema
 from botport.schema import ASK_PATH, Format, Target, coze_document, render, tool_document
+from botport.schema.targets import shorten
 from botport.settings import BotConfig
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
@@ -91,6 +92,68 @@ def test_configured_bots_are_listed_for_the_model() -> None:
     ]["schema"]["properties"]["bot"]
     assert bot["enum"] == ["sales", "hr"]
     assert "sales: Knows our prices" in bot["description"]
+
+
+def _texts(document: Any) -> list[str]:
+    """Every description and summary of a document (property names aside)."""
+    if isinstance(document, list):
+        return [text for item in document for text in _texts(item)]
+    if not isinstance(document, dict):
+        return []
+    found = []
+    for key, value in document.items():
+        if key in ("description", "summary") and isinstance(value, str):
+            found.append(value)
+        elif key == "properties":
+            found += [text for schema in value.values() for text in _texts(schema)]
+        else:
+            found += _texts(value)
+    return found
+
+
+LONG = (
+    "Answers every question about our products, prices, deliveries and returns, in English or Chinese, "
+    "and knows the whole catalogue by heart: "
+    + ", ".join(f"product-{n} (with its options)" for n in range(40))
+)
+
+
+@pytest.mark.parametrize("target", list(Target))
+def test_long_bot_descriptions_are_shortened_to_the_targets_limit(target: Target) -> None:
+    """GPTs refuse a description over 300 characters; the demo bots' listing alone was 372."""
+    assert target.text_limit == 300
+    bots = [
+        BotConfig(slug="sales", bot_id="1", description=LONG),
+        BotConfig(slug="hr", bot_id="2", description="Knows the holiday rules."),
+        BotConfig(slug="support", bot_id="3", description=LONG),
+    ]
+    document = tool_document(PUBLIC_URL, target, bots=bots)
+    validate(document)
+    texts = _texts(document) + _texts(coze_document(COZE_URL, target, bot_id="7123"))
+    assert all(len(text) <= target.text_limit for text in texts), max(texts, key=len)
+    bot = document["paths"][ASK_PATH]["post"]["requestBody"]["content"]["application/json"]["schema"][
+        "properties"
+    ]["bot"]
+    assert len(bot["description"]) > 250  # the room is used, not thrown away
+    listing = bot["description"].split("the first). ", 1)[1]
+    # Every bot is named; a short description stays whole, without its own full stop before "; ".
+    assert "sales: Answers every" in listing and "; support: Answers every" in listing
+    assert "hr: Knows the holiday rules; " in listing
+    # A long one is cut where a word ends, and says so with an ellipsis.
+    for part in listing.split("; "):
+        if part.endswith("…"):
+            kept = part.split(": ", 1)[1].removesuffix("…")
+            assert LONG.startswith(kept)
+            assert not LONG[len(kept)].isalnum(), f"cut inside a word: {kept[-20:]!r}"
+    assert listing.count("…") == 2
+
+
+def test_shorten_keeps_words_whole() -> None:
+    assert shorten("short enough", 300) == "short enough"
+    assert shorten("one two three four", 12) == "one two…"
+    assert shorten("unbreakableword and more", 12) == "unbreakable…"  # one word longer than the room
+    assert shorten("提问并一次得到完整回答。续问时传回上次的", 10) == "提问并一次得到完整…"
+    assert shorten("see (the list) here", 8) == "see…"
 
 
 @pytest.mark.parametrize("fmt", list(Format))

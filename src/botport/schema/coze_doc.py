@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botport.schema.targets import Target, both
+from botport.schema.targets import Target, both, within_limit
 
 EXAMPLE_BOT_ID = "7000000000000000001"
 SECURITY_SCHEME = "cozeToken"
@@ -287,7 +287,7 @@ def coze_document(
     base_url: str = "https://api.coze.cn", target: Target = Target.qingyan, *, bot_id: str | None = None
 ) -> dict[str, Any]:
     """Coze's chat API at ``base_url``. With ``bot_id``, the document allows only that bot."""
-    return {
+    document = {
         "openapi": target.openapi_version,
         "info": {
             "title": "Coze Chat API (v3)",
@@ -313,3 +313,4 @@ def coze_document(
             }
         },
     }
+    return dict(within_limit(document, target.text_limit))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from botport.schema.targets import Target, both
+from botport.schema.targets import Target, both, shorten, within_limit
 from botport.settings import BotConfig
 
 ASK_PATH = "/api/tool/ask"
@@ -78,7 +78,22 @@ def _error_schema() -> dict[str, Any]:
     }
 
 
-def _bot_property(bots: Sequence[BotConfig]) -> dict[str, Any]:
+def _listing(bots: Sequence[BotConfig], room: int) -> str:
+    """``slug: description; ...`` in at most ``room`` characters, naming every bot: when they do not
+    all fit, the longest descriptions are shortened first (the short ones are kept whole)."""
+    # Each description's own full stop would stand before the separator ("word.; next").
+    texts = [(b.description or b.name).rstrip(" .。") for b in bots]
+    budget = room - sum(len(b.slug) + len(": ") for b in bots) - len("; ") * (len(bots) - 1)
+    if budget < 12 * len(bots):
+        return "; ".join(b.slug for b in bots)  # too many bots to describe: the names alone
+    for rank, index in enumerate(sorted(range(len(texts)), key=lambda i: len(texts[i]))):
+        share = budget // (len(texts) - rank)
+        texts[index] = shorten(texts[index], share)
+        budget -= len(texts[index])
+    return "; ".join(f"{b.slug}: {text}" for b, text in zip(bots, texts, strict=True))
+
+
+def _bot_property(bots: Sequence[BotConfig], limit: int) -> dict[str, Any]:
     prop: dict[str, Any] = {
         "type": "string",
         "description": both(
@@ -87,13 +102,13 @@ def _bot_property(bots: Sequence[BotConfig]) -> dict[str, Any]:
         ),
     }
     if bots:
-        listing = "; ".join(f"{b.slug}: {b.description or b.name}" for b in bots)
-        prop["description"] += f". {listing}"
+        prop["description"] += ". "
+        prop["description"] += _listing(bots, limit - len(prop["description"]))
         prop["enum"] = [b.slug for b in bots]
     return prop
 
 
-def _request_schema(bots: Sequence[BotConfig]) -> dict[str, Any]:
+def _request_schema(bots: Sequence[BotConfig], limit: int) -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["question"],
@@ -110,7 +125,7 @@ def _request_schema(bots: Sequence[BotConfig]) -> dict[str, Any]:
                     "Leave out for a new conversation; to follow up, the conversation_id of the last answer",
                 ),
             },
-            "bot": _bot_property(bots),
+            "bot": _bot_property(bots, limit),
         },
     }
 
@@ -148,7 +163,8 @@ def tool_document(
     public_url: str, target: Target = Target.qingyan, *, bots: Sequence[BotConfig] = ()
 ) -> dict[str, Any]:
     """The document for ``target``, pointing at botport at ``public_url``. With ``bots``, the
-    ``bot`` field lists them (leave it out when the document is not for one known server)."""
+    ``bot`` field lists them (leave it out when the document is not for one known server). Every
+    description is held to what the target takes: a long bot description is shortened."""
     operation: dict[str, Any] = {
         "operationId": ASK_OPERATION_ID,
         "summary": _SUMMARY,
@@ -156,7 +172,7 @@ def tool_document(
         "security": [{SECURITY_SCHEME: []}],
         "requestBody": {
             "required": True,
-            "content": _json(_request_schema(bots), {"question": EXAMPLE_QUESTION}),
+            "content": _json(_request_schema(bots, target.text_limit), {"question": EXAMPLE_QUESTION}),
         },
         "responses": {
             "200": {
@@ -171,7 +187,7 @@ def tool_document(
     }
     if target is Target.gpts:
         operation["x-openai-isConsequential"] = False  # only asks a question: allow "Always allow"
-    return {
+    document = {
         "openapi": target.openapi_version,
         "info": {
             "title": "botport",
@@ -196,3 +212,4 @@ def tool_document(
             }
         },
     }
+    return dict(within_limit(document, target.text_limit))
