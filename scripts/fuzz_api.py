@@ -149,7 +149,7 @@ import uvicorn
 from pydantic import SecretStr
 from botport.app import create_app
 from botport.asgi_transport import StreamingASGITransport
-from botport.bots import demo_bots
+from botport.demo import demo_bots
 from botport.emulator.app import create_emulator_app
 from botport.emulator.bots import DEMO_BOTS
 from botport.emulator.faults import Faults

@@ -4,7 +4,6 @@ owns the HTTP client and the database."""
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -14,10 +13,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import SecretStr
 
 from botport import __version__
-from botport.api import access, openai, seed, tool, web
+from botport.api import access, feedback, openai, seed, tool, web
 from botport.api.cross_site import CrossSiteGuardMiddleware
 from botport.api.deps import Services
 from botport.api.docs import install_docs
@@ -26,12 +24,14 @@ from botport.api.forwarded import ForwardedHeadersMiddleware, TrustedProxies
 from botport.api.limits import BodySizeLimitMiddleware
 from botport.api.openai_schemas import CONVERSATION_HEADER
 from botport.api.request_limits import RequestLimitMiddleware
-from botport.api.sse import MESSAGE_ID_HEADER
+from botport.api.turn_edge import MESSAGE_ID_HEADER
 from botport.bots import BotRegistry
 from botport.caller_limits import CallerLimits
+from botport.chat.coze_sync import CozeSync
 from botport.chat.eventlog import EventLogs
 from botport.chat.keeper import new_runner_id
 from botport.chat.service import ChatService
+from botport.demo import emulated_coze, offered_bots
 from botport.identity import BrowserIdentityMiddleware, IdentitySigner, load_or_create_secret
 from botport.ratelimit import make_limiter
 from botport.redaction import Redactor, install_log_redaction
@@ -50,20 +50,7 @@ async def _coze_client(
 ) -> CozeClient:
     """The real Coze, or in demo mode the built-in emulator, in-process and streaming."""
     if settings.demo_mode:
-        from botport.asgi_transport import StreamingASGITransport
-        from botport.emulator.app import create_emulator_app
-
-        token = secrets.token_urlsafe(24)  # private to this process: only our client talks to it
-        emulator = create_emulator_app(tokens=[token])
-        # Its lifespan ends chats still running at shutdown.
-        await stack.enter_async_context(emulator.router.lifespan_context(emulator))
-        return CozeClient(
-            base_url="http://emulator.invalid",
-            token=SecretStr(token),
-            transport=transport or StreamingASGITransport(emulator),
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-        )
+        return await emulated_coze(settings, transport, stack)
     assert settings.coze_token is not None
     return CozeClient(
         base_url=settings.coze_base_url,
@@ -92,7 +79,7 @@ def _event_logs(settings: Settings, runner: str) -> EventLogs:
 
 def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """Build botport. ``upstream_transport`` replaces the network (tests pass a mock or the emulator)."""
-    bots = BotRegistry.from_settings(settings)
+    bots = BotRegistry(offered_bots(settings))
     secret = (
         settings.secret_key.get_secret_value().encode()
         if settings.secret_key
@@ -125,8 +112,9 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
             limits=limits,
         )
         await chat.open()
+        coze_sync = CozeSync(coze)
         app.state.services = Services(
-            settings=settings, db=db, bots=bots, chat=chat, signer=signer, limits=limits
+            settings=settings, db=db, bots=bots, chat=chat, signer=signer, limits=limits, coze_sync=coze_sync
         )
         if settings.demo_mode:
             log.warning("DEMO MODE: no Coze token is set; the built-in emulator answers with its demo bots")
@@ -136,6 +124,7 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
             yield
         finally:
             await chat.close()
+            await coze_sync.close()
             await limits.aclose()
             await coze.aclose()
             await stack.aclose()
@@ -153,6 +142,7 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
     install_docs(app)
     install_error_handlers(app)
     app.include_router(web.router)
+    app.include_router(feedback.router)
     app.include_router(access.router)
     app.include_router(seed.router)
     app.include_router(openai.router)
@@ -179,7 +169,7 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", CONVERSATION_HEADER],
             expose_headers=[CONVERSATION_HEADER, MESSAGE_ID_HEADER, "Retry-After"],
             max_age=600,

@@ -1,28 +1,43 @@
 """The checks behind ``botport doctor`` (:mod:`botport.cli.doctor` prints them): the setup, and what to fix.
 
-Checks, in order: the Coze base URL (reachable?) and token (accepted? a cheap authenticated call),
-each configured bot (published to the API channel? with ``--live`` also a short real turn, which
-costs tokens), the database (connects, migrations current), the data directory (writable) and the
-secret key. In demo mode the same upstream checks run against the in-process emulator.
+Checks, in order: the bots (configured? without a token, only the emulator's can be served), the
+Coze base URL (reachable?) and token (accepted? a cheap authenticated call), the bots the token sees
+in its workspaces (each configured bot among them?), each configured bot (published to the API
+channel? with ``--live`` also a short real turn, which costs tokens), the database (connects,
+migrations current), the data directory (writable) and the secret key. In demo mode the same upstream
+checks run against the in-process emulator.
+
+Coze is spoken to only through :class:`~botport.upstream.client.CozeClient`; its typed errors
+(:mod:`botport.errors`) are what the checks read. This module keeps the checks' logic and wording.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
-from pydantic import SecretStr
 
+from botport.errors import (
+    BotNotPublishedError,
+    CozeAPIError,
+    UpstreamError,
+    UpstreamHTTPError,
+    UpstreamProtocolError,
+    with_logid,
+)
 from botport.settings import COZE_CN, BotConfig, Settings
+
+if TYPE_CHECKING:  # imported when the checks run: `botport` starts without the upstream client
+    from botport.upstream.client import CozeClient
+    from botport.upstream.models import BotSummary, Workspace
 
 Status = Literal["ok", "warn", "fail", "info"]
 PAT_PAGES = {
@@ -31,8 +46,8 @@ PAT_PAGES = {
 }
 LIVE_QUESTION = "This is a connection test from botport doctor. Reply with one word: OK."
 LIVE_TIMEOUT = 90.0
+MAX_SHOWN = 20  # bots listed per workspace (the configured ones first)
 _DOCTOR_USER = "botport-doctor"
-EMULATOR_URL = "http://emulator.invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +58,6 @@ class Check:
     fix: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class _Envelope:
-    """What a Coze call answered: HTTP status, envelope code (None: not an envelope) and message."""
-
-    http_status: int
-    code: int | None
-    msg: str
-    data: Any
-    logid: str
-
-
 def pat_page(base_url: str) -> str:
     return PAT_PAGES["coze.cn"] if base_url == COZE_CN else PAT_PAGES["coze.com"]
 
@@ -62,147 +66,175 @@ def pat_page(base_url: str) -> str:
 
 
 @asynccontextmanager
-async def _upstream(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None
-) -> AsyncIterator[tuple[httpx.AsyncClient, str, SecretStr]]:
-    """An HTTP client for Coze (or, in demo mode, the in-process emulator), its base URL and token."""
-    timeout = httpx.Timeout(settings.connect_timeout, read=min(settings.read_timeout, LIVE_TIMEOUT))
-    if settings.demo_mode:
-        from botport.asgi_transport import StreamingASGITransport
-        from botport.emulator.app import create_emulator_app
+async def _coze(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> AsyncIterator[CozeClient]:
+    """A client of Coze or, in demo mode, of the in-process emulator (:mod:`botport.demo`)."""
+    from botport.demo import emulated_coze
+    from botport.upstream.client import CozeClient
 
-        token = secrets.token_urlsafe(24)
-        emulator = create_emulator_app(tokens=[token])
-        async with emulator.router.lifespan_context(emulator):
-            emulated = StreamingASGITransport(emulator)
-            async with httpx.AsyncClient(transport=emulated, timeout=timeout) as http:
-                yield http, EMULATOR_URL, SecretStr(token)
-            await emulated.aclose()
-        return
-    assert settings.coze_token is not None
-    async with httpx.AsyncClient(transport=transport, timeout=timeout) as http:
-        yield http, settings.coze_base_url, settings.coze_token
+    async with AsyncExitStack() as stack:
+        if settings.demo_mode:
+            coze = await emulated_coze(settings, transport, stack)
+        else:
+            assert settings.coze_token is not None
+            coze = CozeClient(
+                base_url=settings.coze_base_url,
+                token=settings.coze_token,
+                transport=transport,
+                connect_timeout=settings.connect_timeout,
+                read_timeout=min(settings.read_timeout, LIVE_TIMEOUT),
+            )
+        stack.push_async_callback(coze.aclose)
+        yield coze
 
 
-async def _get(http: httpx.AsyncClient, url: str, token: SecretStr, params: dict[str, str]) -> _Envelope:
-    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
-    response = await http.get(url, params=params, headers=headers)
-    logid = response.headers.get("x-tt-logid", "")
+def _where(settings: Settings) -> str:
+    return "the built-in emulator" if settings.demo_mode else settings.coze_base_url
+
+
+async def check_token(coze: CozeClient, settings: Settings, bots: list[BotConfig]) -> list[Check]:
+    """Base URL reachable, token accepted: one cheap authenticated call."""
+    where = _where(settings)
     try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("code"), int):
-        return _Envelope(
-            response.status_code, body["code"], str(body.get("msg") or ""), body.get("data"), logid
-        )
-    return _Envelope(response.status_code, None, "", None, logid)
-
-
-def _with_logid(text: str, envelope: _Envelope) -> str:
-    return f"{text} (log id {envelope.logid})" if envelope.logid else text
-
-
-async def check_token(
-    http: httpx.AsyncClient, base: str, token: SecretStr, bots: list[BotConfig]
-) -> list[Check]:
-    """Base URL reachable, token accepted: one cheap authenticated call (list conversations)."""
-    params = {"page_num": "1", "page_size": "1"}
-    if bots:
-        params["bot_id"] = bots[0].bot_id
-    try:
-        answer = await _get(http, f"{base}/v1/conversations", token, params)
-    except httpx.HTTPError as exc:
+        await coze.check_token(bots[0].bot_id if bots else None)
+    except CozeAPIError as exc:
+        reachable = Check("Coze base URL", "ok", f"{where} answers")
+        page = pat_page(settings.coze_base_url)
+        if exc.upstream_code == 4100 or exc.http_status == 401:
+            why = with_logid(f"rejected ({exc.upstream_code} {exc.message})", exc.logid)
+            fix = (
+                f"the token is invalid or expired: make a new personal access token at {page} "
+                "and set BOTPORT_COZE_TOKEN"
+            )
+            return [reachable, Check("Coze token", "fail", why, fix)]
+        if exc.upstream_code == 4101:
+            why = with_logid(f"lacks a permission (4101 {exc.message})", exc.logid)
+            fix = f"give the token the chat and conversation permissions at {page}"
+            return [reachable, Check("Coze token", "fail", why, fix)]
+        why = with_logid(f"the check call answered {exc.upstream_code}: {exc.message}", exc.logid)
+        return [reachable, Check("Coze token", "warn", why)]
+    except (UpstreamHTTPError, UpstreamProtocolError) as exc:
+        status = f" HTTP {exc.http_status}" if exc.http_status else ""
         return [
             Check(
                 "Coze base URL",
                 "fail",
-                f"cannot reach {base}: {type(exc).__name__} {exc}".strip(),
+                f"{where} answered{status} without a Coze envelope",
+                "BOTPORT_COZE_BASE_URL must be the API address (https://api.coze.com, not www.coze.com)",
+            )
+        ]
+    except UpstreamError as exc:
+        return [
+            Check(
+                "Coze base URL",
+                "fail",
+                f"cannot reach {where}: {exc.message}",
                 "check BOTPORT_COZE_BASE_URL (https://api.coze.com, https://api.coze.cn or your Coze "
                 "Studio URL) and the network or proxy between this host and it",
             )
         ]
-    if answer.code is None:
-        return [
-            Check(
-                "Coze base URL",
-                "fail",
-                f"{base} answered HTTP {answer.http_status} without a Coze envelope",
-                "BOTPORT_COZE_BASE_URL must be the API address (https://api.coze.com, not www.coze.com)",
+    return [Check("Coze base URL", "ok", f"{where} answers"), Check("Coze token", "ok", "accepted")]
+
+
+async def check_visible_bots(coze: CozeClient, settings: Settings, bots: list[BotConfig]) -> list[Check]:
+    """The bots the token sees, per workspace (the configured ones marked), and a warning for each
+    configured bot not among them. A token without the permission to list them is told which to add:
+    botport itself does not need it."""
+    from botport.upstream.catalog import MAX_LISTED
+
+    name = "bots visible"
+    missing = "listWorkspace"
+    try:
+        workspaces = await coze.list_workspaces()
+        missing = "listBot"
+        listed = [(space, await coze.list_bots(space.id)) for space in workspaces]
+    except CozeAPIError as exc:
+        if exc.upstream_code == 4101:
+            page = pat_page(settings.coze_base_url)
+            why = with_logid(f"not listed: the token lacks the {missing} permission (4101)", exc.logid)
+            return [Check(name, "info", f"{why}; to see them here, add listWorkspace and listBot at {page}")]
+        why = with_logid(f"not listed: Coze answered {exc.upstream_code}: {exc.message}", exc.logid)
+        return [Check(name, "info", why)]
+    except UpstreamError as exc:
+        return [Check(name, "info", with_logid(f"not listed: {exc.message}", exc.logid))]
+    here = {bot.bot_id: bot.slug for bot in bots}
+    lines = [_bot_lines(space, found, here) for space, found in listed] or ["the token sees no workspace"]
+    checks = [Check(name, "info", "\n".join(lines))]
+    complete = len(workspaces) < MAX_LISTED and all(len(found) < MAX_LISTED for _, found in listed)
+    seen = {summary.id for _, found in listed for summary in found}
+    for bot in bots:
+        if complete and bot.bot_id not in seen:
+            checks.append(
+                Check(
+                    name,
+                    "warn",
+                    f"bot {bot.slug} ({bot.bot_id}) is not among them",
+                    f"check bot {bot.slug}'s id (the number after /bot/ in its URL on Coze), and that the "
+                    "token's account is a member of the bot's workspace",
+                )
             )
-        ]
-    where = "the built-in emulator" if base == EMULATOR_URL else base
-    reachable = Check("Coze base URL", "ok", f"{where} answers")
-    if answer.code == 4100 or answer.http_status == 401:
-        why = _with_logid(f"rejected (4100 {answer.msg})".replace(" )", ")"), answer)
-        fix = (
-            f"the token is invalid or expired: make a new personal access token at {pat_page(base)} "
-            "and set BOTPORT_COZE_TOKEN"
-        )
-        return [reachable, Check("Coze token", "fail", why, fix)]
-    if answer.code == 4101:
-        why = _with_logid(f"lacks a permission (4101 {answer.msg})", answer)
-        fix = f"give the token the chat and conversation permissions at {pat_page(base)}"
-        return [reachable, Check("Coze token", "fail", why, fix)]
-    if answer.code != 0:
-        why = _with_logid(f"the check call answered {answer.code}: {answer.msg}", answer)
-        return [reachable, Check("Coze token", "warn", why)]
-    return [reachable, Check("Coze token", "ok", "accepted")]
+    return checks
 
 
-async def check_bot(http: httpx.AsyncClient, base: str, token: SecretStr, bot: BotConfig) -> Check:
+def _bot_lines(space: Workspace, found: list[BotSummary], here: dict[str, str]) -> str:
+    """A workspace and its bots, the ones served here first."""
+    count = f"{len(found)} bot{'' if len(found) == 1 else 's'}" if found else "no bots"
+    lines = [f"{space.name or 'workspace'} ({space.id}): {count}"]
+    ordered = sorted(found, key=lambda summary: summary.id not in here)  # stable: Coze's order within
+    for summary in ordered[:MAX_SHOWN]:
+        state = "published" if summary.is_published else "not published"
+        served = f', served as "{here[summary.id]}"' if summary.id in here else ""
+        lines.append(f"  {summary.name or '(no name)'} ({summary.id}): {state}{served}")
+    if len(found) > MAX_SHOWN:
+        lines.append(f"  … and {len(found) - MAX_SHOWN} more")
+    return "\n".join(lines)
+
+
+async def check_bot(coze: CozeClient, bot: BotConfig) -> Check:
+    """Published to the API channel (the channel botport talks to)?"""
     name = f"bot {bot.slug}"
     try:
-        answer = await _get(http, f"{base}/v1/bot/get_online_info", token, {"bot_id": bot.bot_id})
-    except httpx.HTTPError as exc:
-        return Check(name, "fail", f"cannot ask Coze about it: {type(exc).__name__}")
-    if answer.code == 0:
-        title = answer.data.get("name", "") if isinstance(answer.data, dict) else ""
-        return Check(name, "ok", f"published to the API channel ({title or bot.bot_id})")
-    if answer.code is None:
-        return Check(name, "warn", f"cannot tell whether it is published (HTTP {answer.http_status})")
-    if answer.code == 4015:
+        info = await coze.bot_info(bot.bot_id)
+    except BotNotPublishedError as exc:
         return Check(
             name,
             "fail",
-            _with_logid(f"bot {bot.bot_id} is not published to the API channel", answer),
+            with_logid(f"bot {bot.bot_id} is not published to the API channel", exc.logid),
             "in Coze open the bot, Publish, tick 'API' (Agent as API) and publish again",
         )
-    return Check(
-        name,
-        "fail",
-        _with_logid(f"Coze answered {answer.code}: {answer.msg}", answer),
-        "check the bot id (the number in the bot's URL on Coze) and that the token's account owns it",
-    )
+    except CozeAPIError as exc:
+        return Check(
+            name,
+            "fail",
+            with_logid(f"Coze answered {exc.upstream_code}: {exc.message}", exc.logid),
+            "check the bot id (the number in the bot's URL on Coze) and that the token's account owns it",
+        )
+    except (UpstreamHTTPError, UpstreamProtocolError) as exc:
+        return Check(
+            name, "warn", with_logid(f"cannot tell whether it is published: {exc.message}", exc.logid)
+        )
+    except UpstreamError as exc:
+        return Check(name, "fail", f"cannot ask Coze about it: {exc.message}")
+    return Check(name, "ok", f"published to the API channel ({info.name or bot.bot_id})")
 
 
-async def check_live_turn(http: httpx.AsyncClient, base: str, token: SecretStr, bot: BotConfig) -> Check:
+async def check_live_turn(coze: CozeClient, bot: BotConfig) -> Check:
     """A short real turn: the bot answers (costs tokens, so only with --live)."""
-    from botport.errors import UpstreamError
-    from botport.upstream.client import CozeClient
-    from botport.upstream.events import ChatEventType
-    from botport.upstream.models import EnterMessage
+    from botport.upstream.probe import ask
 
     name = f"bot {bot.slug} answers"
-    coze = CozeClient(base_url=base, token=token, http=http)
     started = time.monotonic()
-    text = ""
-    tool_call = False
     try:
         async with asyncio.timeout(LIVE_TIMEOUT):
-            question = [EnterMessage.user_text(LIVE_QUESTION)]
-            async with coze.stream_chat(bot_id=bot.bot_id, user_id=_DOCTOR_USER, messages=question) as stream:
-                async for event in stream:
-                    message = event.message
-                    if event.type is ChatEventType.MESSAGE_DELTA and message and message.type == "answer":
-                        text += message.content
-                    tool_call = tool_call or event.type is ChatEventType.CHAT_REQUIRES_ACTION
-    except UpstreamError as exc:  # its text carries the code and the log id
-        return Check(name, "fail", f"{type(exc).__name__}: {exc}")
+            reply = await ask(coze, bot_id=bot.bot_id, user_id=_DOCTOR_USER, question=LIVE_QUESTION)
+    except UpstreamError as exc:
+        code = f" ({exc.upstream_code})" if exc.upstream_code is not None else ""
+        return Check(name, "fail", with_logid(f"{type(exc).__name__}{code}: {exc.message}", exc.logid))
     except TimeoutError:
         return Check(name, "fail", f"no complete answer within {LIVE_TIMEOUT:g} s")
     seconds = time.monotonic() - started
-    excerpt = " ".join(text.split())[:40] or ("(asked for a tool call)" if tool_call else "(no text)")
+    excerpt = " ".join(reply.text.split())[:40] or (
+        "(asked for a tool call)" if reply.tool_call else "(no text)"
+    )
     return Check(name, "ok", f"answered in {seconds:.1f} s: {excerpt}")
 
 
@@ -303,7 +335,7 @@ async def run_checks(
     settings: Settings, *, live: bool = False, transport: httpx.AsyncBaseTransport | None = None
 ) -> list[Check]:
     """Every check, in report order. ``transport`` replaces the network to Coze (tests)."""
-    from botport.bots import demo_bots
+    from botport.demo import TokenNeeded, offered_bots
 
     checks: list[Check] = []
     if settings.demo_mode:
@@ -312,22 +344,29 @@ async def run_checks(
                 "mode",
                 "info",
                 "demo mode: no Coze token is set, the built-in emulator answers (checked below)",
-                "",
             )
         )
-    bots = demo_bots() if settings.demo_mode and not settings.bots else settings.all_bots()
-    if not bots:
-        checks.append(
-            Check("bots", "fail", "no bot configured", "set BOTPORT_BOT_ID, or [[bots]] in the config file")
-        )
-    async with _upstream(settings, transport) as (http, base, token):
-        upstream = await check_token(http, base, token, bots)
+    try:
+        bots = offered_bots(settings)  # the bots `botport serve` would serve; it refuses what this refuses
+    except TokenNeeded as exc:
+        bots = []
+        checks.append(Check("bots", "fail", exc.problem, exc.fix))
+    else:
+        if not bots:
+            checks.append(
+                Check(
+                    "bots", "fail", "no bot configured", "set BOTPORT_BOT_ID, or [[bots]] in the config file"
+                )
+            )
+    async with _coze(settings, transport) as coze:
+        upstream = await check_token(coze, settings, bots)
         checks.extend(upstream)
         if all(c.status != "fail" for c in upstream):
+            checks.extend(await check_visible_bots(coze, settings, bots))
             for bot in bots:
-                checks.append(await check_bot(http, base, token, bot))
+                checks.append(await check_bot(coze, bot))
                 if live:
-                    checks.append(await check_live_turn(http, base, token, bot))
+                    checks.append(await check_live_turn(coze, bot))
             if not live and bots:
                 checks.append(
                     Check("bots answer", "info", "not tried: --live runs a short real turn per bot")

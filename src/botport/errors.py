@@ -21,6 +21,7 @@
         ├── AuthenticationError       401
         ├── NotFoundError             404 (also: someone else's conversation)
         ├── TurnInProgressError       409: one running turn per conversation (with retry_after)
+        ├── ConflictError             409: not in a state for this (rating an answer not completed)
         ├── IdempotencyKeyReusedError 422: an Idempotency-Key sent again with another request
         ├── PayloadTooLargeError      413
         └── TooManyRequestsError      429: a rate limit or quota of the caller's (with retry_after)
@@ -187,6 +188,12 @@ def coze_error(
     return cls(message, upstream_code=upstream_code, logid=logid, http_status=http_status)
 
 
+def with_logid(message: str, logid: object) -> str:
+    """``message (logid …)``: Coze's log id at the end of a message, where no field holds it (the
+    OpenAI and tutorial error shapes, ``botport doctor``), so that a person can still report it."""
+    return f"{message} (logid {logid})" if logid else message
+
+
 # --- gateway ----------------------------------------------------------------------------------
 
 
@@ -213,6 +220,14 @@ class TurnInProgressError(GatewayError):
     status = 409
     code = "turn_in_progress"
     retry_after = 2
+
+
+class ConflictError(GatewayError):
+    """The thing exists but is not in a state for this request (an answer still being written, or
+    one that failed, cannot be rated)."""
+
+    status = 409
+    code = "conflict"
 
 
 class IdempotencyKeyReusedError(GatewayError):

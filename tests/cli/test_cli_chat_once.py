@@ -33,7 +33,7 @@ def test_failed_turn_exits_non_zero_with_the_log_id(tmp_path: Path) -> None:
     result = botport("chat", "-m", "/fail please", env=clean_env(tmp_path))
     assert result.returncode == 1
     assert "failed on purpose" in result.stderr
-    assert "log id" in result.stderr
+    assert "(logid " in result.stderr
 
 
 def test_unknown_bot_fails(tmp_path: Path) -> None:

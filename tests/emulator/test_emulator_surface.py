@@ -1,5 +1,5 @@
-"""Contract tests: more of Coze's surface (bot lists, conversation rename/delete, message feedback,
-audio) through Coze's official SDK (sync client) against the emulator on a real uvicorn server."""
+"""Contract tests: more of Coze's surface (bot lists, workspaces, conversation rename/delete, message
+feedback, audio) through Coze's official SDK (sync client) against the emulator on a real uvicorn server."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import wave
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from cozepy import (
     AudioFormat,
@@ -22,12 +23,15 @@ from cozepy import (
     PublishStatus,
     SyncHTTPClient,
     TokenAuth,
+    WorkspaceRoleType,
+    WorkspaceType,
 )
-from emulator_helpers import OTHER_TOKEN, TOKEN, fast_bots
+from emulator_helpers import AUTH, OTHER_TOKEN, TOKEN, fast_bots
 
 from botport.emulator.audio import VOICES
 from botport.emulator.audio_routes import FIXED_TRANSCRIPTION
 from botport.emulator.bots import DEMO_BOT_ID
+from botport.emulator.workspace_routes import WORKSPACE_ID
 
 pytestmark = pytest.mark.live
 
@@ -107,6 +111,32 @@ def test_bot_retrieve_v2_and_unknown_bot(coze: Coze) -> None:
     with pytest.raises(CozeAPIError) as info:
         coze.bots.retrieve(bot_id="123", use_api_version=2)
     assert _code(info) == 4015
+
+
+def test_workspaces_list_has_the_one_personal_space(coze: Coze, other: Coze) -> None:
+    listed = coze.workspaces.list()
+    assert listed.total == 1 and not listed.has_more
+    (space,) = list(listed)
+    assert space.id == WORKSPACE_ID and space.name == "Personal"
+    assert space.role_type == WorkspaceRoleType.OWNER and space.workspace_type == WorkspaceType.PERSONAL
+    assert space.enterprise_id == "" and space.icon_url == ""
+    assert [w.id for w in other.workspaces.list(page_size=50)] == [WORKSPACE_ID]  # every token's user owns it
+    assert list(coze.workspaces.list(page_num=2)) == []
+    bots = coze.bots.list(space_id=space.id, use_api_version=2, publish_status=PublishStatus.ALL)
+    assert [b.id for b in bots] == [bot.id for bot in fast_bots()]
+
+
+def test_workspaces_list_checks_the_token_and_page_size(emulator_server) -> None:  # type: ignore[no-untyped-def]
+    stranger = _client(emulator_server.base_url, "not-a-token")
+    try:
+        with pytest.raises(CozeAPIError) as info:
+            stranger.workspaces.list()
+        assert _code(info) == 4100
+    finally:
+        stranger._requester.sync_client.close()
+    with httpx.Client(base_url=emulator_server.base_url) as http:
+        too_many = http.get("/v1/workspaces", params={"page_size": 51}, headers=AUTH).json()
+    assert too_many["code"] == 4000 and "page_size" in too_many["msg"]
 
 
 # --- conversations: rename and delete ------------------------------------------------------------

@@ -17,6 +17,7 @@ from emulator_helpers import OTHER_TOKEN, TOKEN, fast_bots
 
 from botport.emulator.audio import VOICES
 from botport.emulator.bots import DEMO_BOT_ID
+from botport.emulator.workspace_routes import WORKSPACE_ID
 from coze_js_helpers import CozeJsError, needs_coze_js, run_coze_js
 
 pytestmark = [needs_coze_js, pytest.mark.live]
@@ -70,6 +71,18 @@ def test_bots_list_v1_and_v2_page(emulator_server) -> None:  # type: ignore[no-u
     assert [[b["id"] for b in page["items"]] for page in result["v2"]] == [expected[:3], expected[3:]]
     assert all(b["is_published"] for page in result["v2"] for b in page["items"])
     assert result["name"] == "Demo"
+
+
+def test_workspaces_list(emulator_server) -> None:  # type: ignore[no-untyped-def]
+    result = run_coze_js(
+        "return await coze.workspaces.list({ page_num: 1, page_size: 50 });",
+        base_url=emulator_server.base_url,
+        token=TOKEN,
+    )
+    assert result["total_count"] == 1
+    (space,) = result["workspaces"]
+    assert space["id"] == WORKSPACE_ID and space["name"] == "Personal"
+    assert space["role_type"] == "owner" and space["workspace_type"] == "personal"
 
 
 def test_rename_and_delete_a_conversation(emulator_server) -> None:  # type: ignore[no-untyped-def]

@@ -120,7 +120,7 @@ async def test_another_identity_gets_404(tmp_path: Path, other_kind: str) -> Non
         headers = {}
         if other_kind == "api_key":
             async with gw.app.state.services.db.connect() as conn:
-                key, _ = await create_api_key(conn, "other")
+                key, _ = await create_api_key(conn, name="other")
             headers = {"Authorization": f"Bearer {key}"}
         async with gw.other_client(headers=headers) as other:
             await _assert_all_404(other, cid)
@@ -130,7 +130,7 @@ async def test_another_identity_gets_404(tmp_path: Path, other_kind: str) -> Non
 async def test_a_key_owner_is_isolated_from_browsers(tmp_path: Path) -> None:
     async with gateway(token_settings(tmp_path), recording()) as gw:
         async with gw.app.state.services.db.connect() as conn:
-            key, _ = await create_api_key(conn, "program")
+            key, _ = await create_api_key(conn, name="program")
         async with gw.other_client(headers={"Authorization": f"Bearer {key}"}) as program:
             created = await program.post("/api/conversations", json={})
             assert created.status_code == 201

@@ -14,7 +14,7 @@ from botport.store.keys import create_api_key
 
 async def _api_key(gw: Gateway) -> str:
     async with gw.app.state.services.db.connect() as conn:
-        plaintext, _ = await create_api_key(conn, "idempotency tests")
+        plaintext, _ = await create_api_key(conn, name="idempotency tests")
     return plaintext
 
 

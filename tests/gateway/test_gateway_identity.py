@@ -76,7 +76,7 @@ async def test_api_keys_authenticate_and_bad_ones_get_401(tmp_path: Path) -> Non
     async with gateway(token_settings(tmp_path), recording()) as gw:
         db = gw.app.state.services.db
         async with db.connect() as conn:
-            key, record = await create_api_key(conn, "ci")
+            key, record = await create_api_key(conn, name="ci")
         auth = {"Authorization": f"Bearer {key}"}
         created = await gw.client.post("/api/conversations", json={}, headers=auth)
         assert created.status_code == 201
@@ -138,7 +138,7 @@ async def test_coze_user_id_is_derived_per_identity(tmp_path: Path) -> None:
     transport = recording()
     async with gateway(token_settings(tmp_path), transport) as gw:
         async with gw.app.state.services.db.connect() as conn:
-            key, _ = await create_api_key(conn, "prog")
+            key, _ = await create_api_key(conn, name="prog")
 
         async def one_turn(client: httpx.AsyncClient, headers: dict[str, str] | None = None) -> str:
             created = await client.post("/api/conversations", json={}, headers=headers)

@@ -110,6 +110,7 @@ async def test_after_the_log_is_gone_the_stored_answer_is_replayed(tmp_path: Pat
             "turn.completed",
         ]
         assert replay[1].data["content"] == stored["content"] and replay[1].data["html"]
+        assert replay[1].data["status"] == stored["status"] == "completed"
         assert replay[2].data["suggestions"] == stored["follow_ups"]
         assert [f.id for f in replay] == [1, last, last, last]
 
@@ -119,6 +120,22 @@ async def test_after_the_log_is_gone_the_stored_answer_is_replayed(tmp_path: Pat
         assert [f.event for f in middle] == ["message.completed", "follow_ups", "turn.completed"]
         done = await gw.client.get(f"/api/messages/{message_id}/events", params={"after": last})
         assert done.status_code == 200 and parse_frames(done.content) == []
+
+
+async def test_a_stored_failed_answer_is_replayed_with_its_status(tmp_path: Path) -> None:
+    async with gateway(token_settings(tmp_path, turn_log_retention=0), recording()) as gw:
+        cid = await gw.conversation("failing")
+        frames = await gw.send(cid, "hello")
+        message_id = frames[0].data["message_id"]
+        await asyncio.sleep(0.05)  # the log's retention (none) passes
+        stored = (await gw.messages(cid))[-1]
+        assert stored["status"] == "failed" and stored["content"]
+
+        replay = parse_frames((await gw.client.get(f"/api/messages/{message_id}/events")).content)
+        assert [f.event for f in replay] == ["turn.started", "message.completed", "error"]
+        assert replay[1].data["content"] == stored["content"]
+        assert replay[1].data["status"] == "failed"  # as stored, not "streaming"
+        assert replay[2].data["turn_status"] == "failed"
 
 
 async def test_someone_elses_answer_is_404(tmp_path: Path) -> None:

@@ -102,7 +102,7 @@ async def test_shutdown_stores_a_running_answer_as_interrupted(tmp_path: Path) -
     async with started(app):
         services = app.state.services
         async with services.db.connect() as conn:
-            conversation = await repo.create_conversation(conn, identity.owner, "slow")
+            conversation = await repo.create_conversation(conn, owner=identity.owner, bot="slow")
         handle = await services.chat.start_turn(
             TurnRequest(identity=identity, conversation_id=conversation.id, content="/slow a long story")
         )
@@ -115,7 +115,7 @@ async def test_shutdown_stores_a_running_answer_as_interrupted(tmp_path: Path) -
     db = Database(settings.resolved_database_url)
     try:
         async with db.read() as conn:
-            stored = await repo.get_message(conn, handle.message_id)
+            stored = await repo.get_message(conn, message_id=handle.message_id)
     finally:
         await db.close()
     assert stored is not None
@@ -132,7 +132,7 @@ async def test_an_instance_never_sweeps_its_own_running_turn(tmp_path: Path) -> 
         chat = gw.app.state.services.chat
         someone = Identity("web", "sweep-test")
         async with chat.db.connect() as conn:
-            conversation = await repo.create_conversation(conn, someone.owner, "slow")
+            conversation = await repo.create_conversation(conn, owner=someone.owner, bot="slow")
         request = TurnRequest(
             identity=someone, conversation_id=conversation.id, content="/slow take your time"
         )
@@ -140,7 +140,7 @@ async def test_an_instance_never_sweeps_its_own_running_turn(tmp_path: Path) -> 
 
         async def stored_chat_id() -> str | None:
             async with chat.db.read() as conn:
-                message = await repo.get_message(conn, handle.answer.id)
+                message = await repo.get_message(conn, message_id=handle.answer.id)
             return message.upstream_chat_id if message else None
 
         assert await eventually(stored_chat_id, timeout=5)  # the keeper wrote what it learnt

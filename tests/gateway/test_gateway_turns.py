@@ -40,6 +40,7 @@ async def test_stream_sequence_and_stored_history(tmp_path: Path, database_url: 
         completed = only(frames, "message.completed").data
         assert completed["id"] == started["message_id"]
         assert completed["content"] == text
+        assert completed["status"] == "completed"  # the message's own status, not "streaming"
         assert "<strong>Turn 1.</strong>" in completed["html"]
         assert "<script" not in completed["html"]  # sanitized
         suggestions = only(frames, "follow_ups").data["suggestions"]

@@ -32,7 +32,7 @@ async def test_a_full_pool_is_503_with_retry_after_and_stores_nothing(
         running = []
         for _ in range(2):  # two long answers hold both connections
             async with chat.db.connect() as conn:
-                conversation = await repo.create_conversation(conn, someone.owner, "slow")
+                conversation = await repo.create_conversation(conn, owner=someone.owner, bot="slow")
             running.append(
                 await chat.start_turn(
                     TurnRequest(identity=someone, conversation_id=conversation.id, content="/slow hold on")
@@ -47,7 +47,7 @@ async def test_a_full_pool_is_503_with_retry_after_and_stores_nothing(
         # A turn that would start a conversation (OpenAI with a history, the tool without an id):
         # refused just the same, and no conversation is left behind.
         async with chat.db.connect() as conn:
-            key, _ = await create_api_key(conn, "pool test")
+            key, _ = await create_api_key(conn, name="pool test")
         before = await gw.client.get("/api/conversations")
         async with gw.other_client(headers={"Authorization": f"Bearer {key}"}) as program:
             history = [

@@ -88,7 +88,7 @@ def _make_key(database_url: str) -> str:
         await db.start()
         try:
             async with db.connect() as conn:
-                plaintext, _ = await create_api_key(conn, "openai tests")
+                plaintext, _ = await create_api_key(conn, name="openai tests")
         finally:
             await db.close()
         return plaintext

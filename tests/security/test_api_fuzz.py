@@ -29,7 +29,7 @@ from pydantic import SecretStr
 
 from botport.app import create_app
 from botport.asgi_transport import StreamingASGITransport
-from botport.bots import demo_bots
+from botport.demo import demo_bots
 from botport.emulator.app import create_emulator_app
 from botport.emulator.bots import DEMO_BOTS
 from botport.emulator.faults import Faults
@@ -83,7 +83,7 @@ async def _api_key(settings: Settings) -> str:
     await db.start()
     try:
         async with db.connect() as conn:
-            key, _ = await create_api_key(conn, "fuzz")
+            key, _ = await create_api_key(conn, name="fuzz")
     finally:
         await db.close()
     return key

@@ -40,7 +40,7 @@ async def _botport(tmp_path: Path, **settings: Any) -> AsyncIterator[tuple[httpx
     app = create_app(Settings(data_dir=tmp_path, secret_key=secret, **settings))
     async with app.router.lifespan_context(app):
         async with app.state.services.db.connect() as conn:
-            key, _ = await create_api_key(conn, "cross-site")
+            key, _ = await create_api_key(conn, name="cross-site")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=BASE, timeout=30) as client:
             yield client, key
 

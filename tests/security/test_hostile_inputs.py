@@ -28,7 +28,7 @@ async def botport(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, dict
     app = create_app(Settings(data_dir=tmp_path, secret_key=SecretStr("a-test-secret-key-for-cookies")))
     async with app.router.lifespan_context(app):
         async with app.state.services.db.connect() as conn:
-            key, _ = await create_api_key(conn, "hostile inputs")
+            key, _ = await create_api_key(conn, name="hostile inputs")
         transport = httpx.ASGITransport(app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url=BASE, timeout=30) as client:
             yield client, {"Authorization": f"Bearer {key}"}

@@ -52,7 +52,7 @@ async def botport(
     app = create_app(Settings(data_dir=tmp_path, secret_key=secret, database_url=database_url, **no_limits))
     async with app.router.lifespan_context(app):
         async with app.state.services.db.connect() as conn:
-            key, _ = await create_api_key(conn, "hostile table")
+            key, _ = await create_api_key(conn, name="hostile table")
         transport = httpx.ASGITransport(app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url=BASE, timeout=30) as client:
             yield app, client, {"Authorization": f"Bearer {key}"}

@@ -140,7 +140,7 @@ async def test_answers_at_once_per_browser(tmp_path: Path, live_server: Callable
 
 async def _key(app: Any, quota: KeyQuota) -> tuple[str, str]:
     async with app.state.services.db.connect() as conn:
-        plaintext, record = await keys.create_api_key(conn, "limited", quota)
+        plaintext, record = await keys.create_api_key(conn, name="limited", quota=quota)
     return plaintext, record.id
 
 

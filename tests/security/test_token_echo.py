@@ -57,7 +57,7 @@ async def _botport(data_dir: Path, coze: Any) -> AsyncIterator[tuple[httpx.Async
     app = create_app(_settings(data_dir), upstream_transport=StreamingASGITransport(coze))
     async with app.router.lifespan_context(app):
         async with app.state.services.db.connect() as conn:
-            key, _ = await create_api_key(conn, "echo test")
+            key, _ = await create_api_key(conn, name="echo test")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=BASE, timeout=30) as client:
             yield client, key
 

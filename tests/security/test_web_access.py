@@ -27,7 +27,7 @@ async def _botport(tmp_path: Path, **settings: Any) -> AsyncIterator[tuple[httpx
     app = create_app(Settings(data_dir=tmp_path, secret_key=SecretStr("a-test-secret-key"), **settings))
     async with app.router.lifespan_context(app):
         async with app.state.services.db.connect() as conn:
-            key, _ = await create_api_key(conn, "program")
+            key, _ = await create_api_key(conn, name="program")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=BASE, timeout=30) as client:
             yield client, key
 

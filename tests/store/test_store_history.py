@@ -6,8 +6,9 @@ import hashlib
 from datetime import datetime
 
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from botport.store import Database
+from botport.store import ConversationRecord, Database, history
 from botport.store import repository as repo
 from botport.store.tables import conversations
 from botport.store.types import new_id, utcnow
@@ -20,17 +21,23 @@ def test_history_hash_is_a_sha256_chain_of_canonical_json() -> None:
     turns = [("user", "你好"), ("assistant", 'hi "there"')]
     first = hashlib.sha256('\n["user","你好"]'.encode()).hexdigest()
     second = hashlib.sha256(f'{first}\n["assistant","hi \\"there\\""]'.encode()).hexdigest()
-    assert repo.history_hash(turns) == second
-    assert repo.history_hash(turns[:1]) == first
+    assert history.history_hash(turns) == second
+    assert history.history_hash(turns[:1]) == first
     # The boundary between turns is part of the hash.
-    assert repo.history_hash([("user", "ab")]) != repo.history_hash([("user", "a"), ("user", "b")])
+    assert history.history_hash([("user", "ab")]) != history.history_hash([("user", "a"), ("user", "b")])
+
+
+async def _match(
+    conn: AsyncConnection, turns: list[tuple[str, str]], *, owner: str = ALICE
+) -> ConversationRecord | None:
+    return await history.find_conversation_by_history(conn, owner=owner, bot="demo", turns=turns)
 
 
 async def _conversation_with(database: Database, owner: str, bot: str, turns: list[tuple[str, str]]) -> str:
     async with database.connect() as conn:
-        conv = await repo.create_conversation(conn, owner, bot)
+        conv = await repo.create_conversation(conn, owner=owner, bot=bot)
         for role, content in turns:
-            await repo.add_message(conn, conv.id, role, content)  # type: ignore[arg-type]
+            await repo.add_message(conn, conversation_id=conv.id, role=role, content=content)  # type: ignore[arg-type]
         return conv.id
 
 
@@ -42,14 +49,14 @@ async def test_finds_the_conversation_with_exactly_these_turns(database: Databas
     await _conversation_with(database, ALICE, "other-bot", turns)
     await _conversation_with(database, BOB, "demo", turns)
     async with database.connect() as conn:
-        found = await repo.find_conversation_by_history(conn, ALICE, "demo", turns)
+        found = await _match(conn, turns)
         assert found is not None
         assert found.id == wanted
-        assert await repo.find_conversation_by_history(conn, ALICE, "demo", [("user", "你好")]) is not None
-        assert await repo.find_conversation_by_history(conn, ALICE, "demo", [("user", "你好 ")]) is None
-        assert await repo.find_conversation_by_history(conn, ALICE, "demo", [*turns, ("user", "x")]) is None
-        assert await repo.find_conversation_by_history(conn, "key:carol", "demo", turns) is None
-        assert await repo.find_conversation_by_history(conn, ALICE, "demo", []) is None
+        assert await _match(conn, [("user", "你好")]) is not None
+        assert await _match(conn, [("user", "你好 ")]) is None
+        assert await _match(conn, [*turns, ("user", "x")]) is None
+        assert await _match(conn, turns, owner="key:carol") is None
+        assert await _match(conn, []) is None
 
 
 async def test_the_newest_of_identical_histories_wins(database: Database) -> None:
@@ -57,47 +64,49 @@ async def test_the_newest_of_identical_histories_wins(database: Database) -> Non
     await _conversation_with(database, ALICE, "demo", turns)
     newer = await _conversation_with(database, ALICE, "demo", turns)
     async with database.connect() as conn:
-        found = await repo.find_conversation_by_history(conn, ALICE, "demo", turns)
+        found = await _match(conn, turns)
     assert found is not None
     assert found.id == newer
 
 
 async def test_only_completed_messages_count_and_the_hash_follows_the_turn(database: Database) -> None:
     async with database.connect() as conn:
-        conv = await repo.create_conversation(conn, ALICE, "demo")
-        await repo.add_message(conn, conv.id, "user", "question")
-        answer = await repo.add_message(conn, conv.id, "assistant", status="streaming")
+        conv = await repo.create_conversation(conn, owner=ALICE, bot="demo")
+        await repo.add_message(conn, conversation_id=conv.id, role="user", content="question")
+        answer = await repo.add_message(conn, conversation_id=conv.id, role="assistant", status="streaming")
         # While the answer streams, the history is just the question.
-        found = await repo.find_conversation_by_history(conn, ALICE, "demo", [("user", "question")])
+        found = await _match(conn, [("user", "question")])
         assert found is not None
-        await repo.update_message(conn, answer.id, content="partial")
-        found = await repo.find_conversation_by_history(conn, ALICE, "demo", [("user", "question")])
+        await repo.update_message(conn, message_id=answer.id, content="partial")
+        found = await _match(conn, [("user", "question")])
         assert found is not None
 
-        await repo.update_message(conn, answer.id, content="the answer", status="completed")
+        await repo.update_message(conn, message_id=answer.id, content="the answer", status="completed")
         full = [("user", "question"), ("assistant", "the answer")]
-        assert await repo.find_conversation_by_history(conn, ALICE, "demo", [("user", "question")]) is None
-        found = await repo.find_conversation_by_history(conn, ALICE, "demo", full)
+        assert await _match(conn, [("user", "question")]) is None
+        found = await _match(conn, full)
         assert found is not None
         assert found.id == conv.id
 
         # A completed message edited later still matches its new text.
-        await repo.update_message(conn, answer.id, content="the corrected answer")
+        await repo.update_message(conn, message_id=answer.id, content="the corrected answer")
         fixed = [("user", "question"), ("assistant", "the corrected answer")]
-        assert await repo.find_conversation_by_history(conn, ALICE, "demo", full) is None
-        assert await repo.find_conversation_by_history(conn, ALICE, "demo", fixed) is not None
+        assert await _match(conn, full) is None
+        assert await _match(conn, fixed) is not None
 
         # A failed follow-up does not change the history.
-        await repo.add_message(conn, conv.id, "user", "next")
-        failed = await repo.add_message(conn, conv.id, "assistant", "cut", status="streaming")
-        await repo.update_message(conn, failed.id, status="failed", error_code="upstream_error")
-        found = await repo.find_conversation_by_history(conn, ALICE, "demo", [*fixed, ("user", "next")])
+        await repo.add_message(conn, conversation_id=conv.id, role="user", content="next")
+        failed = await repo.add_message(
+            conn, conversation_id=conv.id, role="assistant", content="cut", status="streaming"
+        )
+        await repo.update_message(conn, message_id=failed.id, status="failed", error_code="upstream_error")
+        found = await _match(conn, [*fixed, ("user", "next")])
         assert found is not None
 
 
 async def test_empty_conversation_has_no_hash(database: Database) -> None:
     async with database.connect() as conn:
-        conv = await repo.create_conversation(conn, ALICE, "demo")
+        conv = await repo.create_conversation(conn, owner=ALICE, bot="demo")
         stored = (
             await conn.execute(select(conversations.c.history_hash).where(conversations.c.id == conv.id))
         ).scalar_one()
@@ -122,7 +131,7 @@ async def test_migration_0002_rehashes_stored_histories(database_url: str) -> No
         await migrate(db.engine, MIGRATIONS[:1])  # the database as 0001 left it
         turns = [("user", "你好"), ("assistant", "hi"), ("user", "again")]
         async with db.connect() as conn:
-            conv = await repo.create_conversation(conn, ALICE, "demo")
+            conv = await repo.create_conversation(conn, owner=ALICE, bot="demo")
             for role, content in turns:  # rows as 0001 knew them (today's repository writes more columns)
                 now = utcnow()
                 await conn.execute(
@@ -133,32 +142,30 @@ async def test_migration_0002_rehashes_stored_histories(database_url: str) -> No
                     ),
                     {"id": new_id(), "c": conv.id, "r": role, "t": content, "now": _stamp(now, db)},
                 )
-            empty = await repo.create_conversation(conn, ALICE, "demo")
+            empty = await repo.create_conversation(conn, owner=ALICE, bot="demo")
             await conn.execute(conversations.update().values(history_hash="stale-old-format"))
-        assert await db.start() == ["0002_history_hash_chain", "0003_detached_turns", "0004_key_quotas"]
+        assert await db.start() == [name for name, _ in MIGRATIONS[1:]]
         async with db.connect() as conn:
             stored = dict(
                 (await conn.execute(select(conversations.c.id, conversations.c.history_hash))).all()
             )
-            assert stored == {conv.id: repo.history_hash(turns), empty.id: None}
-            assert await repo.find_conversation_by_history(conn, ALICE, "demo", turns) is not None
+            assert stored == {conv.id: history.history_hash(turns), empty.id: None}
+            assert await _match(conn, turns) is not None
     finally:
         await db.close()
 
 
 async def test_the_hash_follows_appends_and_edits(database: Database) -> None:
     async with database.connect() as conn:
-        conv = await repo.create_conversation(conn, ALICE, "demo")
-        await repo.add_message(conn, conv.id, "user", "q1")
-        answer = await repo.add_message(conn, conv.id, "assistant", "", status="streaming")
-        await repo.update_message(conn, answer.id, content="a1", status="completed")  # appended
-        assert await repo.find_conversation_by_history(
-            conn, ALICE, "demo", [("user", "q1"), ("assistant", "a1")]
+        conv = await repo.create_conversation(conn, owner=ALICE, bot="demo")
+        await repo.add_message(conn, conversation_id=conv.id, role="user", content="q1")
+        answer = await repo.add_message(
+            conn, conversation_id=conv.id, role="assistant", content="", status="streaming"
         )
-        await repo.update_message(conn, answer.id, content="a1 edited")  # an edit: recomputed
-        found = await repo.find_conversation_by_history(
-            conn, ALICE, "demo", [("user", "q1"), ("assistant", "a1 edited")]
-        )
+        await repo.update_message(conn, message_id=answer.id, content="a1", status="completed")  # appended
+        assert await _match(conn, [("user", "q1"), ("assistant", "a1")])
+        await repo.update_message(conn, message_id=answer.id, content="a1 edited")  # an edit: recomputed
+        found = await _match(conn, [("user", "q1"), ("assistant", "a1 edited")])
         assert found is not None
-        await repo.update_message(conn, answer.id, status="failed")  # leaves the history
-        assert await repo.find_conversation_by_history(conn, ALICE, "demo", [("user", "q1")]) is not None
+        await repo.update_message(conn, message_id=answer.id, status="failed")  # leaves the history
+        assert await _match(conn, [("user", "q1")]) is not None

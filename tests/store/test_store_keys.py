@@ -17,7 +17,7 @@ from botport.store.types import utcnow
 
 async def test_create_stores_only_the_hash(database: Database) -> None:
     async with database.connect() as conn:
-        plaintext, record = await keys.create_api_key(conn, "ci 机器人")
+        plaintext, record = await keys.create_api_key(conn, name="ci 机器人")
     assert plaintext.startswith("bp_")
     assert len(plaintext) == 3 + 43
     assert record.prefix == plaintext[: keys.SHOWN_PREFIX_CHARS]
@@ -32,7 +32,7 @@ async def test_create_stores_only_the_hash(database: Database) -> None:
 
 async def test_authenticate(database: Database) -> None:
     async with database.connect() as conn:
-        plaintext, record = await keys.create_api_key(conn, "app")
+        plaintext, record = await keys.create_api_key(conn, name="app")
     async with database.connect() as conn:
         found = await keys.authenticate_api_key(conn, plaintext)
         assert found is not None
@@ -44,7 +44,7 @@ async def test_authenticate(database: Database) -> None:
 
 async def test_last_used_is_written_at_most_once_a_minute(database: Database) -> None:
     async with database.connect() as conn:
-        plaintext, record = await keys.create_api_key(conn, "app")
+        plaintext, record = await keys.create_api_key(conn, name="app")
         first = await keys.authenticate_api_key(conn, plaintext)
         second = await keys.authenticate_api_key(conn, plaintext)
     assert first is not None and second is not None
@@ -63,8 +63,8 @@ async def test_last_used_is_written_at_most_once_a_minute(database: Database) ->
 @pytest.mark.parametrize("by", ["id", "prefix"])
 async def test_revoke_by_id_or_prefix(database: Database, by: str) -> None:
     async with database.connect() as conn:
-        plaintext, record = await keys.create_api_key(conn, "app")
-        other_plaintext, _ = await keys.create_api_key(conn, "other")
+        plaintext, record = await keys.create_api_key(conn, name="app")
+        other_plaintext, _ = await keys.create_api_key(conn, name="other")
     async with database.connect() as conn:
         revoked = await keys.revoke_api_key(conn, record.id if by == "id" else record.prefix)
     assert revoked is not None and revoked.revoked
@@ -80,8 +80,8 @@ async def test_revoke_by_id_or_prefix(database: Database, by: str) -> None:
 
 async def test_an_ambiguous_prefix_is_refused(database: Database) -> None:
     async with database.connect() as conn:
-        _, first = await keys.create_api_key(conn, "a")
-        _, second = await keys.create_api_key(conn, "b")
+        _, first = await keys.create_api_key(conn, name="a")
+        _, second = await keys.create_api_key(conn, name="b")
         # Prefixes are random; make a collision to see it handled.
         await conn.execute(update(api_keys).where(api_keys.c.id == second.id).values(prefix=first.prefix))
     async with database.connect() as conn:
@@ -92,8 +92,10 @@ async def test_an_ambiguous_prefix_is_refused(database: Database) -> None:
 
 async def test_usage_counts_turns_and_tokens_per_key_and_day(database: Database) -> None:
     async with database.connect() as conn:
-        _, first = await keys.create_api_key(conn, "first", KeyQuota(turns_per_day=5, tokens_per_day=900))
-        _, second = await keys.create_api_key(conn, "second")
+        _, first = await keys.create_api_key(
+            conn, name="first", quota=KeyQuota(turns_per_day=5, tokens_per_day=900)
+        )
+        _, second = await keys.create_api_key(conn, name="second")
     for key_id, tokens in ((first.id, 120), (first.id, 30), (second.id, 7)):
         await database.write(partial(keys.add_key_usage, key_id=key_id, tokens=tokens))
     # An earlier day counts in all, not today.

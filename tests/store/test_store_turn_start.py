@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from botport.store import Database
+from botport.store import Database, history
 from botport.store import repository as repo
 from botport.store import turns as turn_store
 from botport.store.records import ConversationRecord
@@ -45,13 +45,13 @@ async def test_one_write_stores_the_conversation_its_history_the_question_and_th
     conversation_id = new_id()
     new = turn_store.NewConversation("demo", "你好", HISTORY)
     begun = await database.write(
-        lambda conn: turn_store.begin_turn(conn, _new_turn(conversation_id, new_conversation=new))
+        lambda conn: turn_store.begin_turn(conn, turn=_new_turn(conversation_id, new_conversation=new))
     )
     assert begun.conversation.id == conversation_id and begun.conversation.title == "你好"
     assert begun.user is not None and begun.user.content == "and botport?"
     assert begun.answer.status == "streaming" and begun.orphans == []
     async with database.read() as conn:
-        stored = await repo.list_messages(conn, conversation_id)
+        stored = await repo.list_messages(conn, conversation_id=conversation_id)
     assert [(m.role, m.content, m.status) for m in stored] == [
         ("user", "你好", "completed"),
         ("assistant", "你好！有什么可以帮你？", "completed"),
@@ -61,12 +61,15 @@ async def test_one_write_stores_the_conversation_its_history_the_question_and_th
     # The answer completes: the client's next request (its history + this answer) finds the conversation.
     await database.write(
         lambda conn: turn_store.end_turn(
-            conn, begun.answer, {"status": "completed", "content": "sure", "reasoning": ""}, "c1"
+            conn,
+            answer=begun.answer,
+            fields={"status": "completed", "content": "sure", "reasoning": ""},
+            coze_conversation_id="c1",
         )
     )
     resent = [*HISTORY, ("user", "and botport?"), ("assistant", "sure")]
     async with database.read() as conn:
-        found = await repo.find_conversation_by_history(conn, ALICE, "demo", resent)
+        found = await history.find_conversation_by_history(conn, owner=ALICE, bot="demo", turns=resent)
     assert found is not None and found.id == conversation_id
     assert found.coze_conversation_id == "c1"
 
@@ -79,7 +82,7 @@ async def test_a_refused_start_leaves_no_conversation(database: Database) -> Non
     with pytest.raises(LookupError):
         await database.write(
             lambda conn: turn_store.begin_turn(
-                conn, _new_turn(new_id(), new_conversation=new, check=no_such_bot)
+                conn, turn=_new_turn(new_id(), new_conversation=new, check=no_such_bot)
             )
         )
     assert await _conversation_count(database) == 0
@@ -88,16 +91,18 @@ async def test_a_refused_start_leaves_no_conversation(database: Database) -> Non
 async def test_a_repeated_key_leaves_no_second_conversation(database: Database) -> None:
     first = await database.write(
         lambda conn: turn_store.begin_turn(
-            conn, _new_turn(new_id(), key="k1", new_conversation=turn_store.NewConversation("demo"))
+            conn, turn=_new_turn(new_id(), key="k1", new_conversation=turn_store.NewConversation("demo"))
         )
     )
     with pytest.raises(turn_store.ConversationTaken) as taken:
         await database.write(
             lambda conn: turn_store.begin_turn(
-                conn, _new_turn(new_id(), key="k1", new_conversation=turn_store.NewConversation("demo"))
+                conn, turn=_new_turn(new_id(), key="k1", new_conversation=turn_store.NewConversation("demo"))
             )
         )
     assert taken.value.repeated
     assert await _conversation_count(database) == 1
     async with database.read() as conn:
-        assert [m.id for m in await repo.list_messages(conn, first.conversation.id)][-1] == first.answer.id
+        assert [m.id for m in await repo.list_messages(conn, conversation_id=first.conversation.id)][
+            -1
+        ] == first.answer.id

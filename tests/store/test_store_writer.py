@@ -28,7 +28,7 @@ class Refused(Exception):
 
 def creates(title: str) -> Callable[[Connection], ConversationRecord]:
     """A write op that creates one of Alice's conversations."""
-    return lambda conn: repo.insert_conversation(conn, ALICE, "demo", title)
+    return lambda conn: repo.insert_conversation(conn, owner=ALICE, bot="demo", title=title)
 
 
 class LoopTicker:
@@ -74,7 +74,9 @@ async def test_concurrent_writes_share_transactions_and_are_committed_when_answe
     path = tmp_path / "botport.db"
 
     async def create(n: int) -> str:
-        record = await sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", f"c{n}"))
+        record = await sqlite_db.write(
+            lambda conn: repo.insert_conversation(conn, owner=ALICE, bot="demo", title=f"c{n}")
+        )
         # Answered: the row is on disk for any other connection.
         assert count_on_disk(path) >= 1
         return record.id
@@ -95,7 +97,9 @@ async def test_the_loop_runs_between_two_transactions(sqlite_db: Database) -> No
     answered_at: list[int] = []
 
     async def create(n: int) -> None:
-        await sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", f"c{n}"))
+        await sqlite_db.write(
+            lambda conn: repo.insert_conversation(conn, owner=ALICE, bot="demo", title=f"c{n}")
+        )
         answered_at.append(loop_turns.count)
 
     loop_turns.start()
@@ -111,7 +115,7 @@ async def test_a_write_that_raises_rolls_back_only_its_own_changes(
         return creates(f"good {n}")
 
     def bad(conn: Connection) -> None:
-        repo.insert_conversation(conn, ALICE, "demo", "half done")
+        repo.insert_conversation(conn, owner=ALICE, bot="demo", title="half done")
         raise Refused("no")
 
     outcomes = await asyncio.gather(
@@ -131,14 +135,14 @@ async def test_a_write_that_raises_rolls_back_only_its_own_changes(
 
 
 async def test_a_constraint_violation_reaches_its_caller_and_the_batch_commits(sqlite_db: Database) -> None:
-    first = await sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo"))
+    first = await sqlite_db.write(lambda conn: repo.insert_conversation(conn, owner=ALICE, bot="demo"))
 
     def duplicate(conn: Connection) -> None:
         conn.execute(insert(conversations).values(id=first.id, owner=ALICE, bot="demo", title=""))
 
     outcomes = await asyncio.gather(
         sqlite_db.write(duplicate),
-        sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", "kept")),
+        sqlite_db.write(lambda conn: repo.insert_conversation(conn, owner=ALICE, bot="demo", title="kept")),
         return_exceptions=True,
     )
     assert type(outcomes[0]).__name__ == "IntegrityError"
@@ -149,11 +153,15 @@ async def test_a_constraint_violation_reaches_its_caller_and_the_batch_commits(s
 async def test_a_caller_gone_before_its_batch_began_writes_nothing(sqlite_db: Database) -> None:
     async with sqlite_db.connect():  # another writer of this process holds the write lock
         first = asyncio.ensure_future(
-            sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", "first"))
+            sqlite_db.write(
+                lambda conn: repo.insert_conversation(conn, owner=ALICE, bot="demo", title="first")
+            )
         )
         await asyncio.sleep(0.01)  # its batch has begun: it waits for the lock
         abandoned = asyncio.ensure_future(
-            sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", "abandoned"))
+            sqlite_db.write(
+                lambda conn: repo.insert_conversation(conn, owner=ALICE, bot="demo", title="abandoned")
+            )
         )
         await asyncio.sleep(0.01)
         abandoned.cancel()
@@ -176,16 +184,18 @@ async def test_close_finishes_the_queued_writes(tmp_path: Path) -> None:
 
 async def test_write_runs_on_every_backend(database: Database) -> None:
     """PostgreSQL and in-memory SQLite run each write in a transaction of its own; same results."""
-    created = await database.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", "t"))
+    created = await database.write(
+        lambda conn: repo.insert_conversation(conn, owner=ALICE, bot="demo", title="t")
+    )
 
     def bad(conn: Connection) -> None:
-        repo.insert_conversation(conn, ALICE, "demo", "rolled back")
+        repo.insert_conversation(conn, owner=ALICE, bot="demo", title="rolled back")
         raise Refused("no")
 
     with pytest.raises(Refused):
         await database.write(bad)
     async with database.read() as conn:
-        assert [c.id for c in (await repo.list_conversations(conn, ALICE)).items] == [created.id]
+        assert [c.id for c in (await repo.list_conversations(conn, owner=ALICE)).items] == [created.id]
 
 
 async def test_another_process_holding_the_write_lock_is_waited_for_without_blocking_the_loop(
@@ -197,7 +207,7 @@ async def test_another_process_holding_the_write_lock_is_waited_for_without_bloc
 
     loop_turns.start()
     write = asyncio.ensure_future(
-        sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", "w"))
+        sqlite_db.write(lambda conn: repo.insert_conversation(conn, owner=ALICE, bot="demo", title="w"))
     )
     await asyncio.sleep(0.3)
     assert not write.done()
@@ -208,14 +218,21 @@ async def test_another_process_holding_the_write_lock_is_waited_for_without_bloc
     loop_turns.stop()
     assert waited_ticks >= 15  # the loop kept running while the write waited for the lock
     async with sqlite_db.read() as conn:
-        assert await repo.get_conversation(conn, ALICE, created.id) == created
+        assert await repo.get_conversation(conn, owner=ALICE, conversation_id=created.id) == created
 
 
 async def test_a_point_read_told_busy_runs_again_on_a_thread(sqlite_db: Database) -> None:
     """Reads run on the loop's thread with no busy wait; if SQLite says busy (another connection
     recovering the WAL: rare, and hard to provoke), the read runs again on a reader thread."""
-    created = await sqlite_db.write(lambda conn: repo.insert_conversation(conn, ALICE, "demo", "kept"))
-    assert await sqlite_db.read_op(lambda conn: repo.find_conversation(conn, ALICE, created.id)) == created
+    created = await sqlite_db.write(
+        lambda conn: repo.insert_conversation(conn, owner=ALICE, bot="demo", title="kept")
+    )
+    assert (
+        await sqlite_db.read_op(
+            lambda conn: repo.find_conversation(conn, owner=ALICE, conversation_id=created.id)
+        )
+        == created
+    )
     assert sqlite_db.reader is not None and sqlite_db.reader.fallbacks == 0
     loop_thread = threading.get_ident()
     threads: list[int] = []
@@ -224,7 +241,7 @@ async def test_a_point_read_told_busy_runs_again_on_a_thread(sqlite_db: Database
         threads.append(threading.get_ident())
         if len(threads) == 1:  # what SQLite raises when it cannot take its read lock at once
             raise OperationalError("SELECT", {}, sqlite3.OperationalError("database is locked"))
-        return repo.find_conversation(conn, ALICE, created.id)
+        return repo.find_conversation(conn, owner=ALICE, conversation_id=created.id)
 
     assert await sqlite_db.read_op(read) == created
     assert threads[0] == loop_thread and threads[1] != loop_thread

@@ -132,7 +132,11 @@ async def test_a_failing_bot_is_502_with_the_logid_and_the_partial_answer_kept(t
     async with tool_gateway(token_settings(tmp_path)) as gw:
         response = await gw.ask(question="hi", bot="failing")
         error = _error(response, 502, "chat_failed")
-        assert "scripted failure" in str(error["message"])
+        # Coze's reason ends with its own period: one full stop, not "..".
+        assert error["message"] == (
+            "The bot could not answer: Failing demo: the model service is unavailable (scripted failure). "
+            "Tell the user, and try again later."
+        )
         assert error["logid"]
         _, answer = await _messages(gw, str(error["conversation_id"]))
         assert answer["status"] == "failed"

@@ -14,6 +14,7 @@ from tool_helpers import TOKEN, bearer, check_against, emulated_bots, new_key, r
 
 from botport.app import create_app
 from botport.bots import BotRegistry
+from botport.demo import offered_bots
 from botport.emulator.app import create_emulator_app
 from botport.emulator.bots import DEMO_BOT_ID
 from botport.schema import ASK_PATH, Target, coze_document, tool_document
@@ -75,7 +76,7 @@ async def test_the_tool_documents_replay_against_botport_in_demo_mode(
             document = served.json()
             assert document["servers"][0]["url"] == server.url
             assert document == tool_document(
-                server.url, target, bots=list(BotRegistry.from_settings(settings))
+                server.url, target, bots=list(BotRegistry(offered_bots(settings)))
             )
             assert [(p, m) for p, m, _ in _operations(document)] == [(ASK_PATH, "post")]
 
@@ -116,11 +117,11 @@ async def test_the_corrected_coze_document_replays_against_the_emulator(
             chat = started.json()["data"]
             assert started.json()["code"] == 0 and chat["status"] in ("created", "in_progress")
             ids = {"conversation_id": chat["conversation_id"], "chat_id": chat["id"]}
-            for _ in range(100):  # the emulator's bot has no delays; a real caller waits 1 s per poll
+            for _ in range(30):  # once a second, as Coze asks (the emulator refuses faster polling)
                 retrieved = await _replay(client, document, "/v3/chat/retrieve", secret=TOKEN, params=ids)
                 if retrieved.json()["data"]["status"] in FINAL:
                     break
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(1)
             assert retrieved.json()["data"]["status"] == "completed"
             listed = await _replay(client, document, "/v3/chat/message/list", secret=TOKEN, params=ids)
             messages = listed.json()["data"]

@@ -68,7 +68,7 @@ async def new_key(database_url: str, name: str = "agent") -> str:
     await db.start()
     try:
         async with db.connect() as conn:
-            key, _ = await create_api_key(conn, name)
+            key, _ = await create_api_key(conn, name=name)
     finally:
         await db.close()
     return key

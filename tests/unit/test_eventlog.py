@@ -92,6 +92,7 @@ async def test_a_finished_log_is_kept_for_its_retention_then_dropped() -> None:
         TextDelta("a\u2028b 你好"),
         ReasoningDelta("r"),
         MessageCompleted("all", "why"),
+        MessageCompleted("partial", status="failed"),
         FollowUps(("a", "b")),
         ToolCallsRequired("chat", (ToolCallRequest("1", "get_weather", '{"city":"Paris"}'),)),
         DONE,
@@ -100,3 +101,8 @@ async def test_a_finished_log_is_kept_for_its_retention_then_dropped() -> None:
 )
 def test_events_survive_the_codec(event: object) -> None:
     assert codec.decode(codec.encode(event)) == event  # type: ignore[arg-type]
+
+
+def test_a_completed_message_is_encoded_as_before_its_status_field() -> None:
+    """Instances share Redis logs during a rolling upgrade: an older one must still read the entry."""
+    assert codec.encode(MessageCompleted("all", "why")) == b'["message",{"content":"all","reasoning":"why"}]'

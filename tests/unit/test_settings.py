@@ -8,6 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from botport.bots import BotRegistry
+from botport.demo import TokenNeeded, offered_bots
+from botport.emulator.bots import DEMO_BOT_ID, TOOL_BOT_ID
 from botport.errors import NotFoundError
 from botport.settings import BotConfig, Settings, load_settings
 
@@ -24,7 +26,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_token_is_demo_mode_with_the_emulator_bots(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     assert settings.demo_mode
-    slugs = [bot.slug for bot in BotRegistry.from_settings(settings)]
+    slugs = [bot.slug for bot in BotRegistry(offered_bots(settings))]
     assert slugs == ["demo", "weather", "slow", "failing"]
 
 
@@ -41,7 +43,7 @@ def test_environment_configures_one_bot(monkeypatch: pytest.MonkeyPatch) -> None
     settings = load_settings()
     assert not settings.demo_mode
     assert settings.coze_base_url == "https://api.coze.cn"
-    registry = BotRegistry.from_settings(settings)
+    registry = BotRegistry(offered_bots(settings))
     assert registry.default.bot_id == "7494103024999219218"
     assert registry.default.name == "Helper"
     # The token is a secret: it never shows in a repr or a dump.
@@ -64,7 +66,7 @@ def test_toml_file_with_several_bots_and_env_override(
     settings = load_settings(config)
     assert settings.port == 9100  # the environment wins over the file
     assert settings.coze_base_url == "https://coze.example.com"
-    registry = BotRegistry.from_settings(settings)
+    registry = BotRegistry(offered_bots(settings))
     assert [b.slug for b in registry] == ["support", "writer"]
     assert registry.get("writer").name == "writer"  # name defaults to the slug
     assert registry.by_coze_id("111") is not None
@@ -100,4 +102,28 @@ def test_bad_slugs_are_refused(slug: str) -> None:
 def test_token_configured_but_no_bot_is_a_clear_error() -> None:
     settings = Settings(coze_token="pat_example")
     with pytest.raises(ValueError, match="no bot configured"):
-        BotRegistry.from_settings(settings)
+        BotRegistry(offered_bots(settings))
+
+
+def test_configured_bots_without_a_token_are_refused(tmp_path: Path) -> None:
+    """The emulator cannot answer for a real bot: refused at start, not a 502 on every message."""
+    bots = [
+        BotConfig(slug="support", bot_id="7494103024999219218"),
+        BotConfig(slug="demo", bot_id=DEMO_BOT_ID),
+    ]
+    with pytest.raises(TokenNeeded) as info:
+        offered_bots(Settings(data_dir=tmp_path, bots=bots))
+    assert isinstance(info.value, ValueError)  # serve and chat exit 2 on it
+    assert str(info.value) == (
+        "no Coze token is set (BOTPORT_COZE_TOKEN), and demo mode's emulator only knows its demo bots: "
+        "set the token for the configured bot support (7494103024999219218), or remove it to try the demo"
+    )
+    with pytest.raises(TokenNeeded, match=r"bot default \(7123\)"):
+        offered_bots(Settings(data_dir=tmp_path, bot_id="7123"))  # BOTPORT_BOT_ID alone too
+
+
+def test_configured_emulator_bots_without_a_token_are_served(tmp_path: Path) -> None:
+    bots = [BotConfig(slug="helper", bot_id=TOOL_BOT_ID), BotConfig(slug="demo", bot_id=DEMO_BOT_ID)]
+    assert offered_bots(Settings(data_dir=tmp_path, bots=bots)) == bots
+    with_token = Settings(data_dir=tmp_path, coze_token="pat_example", bots=[BotConfig(slug="x", bot_id="7")])
+    assert [bot.slug for bot in offered_bots(with_token)] == ["x"]

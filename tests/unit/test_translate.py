@@ -7,8 +7,8 @@ from typing import Any
 
 from botport.chat.events import MessageCompleted, ReasoningDelta, TextDelta, ToolCallsRequired
 from botport.chat.translate import TurnState
+from botport.sse import ServerSentEvent
 from botport.upstream.events import ChatEventType
-from botport.upstream.sse import ServerSentEvent
 from botport.upstream.stream import decode_chat_event
 
 
@@ -124,3 +124,17 @@ def test_canceled_and_unknown_events() -> None:
     )
     assert out == [] and state.canceled and not state.finished
     assert ev("conversation.something.new").type is ChatEventType.UNKNOWN
+
+
+def test_the_answers_coze_message_id_is_its_last_answer_message() -> None:
+    """A rating of the answer goes to this Coze message: answers only, the last of several."""
+    state, _ = run(
+        [
+            ev("conversation.message.completed", **msg("answer", "first", id="a1")),
+            ev("conversation.message.completed", **msg("follow_up", "more?", id="f1")),
+            ev("conversation.message.completed", **msg("answer", "second", id="a2")),
+            ev("conversation.message.completed", **msg("verbose", "{}", id="v1")),
+        ]
+    )
+    assert state.answer_message_id == "a2"
+    assert run([ev("conversation.message.delta", **msg("answer", "x", id="a3"))])[0].answer_message_id is None

@@ -254,49 +254,26 @@ async def test_second_chat_on_a_busy_conversation(coze: MakeClient) -> None:
                 conversation_id = event.chat.conversation_id
                 break
     with pytest.raises(ConversationBusyError) as info:
-        await client.create_chat(
+        second = client.stream_chat(
             bot_id=DEMO_BOT_ID, user_id="user-1", messages=ask("second"), conversation_id=conversation_id
         )
+        async with second:
+            pass
     assert info.value.logid and info.value.status == 409
 
 
-async def test_create_and_poll(coze: MakeClient) -> None:
-    client = await coze()
-    chat, messages = await client.create_and_poll(
-        bot_id=DEMO_BOT_ID, user_id="user-1", messages=ask("poll me"), poll_interval=0.05, timeout=30
-    )
-    assert chat.status is ChatStatus.COMPLETED
-    answers = [m.content for m in messages if m.type is MessageType.ANSWER]
-    assert len(answers) == 1 and "poll me" in answers[0]
-
-
-async def test_create_and_poll_deadline_cancels(coze: MakeClient) -> None:
+async def test_cancel_a_running_chat(coze: MakeClient) -> None:
     client = await coze(fault="first_delay=5")
-    with pytest.raises(UpstreamTimeout):
-        await client.create_and_poll(
-            bot_id=DEMO_BOT_ID, user_id="user-1", messages=ask("slow"), poll_interval=0.05, timeout=0.3
-        )
-
-
-async def test_cancel_and_retrieve(coze: MakeClient) -> None:
-    client = await coze(fault="first_delay=5")
-    chat = await client.create_chat(bot_id=DEMO_BOT_ID, user_id="user-1", messages=ask("x"))
+    async with client.stream_chat(bot_id=DEMO_BOT_ID, user_id="user-1", messages=ask("x")) as stream:
+        async for event in stream:
+            assert event.chat is not None
+            chat = event.chat
+            break
     canceled = await client.cancel_chat(conversation_id=chat.conversation_id, chat_id=chat.id)
     assert canceled.status is ChatStatus.CANCELED
-    again = await client.retrieve_chat(conversation_id=chat.conversation_id, chat_id=chat.id)
-    assert again.status is ChatStatus.CANCELED
     with pytest.raises(CozeAPIError) as info:
         await client.cancel_chat(conversation_id=chat.conversation_id, chat_id=chat.id)
     assert info.value.upstream_code == 4104
-
-
-async def test_conversations_then_chat_in_one(coze: MakeClient) -> None:
-    client = await coze()
-    conversation = await client.create_conversation(bot_id=DEMO_BOT_ID, meta_data={"source": "test"})
-    fetched = await client.retrieve_conversation(conversation.id)
-    assert fetched.id == conversation.id
-    events, _ = await run_turn(client, DEMO_BOT_ID, "hi", conversation_id=conversation.id)
-    assert events[-1].chat is not None and events[-1].chat.conversation_id == conversation.id
 
 
 async def test_early_exit_then_the_client_still_works(coze: MakeClient) -> None:

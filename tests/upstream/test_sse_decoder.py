@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from botport.upstream.sse import ServerSentEvent, SSEDecoder, aiter_sse
+from botport.sse import ServerSentEvent, SSEDecoder, aiter_sse
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 RECORDED = sorted(DATA.glob("*.sse"))  # ours (coze_*) and the emulator's (emulator_*) when present

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from botport.api.web_access import require_web_access
 from botport.bots import BotRegistry
 from botport.caller_limits import CallerLimits
+from botport.chat.coze_sync import CozeSync
 from botport.chat.service import ChatService
 from botport.errors import AuthenticationError, BadRequestError
 from botport.identity import Identity, IdentitySigner
@@ -28,6 +29,7 @@ class Services:
     chat: ChatService
     signer: IdentitySigner
     limits: CallerLimits
+    coze_sync: CozeSync  # deletes and ratings told to Coze after the fact
 
 
 def get_services(request: Request) -> Services:

@@ -2,7 +2,8 @@
 
 Model ids are bot slugs; callers authenticate with botport API keys. Context is kept in Coze without
 replaying the history the client resends (:mod:`botport.api.openai_context`); events are rendered by
-:mod:`botport.api.openai_render`; errors take OpenAI's shape (:mod:`botport.api.openai_errors`).
+:mod:`botport.api.openai_render`; errors take OpenAI's shape (:mod:`botport.api.errors`, every one of
+them through :class:`~botport.api.openai_errors.OpenAIRoute`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from botport.api.deps import ApiKeyIdentityDep, BotsDep, ServicesDep
+from botport.api.errors import exception_response
 from botport.api.openai_context import (
     MAX_EARLIER_TURNS,
     NewQuestion,
@@ -22,18 +24,18 @@ from botport.api.openai_context import (
     paused_chat,
     read_messages,
 )
-from botport.api.openai_errors import OpenAIRoute, error_response, failed_turn_body, with_param
-from botport.api.openai_render import KEEPALIVE_SECONDS, completion, completion_chunks
+from botport.api.openai_errors import OpenAIRoute, with_param
+from botport.api.openai_render import completion, completion_chunks, failed_turn
 from botport.api.openai_schemas import CONVERSATION_HEADER, ChatCompletionRequest, model_object
 from botport.api.responses import OpenAIErrorBody, errors
-from botport.api.sse import sse_response
-from botport.api.turn_edge import IdempotencyKeyHeader, retry_headers, unless_disconnected
+from botport.api.turn_edge import IdempotencyKeyHeader, retry_headers, sse_response, unless_disconnected
 from botport.bots import BotRegistry
 from botport.chat.events import TurnCompleted
 from botport.chat.handles import TurnHandle, TurnRequest, conversation_target, fingerprint
 from botport.errors import BadRequestError, BotportError, NotFoundError
 from botport.identity import Identity
 from botport.settings import BotConfig
+from botport.sse import KEEPALIVE_SECONDS
 
 router = APIRouter(
     prefix="/v1",
@@ -109,7 +111,7 @@ async def chat_completions(
             handle = await _start(services, identity, bot, body, explicit_id, idempotency_key, digest)
     except BotportError as exc:
         headers = {CONVERSATION_HEADER: explicit_id} if explicit_id else None
-        return error_response(exc, headers=headers)
+        return exception_response(request, exc, headers=headers)
     headers = {CONVERSATION_HEADER: handle.conversation.id}
     created = int(time.time())
     # An OpenAI client that goes away does not come back for the answer: stop the Coze chat.
@@ -123,9 +125,8 @@ async def chat_completions(
     result = await unless_disconnected(request, chat.result(handle), stop)
     if not isinstance(result.end, TurnCompleted):
         failure = result.end
-        content = failed_turn_body(failure)
         headers.update(retry_headers(failure))
-        return JSONResponse(content, status_code=failure.http_status, headers=headers)
+        return JSONResponse(failed_turn(failure), status_code=failure.http_status, headers=headers)
     return JSONResponse(completion(handle, result, model=bot.slug, created=created), headers=headers)
 
 
@@ -159,7 +160,7 @@ async def _start(
         identity,
         conversation.id,
         paused.upstream_chat_id,
-        list(wanted.outputs),
+        wanted.outputs,
         idempotency_key=idempotency_key,
         fingerprint=digest,
     )

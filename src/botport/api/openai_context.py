@@ -20,15 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.api.openai_errors import OpenAIError, with_param
 from botport.api.openai_schemas import ChatMessageIn
+from botport.chat.handles import ToolResult
 from botport.chat.text import require_unicode, title_from
 from botport.errors import BadRequestError, NotFoundError
 from botport.identity import Identity
 from botport.settings import BotConfig
 from botport.store import repository as repo
 from botport.store.db import Database
+from botport.store.history import find_conversation_by_history, find_paused_message
 from botport.store.records import ConversationRecord, MessageRecord
 from botport.store.turns import NewConversation
-from botport.upstream.models import ToolOutput
 
 MAX_EARLIER_TURNS = 99  # Coze takes at most 100 additional_messages, the question being the last
 MAX_MESSAGES = 1000  # in one request (a longer chat goes on with X-Botport-Conversation-Id)
@@ -44,7 +45,7 @@ class NewQuestion:
 
 @dataclass(frozen=True, slots=True)
 class ToolResults:
-    outputs: tuple[ToolOutput, ...]
+    outputs: tuple[ToolResult, ...]
 
 
 def _bad(message: str, code: str = "invalid_messages", param: str = "messages") -> OpenAIError:
@@ -107,14 +108,14 @@ def read_messages(messages: list[ChatMessageIn]) -> NewQuestion | ToolResults:
     return NewQuestion(content=text_of(last, last_index), earlier=earlier)
 
 
-def _tool_outputs(indexed: list[tuple[int, ChatMessageIn]]) -> list[ToolOutput]:
-    outputs: list[ToolOutput] = []
+def _tool_outputs(indexed: list[tuple[int, ChatMessageIn]]) -> list[ToolResult]:
+    outputs: list[ToolResult] = []
     for index, message in reversed(indexed):
         if message.role != "tool":
             break
         if not message.tool_call_id:
             raise _bad(f"messages[{index}] (role tool) needs tool_call_id")
-        outputs.append(ToolOutput(tool_call_id=message.tool_call_id, output=text_of(message, index)))
+        outputs.append(ToolResult(tool_call_id=message.tool_call_id, output=text_of(message, index)))
     outputs.reverse()
     return outputs
 
@@ -125,7 +126,7 @@ def _tool_outputs(indexed: list[tuple[int, ChatMessageIn]]) -> list[ToolOutput]:
 async def _owned(
     conn: AsyncConnection, owner: str, conversation_id: str, bot: BotConfig
 ) -> ConversationRecord:
-    conversation = await repo.get_conversation(conn, owner, conversation_id)
+    conversation = await repo.get_conversation(conn, owner=owner, conversation_id=conversation_id)
     if conversation is None:
         raise NotFoundError("no such conversation", code="conversation_not_found")
     if conversation.bot != bot.slug:
@@ -147,7 +148,9 @@ async def conversation_for_question(
         async with db.read() as conn:
             if explicit_id:
                 return (await _owned(conn, owner, explicit_id, bot)).id
-            found = await repo.find_conversation_by_history(conn, owner, bot.slug, question.earlier)
+            found = await find_conversation_by_history(
+                conn, owner=owner, bot=bot.slug, turns=question.earlier
+            )
             if found is not None:
                 return found.id
     first_question = next((text for role, text in question.earlier if role == "user"), "")
@@ -163,15 +166,17 @@ async def paused_chat(
     async with db.read() as conn:
         if explicit_id:
             conversation = await _owned(conn, owner, explicit_id, bot)
-            history = await repo.list_messages(conn, conversation.id)
+            history = await repo.list_messages(conn, conversation_id=conversation.id)
             paused = history[-1] if history and history[-1].status == "requires_action" else None
         else:
-            paused = await repo.find_paused_message(conn, owner, first_id)
-            found = await repo.get_conversation(conn, owner, paused.conversation_id) if paused else None
+            paused = await find_paused_message(conn, owner=owner, tool_call_id=first_id)
+            found = None
+            if paused is not None:
+                found = await repo.get_conversation(conn, owner=owner, conversation_id=paused.conversation_id)
             if found is None or paused is None:
                 raise _bad(f"no paused chat asked for tool call {first_id!r}", code="no_paused_chat")
             conversation = found
-            history = await repo.list_messages(conn, conversation.id)
+            history = await repo.list_messages(conn, conversation_id=conversation.id)
     if paused is None or not paused.upstream_chat_id or history[-1].id != paused.id:
         raise _bad("this conversation has no chat waiting for tool outputs", code="no_paused_chat")
     if conversation.bot != bot.slug:

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from botport.api.openai_errors import stream_error_frame
+from botport.api.errors import openai_error, turn_failure
 from botport.api.openai_schemas import (
     CompletionIds,
     FinishReason,
@@ -15,7 +14,6 @@ from botport.api.openai_schemas import (
     completion_object,
     tool_call_objects,
 )
-from botport.api.sse import KEEPALIVE_FRAME
 from botport.chat.eventlog import Entry, Keepalive
 from botport.chat.events import (
     ReasoningDelta,
@@ -27,18 +25,18 @@ from botport.chat.events import (
 )
 from botport.chat.handles import TurnHandle, TurnResult
 from botport.chat.replay import stored_tool_calls
+from botport.sse import KEEPALIVE_FRAME, frame
 
-KEEPALIVE_SECONDS = 15.0
-DONE_FRAME = b"data: [DONE]\n\n"
+DONE_FRAME = b"data: [DONE]\n\n"  # OpenAI's end of a stream: the one data line that is not JSON
 
 
 def completion_id(handle: TurnHandle) -> str:
     return f"chatcmpl-{handle.message_id}"
 
 
-def _data(payload: dict[str, Any]) -> bytes:
-    # ensure_ascii keeps U+2028/U+2029 escaped, so no client's line splitter can break a frame.
-    return f"data: {json.dumps(payload, ensure_ascii=True, separators=(',', ':'))}\n\n".encode()
+def failed_turn(event: TurnFailed) -> dict[str, Any]:
+    """A failed turn in OpenAI's error shape: the body of a non-streaming answer, or a stream's end."""
+    return openai_error(event.http_status, turn_failure(event))
 
 
 async def completion_chunks(
@@ -59,22 +57,22 @@ async def completion_chunks(
             continue
         event = item[1]
         if isinstance(event, TurnStarted):
-            yield _data(chunk_object(ids, delta={"role": "assistant", "content": ""}))
+            yield frame(chunk_object(ids, delta={"role": "assistant", "content": ""}))
         elif isinstance(event, ReasoningDelta):
-            yield _data(chunk_object(ids, delta={"reasoning_content": event.text}))
+            yield frame(chunk_object(ids, delta={"reasoning_content": event.text}))
         elif isinstance(event, TextDelta):
-            yield _data(chunk_object(ids, delta={"content": event.text}))
+            yield frame(chunk_object(ids, delta={"content": event.text}))
         elif isinstance(event, ToolCallsRequired):
             calls = tool_call_objects(event.tool_calls, indexed=True)
-            yield _data(chunk_object(ids, delta={"tool_calls": calls}))
+            yield frame(chunk_object(ids, delta={"tool_calls": calls}))
         elif isinstance(event, TurnCompleted):
             finish: FinishReason = "tool_calls" if event.status == "requires_action" else "stop"
-            yield _data(chunk_object(ids, finish_reason=finish))
+            yield frame(chunk_object(ids, finish_reason=finish))
             if include_usage:
-                yield _data(chunk_object(ids, usage=event.usage))
+                yield frame(chunk_object(ids, usage=event.usage))
             yield DONE_FRAME
         elif isinstance(event, TurnFailed):
-            yield stream_error_frame(event)
+            yield frame(failed_turn(event))
         # MessageCompleted repeats what the deltas said; FollowUps have no place in OpenAI's format.
 
 

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from botport.render import render_markdown
 from botport.settings import BotConfig
-from botport.store.records import ConversationRecord, MessageRecord
+from botport.store.records import ConversationRecord, MessageRecord, Rating
 
 # Text botport stores holds no NUL (PostgreSQL refuses it: 400 invalid_text, a title 422).
 STORABLE = r"^[^\x00]*$"
@@ -17,6 +17,7 @@ STORABLE = r"^[^\x00]*$"
 # because JSON Schema's (ECMA-262) \s, Python's and Rust's differ (\x1c-\x1f, \x85, \ufeff).
 _KEPT = r"[^\x00\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 NON_BLANK = rf"^[^\x00]*{_KEPT}[^\x00]*$"
+MAX_FEEDBACK_COMMENT = 1000
 
 
 class _Strict(BaseModel):
@@ -66,6 +67,15 @@ def _has_surrogate(value: str) -> bool:
 
 
 StoredTitle = Annotated[str, AfterValidator(_storable_title)]
+
+
+def _storable_text(value: str) -> str:
+    if "\x00" in value or _has_surrogate(value):
+        raise ValueError("the text must be Unicode without NUL characters")
+    return value
+
+
+StoredText = Annotated[str, AfterValidator(_storable_text)]
 
 
 class ConversationCreate(_Strict):
@@ -146,6 +156,15 @@ class MessageCreate(_Strict):
     )
 
 
+class FeedbackPublic(BaseModel):
+    rating: Rating
+    comment: str | None = None
+
+    @classmethod
+    def of(cls, record: MessageRecord) -> FeedbackPublic | None:
+        return cls(rating=record.feedback, comment=record.feedback_comment) if record.feedback else None
+
+
 class MessagePublic(BaseModel):
     id: str
     conversation_id: str
@@ -158,6 +177,7 @@ class MessagePublic(BaseModel):
     usage: UsagePublic | None
     error: ErrorPublic | None
     tool_calls: list[ToolCallPublic] | None = None
+    feedback: FeedbackPublic | None = Field(default=None, description="The caller's rating of an answer.")
     created_at: datetime
 
     @classmethod
@@ -187,12 +207,28 @@ class MessagePublic(BaseModel):
             usage=usage,
             error=error,
             tool_calls=[ToolCallPublic(**c) for c in tool_calls] if tool_calls else None,
+            feedback=FeedbackPublic.of(record),
             created_at=record.created_at,
         )
 
 
 class MessageList(BaseModel):
     items: list[MessagePublic]
+
+
+class FeedbackUpdate(_Strict):
+    rating: Rating | None = Field(description="like, unlike, or null to remove the rating.")
+    comment: StoredText | None = Field(
+        default=None,
+        max_length=MAX_FEEDBACK_COMMENT,
+        description="Why (kept with a like or unlike; ignored with null).",
+        json_schema_extra={"pattern": STORABLE},
+    )
+
+
+class MessageFeedback(BaseModel):
+    message_id: str
+    feedback: FeedbackPublic | None = Field(description="The answer's rating now; null: none.")
 
 
 class CancelResult(BaseModel):

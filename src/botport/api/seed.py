@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from botport.api.deps import IdentityDep, ServicesDep
+from botport.api.errors import error_response, exception_response
 from botport.api.responses import SeedErrorBody, errors
 from botport.api.schemas import NON_BLANK, STORABLE
 from botport.api.turn_edge import SHOULD_RETRY, IdempotencyKeyHeader, unless_disconnected
@@ -71,14 +72,6 @@ def _bot_for(bots: BotRegistry, bot_id: str | None) -> BotConfig:
     return configured or bots.default
 
 
-def _error(exc: BotportError) -> JSONResponse:
-    text = exc.message
-    logid = getattr(exc, "logid", None)
-    if logid:
-        text += f" (logid {logid})"
-    return JSONResponse({"error": text}, status_code=exc.status, headers=exc.http_headers)
-
-
 @router.post("/chat", responses={200: {"description": '{"replies": [answer]} or {"error": "..."}'}})
 async def seed_chat(
     body: SeedChatBody,
@@ -97,11 +90,10 @@ async def seed_chat(
         handle = await chat.find_repeat(identity, idempotency_key, digest)
         if handle is None:
             async with services.db.connect() as conn:
-                conversation = await repo.find_conversation_by_title(
-                    conn, identity.owner, bot.slug, SEED_TITLE
-                )
+                where = {"owner": identity.owner, "bot": bot.slug, "title": SEED_TITLE}
+                conversation = await repo.find_conversation_by_title(conn, **where)
                 if conversation is None:
-                    conversation = await repo.create_conversation(conn, identity.owner, bot.slug, SEED_TITLE)
+                    conversation = await repo.create_conversation(conn, **where)
             handle = await chat.start_turn(
                 TurnRequest(
                     identity=identity,
@@ -115,13 +107,11 @@ async def seed_chat(
         stop = partial(chat.stop_turn, handle, "client_disconnected", "the client went away")
         message = (await unless_disconnected(request, chat.result(handle), stop)).message
     except BotportError as exc:
-        return _error(exc)
+        return exception_response(request, exc)
     if message.status != "completed":
-        text = message.error_message or "the bot did not answer"
-        if message.logid:
-            text += f" (logid {message.logid})"
+        detail = {"message": message.error_message or "the bot did not answer", "logid": message.logid}
         status = 504 if message.error_code == "upstream_timeout" else 502
-        return JSONResponse({"error": text}, status_code=status, headers={SHOULD_RETRY: "false"})
+        return error_response(request, status, detail, headers={SHOULD_RETRY: "false"})
     payload: dict[str, Any] = {"replies": [message.content]}
     if message.follow_ups:
         payload["follow_ups"] = list(message.follow_ups)

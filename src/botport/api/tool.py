@@ -23,6 +23,7 @@ from botport.api.responses import ErrorBody, errors
 from botport.api.schemas import NON_BLANK, STORABLE
 from botport.api.turn_edge import SHOULD_RETRY, IdempotencyKeyHeader, unless_disconnected
 from botport.chat.handles import TurnHandle, TurnRequest, conversation_target, fingerprint
+from botport.chat.text import sentence
 from botport.errors import BotportError, NotFoundError
 from botport.identity import Identity
 from botport.schema import ASK_PATH, Target, tool_document
@@ -78,7 +79,7 @@ async def _conversation_for(
     if body.conversation_id is None:
         return NewConversation(services.bots.get(body.bot).slug)
     async with services.db.read() as conn:
-        record = await repo.get_conversation(conn, identity.owner, body.conversation_id)
+        record = await repo.get_conversation(conn, owner=identity.owner, conversation_id=body.conversation_id)
     if record is None:
         raise NotFoundError(
             f"there is no conversation {body.conversation_id!r} for this API key; "
@@ -142,10 +143,10 @@ def _failure(request: Request, message: MessageRecord, *, timed_out: bool, deadl
     else:
         upstream_timeout = message.error_code == "upstream_timeout"
         status = 504 if upstream_timeout else 502
-        reason = message.error_message or "no reason given"
+        reason = sentence(message.error_message or "no reason given")
         body = {
             "code": message.error_code or "bot_failed",
-            "message": f"The bot could not answer: {reason}. Tell the user, and try again later.",
+            "message": f"The bot could not answer: {reason} Tell the user, and try again later.",
         }
     body["conversation_id"] = message.conversation_id
     if message.logid:

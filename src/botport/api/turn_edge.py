@@ -1,14 +1,16 @@
 """What every edge does with a turn besides rendering it: read the Idempotency-Key, say whether a
-client may retry, and stop a turn whose client cannot come back once it has gone."""
+client may retry, stream the rendered frames, and stop a turn whose client cannot come back once it
+has gone."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Annotated, TypeVar
 
 from fastapi import Header, Request
+from fastapi.responses import StreamingResponse
 
 from botport.chat.events import TurnCompleted, TurnFailed
 
@@ -24,6 +26,12 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 SHOULD_RETRY = "x-should-retry"  # read by the official OpenAI (and other Stainless-made) clients
+MESSAGE_ID_HEADER = "X-Botport-Message-Id"  # the answer's id: resume at /api/messages/{id}/events
+
+SSE_HEADERS = {
+    "Cache-Control": "no-cache, no-transform",
+    "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
+}
 
 
 def retry_headers(end: TurnCompleted | TurnFailed) -> dict[str, str]:
@@ -31,6 +39,14 @@ def retry_headers(end: TurnCompleted | TurnFailed) -> dict[str, str]:
     if isinstance(end, TurnFailed) and not end.retryable:
         return {SHOULD_RETRY: "false"}
     return {}
+
+
+def sse_response(
+    frames: AsyncIterator[bytes], *, headers: Mapping[str, str] | None = None
+) -> StreamingResponse:
+    """A turn's frames (:func:`botport.sse.frame`) as an event stream that no proxy buffers."""
+    headers = {**SSE_HEADERS, **(headers or {})}
+    return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
 
 
 async def unless_disconnected(request: Request, work: Awaitable[T], on_disconnect: Callable[[], None]) -> T:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, replace
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from botport import __version__
 from botport.api.deps import BotsDep, ChatServiceDep, IdentityDep, ServicesDep
+from botport.api.errors import turn_failure
 from botport.api.responses import ErrorBody, errors
 from botport.api.schemas import (
     BotPublic,
@@ -28,30 +29,35 @@ from botport.api.schemas import (
     MessagePublic,
     RunningTurn,
 )
-from botport.api.sse import KEEPALIVE_FRAME, MESSAGE_ID_HEADER, frame, sse_response
-from botport.api.turn_edge import IdempotencyKeyHeader, retry_headers, unless_disconnected
+from botport.api.turn_edge import (
+    MESSAGE_ID_HEADER,
+    IdempotencyKeyHeader,
+    retry_headers,
+    sse_response,
+    unless_disconnected,
+)
 from botport.api.web_access import admitted
+from botport.chat.coze_sync import coze_conversation_of
 from botport.chat.eventlog import Entry, Keepalive
 from botport.chat.events import (
+    DomainEvent,
     FollowUps,
     MessageCompleted,
     ReasoningDelta,
     TextDelta,
     ToolCallsRequired,
     TurnCompleted,
-    TurnFailed,
     TurnStarted,
 )
 from botport.chat.handles import TurnHandle, TurnRequest, fingerprint
 from botport.errors import BadRequestError, NotFoundError
+from botport.sse import KEEPALIVE_FRAME, KEEPALIVE_SECONDS, frame
 from botport.store import repository as repo
 from botport.store.records import ConversationRecord, MessageRecord
 
 router = APIRouter(
     prefix="/api", tags=["chat"], responses=errors(ErrorBody, 400, 401, 403, 404, 408, 413, 422, 429)
 )
-
-KEEPALIVE_SECONDS = 15.0
 
 
 @router.get("/config", response_model=ConfigPublic)
@@ -78,7 +84,9 @@ async def create_conversation(
 ) -> ConversationPublic:
     bot = services.bots.get(body.bot)
     owner, title = identity.owner, body.title.strip()
-    record = await services.db.write(lambda conn: repo.insert_conversation(conn, owner, bot.slug, title))
+    record = await services.db.write(
+        lambda conn: repo.insert_conversation(conn, owner=owner, bot=bot.slug, title=title)
+    )
     return ConversationPublic.of(record)
 
 
@@ -97,7 +105,7 @@ async def list_conversations(
     ] = None,
 ) -> ConversationPage:
     async with services.db.read() as conn:
-        page = await repo.list_conversations(conn, identity.owner, limit=limit, before=before)
+        page = await repo.list_conversations(conn, owner=identity.owner, limit=limit, before=before)
     return ConversationPage(
         items=[ConversationPublic.of(c) for c in page.items], next_cursor=page.next_cursor
     )
@@ -105,7 +113,7 @@ async def list_conversations(
 
 async def _get_owned(services: ServicesDep, owner: str, conversation_id: str) -> ConversationRecord:
     async with services.db.read() as conn:
-        record = await repo.get_conversation(conn, owner, conversation_id)
+        record = await repo.get_conversation(conn, owner=owner, conversation_id=conversation_id)
     if record is None:
         raise NotFoundError("no such conversation", code="conversation_not_found")
     return record
@@ -126,7 +134,9 @@ async def rename_conversation(
     conversation_id: str, body: ConversationUpdate, identity: IdentityDep, services: ServicesDep
 ) -> ConversationPublic:
     async with services.db.connect() as conn:
-        record = await repo.rename_conversation(conn, identity.owner, conversation_id, body.title.strip())
+        record = await repo.rename_conversation(
+            conn, owner=identity.owner, conversation_id=conversation_id, title=body.title.strip()
+        )
     if record is None:
         raise NotFoundError("no such conversation", code="conversation_not_found")
     return ConversationPublic.of(record)
@@ -136,10 +146,14 @@ async def rename_conversation(
 async def delete_conversation(
     conversation_id: str, identity: IdentityDep, services: ServicesDep, chat: ChatServiceDep
 ) -> Response:
+    record = await _get_owned(services, identity.owner, conversation_id)
+    coze_id = coze_conversation_of(record, chat.running_turns())  # before the turn below ends
     # Stop a running answer first, wherever it runs, so its Coze chat does not go on for nobody.
     await chat.cancel(identity, conversation_id)
     async with services.db.connect() as conn:
-        await repo.delete_conversation(conn, identity.owner, conversation_id)
+        deleted = await repo.delete_conversation(conn, owner=identity.owner, conversation_id=conversation_id)
+    if deleted and coze_id:  # Coze's copy too, in the background, with retries (botport.chat.coze_sync)
+        services.coze_sync.delete_conversation(coze_id)
     return Response(status_code=204)
 
 
@@ -147,7 +161,7 @@ async def delete_conversation(
 async def list_messages(conversation_id: str, identity: IdentityDep, services: ServicesDep) -> MessageList:
     await _get_owned(services, identity.owner, conversation_id)
     async with services.db.read() as conn:
-        records = await repo.list_messages(conn, conversation_id)
+        records = await repo.list_messages(conn, conversation_id=conversation_id)
     return MessageList(items=[MessagePublic.of(m) for m in records])
 
 
@@ -242,12 +256,14 @@ async def cancel_turn(conversation_id: str, identity: IdentityDep, chat: ChatSer
 
 def _as_written(answer: MessageRecord, event: MessageCompleted) -> MessageRecord:
     """The answer as it stood when the message completed (before the turn's end): the same frame
-    for every watcher of that number, whenever it connected."""
+    for every watcher of that number, whenever it connected. Its status is the message's own
+    (``completed``; a stored answer replayed after the turn: the status it was stored with), never
+    ``streaming``: the turn's outcome comes in its last frame."""
     return replace(
         answer,
         content=event.content,
         reasoning=event.reasoning,
-        status="streaming",
+        status=event.status,
         input_tokens=None,
         output_tokens=None,
         total_tokens=None,
@@ -260,39 +276,32 @@ def _as_written(answer: MessageRecord, event: MessageCompleted) -> MessageRecord
 
 async def turn_frames(handle: TurnHandle, events: AsyncIterator[Entry | Keepalive]) -> AsyncIterator[bytes]:
     """Render a turn's numbered domain events as botport's SSE frames (``id:`` is the number)."""
-    message_id = handle.message_id
     async for item in events:
         if isinstance(item, Keepalive):
             yield KEEPALIVE_FRAME
-            continue
-        seq, event = item
-        if isinstance(event, TextDelta):
-            yield frame("text.delta", {"text": event.text}, seq)
-        elif isinstance(event, ReasoningDelta):
-            yield frame("reasoning.delta", {"text": event.text}, seq)
-        elif isinstance(event, TurnStarted):
-            yield frame("turn.started", asdict(event), seq)
-        elif isinstance(event, MessageCompleted):
-            public = MessagePublic.of(_as_written(handle.answer, event))
-            yield frame("message.completed", public.model_dump(mode="json"), seq)
-        elif isinstance(event, FollowUps):
-            yield frame("follow_ups", {"suggestions": list(event.suggestions)}, seq)
-        elif isinstance(event, ToolCallsRequired):
-            calls = [asdict(c) for c in event.tool_calls]
-            yield frame("tool_calls.required", {"chat_id": event.chat_id, "tool_calls": calls}, seq)
-        elif isinstance(event, TurnCompleted):
-            data = {"message_id": message_id, "status": event.status, "usage": asdict(event.usage)}
-            yield frame("turn.completed", data, seq)
-        elif isinstance(event, TurnFailed):
-            failure: dict[str, object] = {
-                "code": event.code,
-                "message": event.message,
-                "status": event.http_status,
-                "message_id": event.message_id,
-                "turn_status": event.status,
-            }
-            if event.logid:
-                failure["logid"] = event.logid
-            if event.upstream_code is not None:
-                failure["upstream_code"] = event.upstream_code
-            yield frame("error", failure, seq)
+        else:
+            seq, event = item
+            name, data = _named(handle, event)
+            yield frame(data, event=name, seq=seq)
+
+
+def _named(handle: TurnHandle, event: DomainEvent) -> tuple[str, Mapping[str, Any]]:
+    """A domain event's frame: its name and its data (docs/api.md)."""
+    if isinstance(event, TextDelta):
+        return "text.delta", {"text": event.text}
+    if isinstance(event, ReasoningDelta):
+        return "reasoning.delta", {"text": event.text}
+    if isinstance(event, TurnStarted):
+        return "turn.started", asdict(event)
+    if isinstance(event, MessageCompleted):
+        written = MessagePublic.of(_as_written(handle.answer, event))
+        return "message.completed", written.model_dump(mode="json")
+    if isinstance(event, FollowUps):
+        return "follow_ups", {"suggestions": list(event.suggestions)}
+    if isinstance(event, ToolCallsRequired):
+        calls = [asdict(c) for c in event.tool_calls]
+        return "tool_calls.required", {"chat_id": event.chat_id, "tool_calls": calls}
+    if isinstance(event, TurnCompleted):
+        usage = asdict(event.usage)
+        return "turn.completed", {"message_id": handle.message_id, "status": event.status, "usage": usage}
+    return "error", turn_failure(event)

@@ -41,10 +41,13 @@ class ReasoningDelta:
 
 @dataclass(frozen=True, slots=True)
 class MessageCompleted:
-    """One whole answer message (a workflow may send several in one turn)."""
+    """One whole answer message (a workflow may send several in one turn). ``status`` is the message's
+    own: ``completed`` as it arrives; a stored answer replayed after its turn ended has the status it
+    was stored with."""
 
     content: str
     reasoning: str = ""
+    status: Literal["completed", "failed", "interrupted", "requires_action"] = "completed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,9 +36,11 @@ class TurnFollower:
     async def owned_answer(self, identity: Identity, message_id: str) -> TurnHandle:
         """An answer of the caller's, to watch (404 when it is not theirs or not an answer)."""
         async with self.db.read() as conn:
-            message = await repo.get_message(conn, message_id)
+            message = await repo.get_message(conn, message_id=message_id)
             conversation = (
-                await repo.get_conversation(conn, identity.owner, message.conversation_id)
+                await repo.get_conversation(
+                    conn, owner=identity.owner, conversation_id=message.conversation_id
+                )
                 if message
                 else None
             )
@@ -53,7 +55,7 @@ class TurnFollower:
             if not isinstance(item, Keepalive) and isinstance(item[1], TurnCompleted | TurnFailed):
                 end = item[1]
         async with self.db.read() as conn:
-            message = await repo.get_message(conn, handle.answer.id)
+            message = await repo.get_message(conn, message_id=handle.answer.id)
         if message is None or end is None:
             raise NotFoundError("the answer was deleted", code="message_not_found")
         return TurnResult(message, end)
@@ -116,7 +118,7 @@ class TurnFollower:
     async def _alive_or_resolved(self, handle: TurnHandle) -> MessageRecord | None:
         """The stored answer; one whose instance stopped heart-beating is resolved first."""
         async with self.db.read() as conn:
-            message = await repo.get_message(conn, handle.answer.id)
+            message = await repo.get_message(conn, message_id=handle.answer.id)
         if (
             message is not None
             and message.status == "streaming"
@@ -124,5 +126,5 @@ class TurnFollower:
         ):
             await self.sweep(handle.conversation.id)
             async with self.db.read() as conn:
-                message = await repo.get_message(conn, handle.answer.id)
+                message = await repo.get_message(conn, message_id=handle.answer.id)
         return message

@@ -31,6 +31,14 @@ class TurnRequest:
     new_conversation: NewConversation | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """The caller's result for one tool call that a paused chat asked for."""
+
+    tool_call_id: str
+    output: str
+
+
 def conversation_target(found: str | NewConversation) -> tuple[str, NewConversation | None]:
     """A :class:`TurnRequest`'s ``conversation_id`` and ``new_conversation`` for an existing
     conversation's id, or for a conversation the turn creates (its id made now)."""

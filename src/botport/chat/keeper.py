@@ -130,8 +130,8 @@ class TurnKeeper:
         alive = [] if ids_only else [turn.id for turn in turns]
 
         def write(conn: Connection) -> None:
-            turn_store.checkpoint(conn, [point for _, point in points])
-            turn_store.heartbeat(conn, alive)
+            turn_store.checkpoint(conn, points=[point for _, point in points])
+            turn_store.heartbeat(conn, message_ids=alive)
 
         await self.db.write(write)
         for turn, point in points:

@@ -40,7 +40,8 @@ def stored_entries(message: MessageRecord, *, bot: str, after: int) -> list[Entr
         out.append((1, started))
     tail: list[DomainEvent] = []
     if message.content or message.reasoning:
-        tail.append(MessageCompleted(content=message.content, reasoning=message.reasoning))
+        status = "completed" if message.status == "streaming" else message.status  # never streaming here
+        tail.append(MessageCompleted(content=message.content, reasoning=message.reasoning, status=status))
     if message.follow_ups:
         tail.append(FollowUps(tuple(message.follow_ups)))
     if message.status == "requires_action" and message.tool_calls:

@@ -19,7 +19,7 @@ from botport.bots import BotRegistry
 from botport.caller_limits import CallerLimits, TurnTicket
 from botport.chat.eventlog import Entry, EventLogs, Keepalive, is_terminal
 from botport.chat.follow import TurnFollower
-from botport.chat.handles import TurnHandle, TurnRequest, TurnResult
+from botport.chat.handles import ToolResult, TurnHandle, TurnRequest, TurnResult
 from botport.chat.keeper import TurnKeeper
 from botport.chat.text import require_unicode, title_from
 from botport.chat.turn import SHUTDOWN, StreamOpener, Turn, TurnEnv, cancel_coze_chat
@@ -46,7 +46,6 @@ STORED_POLL = 1.0  # seconds: following a turn another instance runs, without a 
 
 # Coze takes at most 100 additional_messages: the stored turns replayed, and the question.
 MAX_REPLAYED_TURNS = 99
-
 
 TurnFactory = Callable[[ConversationRecord, MessageRecord | None, MessageRecord], Turn]
 
@@ -171,7 +170,7 @@ class ChatService:
                 """Coze lost the conversation (expired, deleted, or the demo emulator restarted):
                 start a new one carrying the stored turns, so the bot keeps the context."""
                 async with self.db.read() as conn:
-                    stored = await repo.list_messages(conn, conv.id)
+                    stored = await repo.list_messages(conn, conversation_id=conv.id)
                 turns = [
                     _enter(m.role, m.content)
                     for m in stored
@@ -191,7 +190,7 @@ class ChatService:
         identity: Identity,
         conversation_id: str,
         chat_id: str,
-        outputs: list[ToolOutput],
+        results: Iterable[ToolResult],
         *,
         idempotency_key: str | None = None,
         fingerprint: str = "",
@@ -201,6 +200,7 @@ class ChatService:
         if not conversation.coze_conversation_id:
             raise BadRequestError("this conversation has no paused chat", code="no_paused_chat")
         coze_conversation_id = conversation.coze_conversation_id
+        outputs = [ToolOutput(tool_call_id=r.tool_call_id, output=r.output) for r in results]
 
         def opener() -> AbstractAsyncContextManager[ChatStream]:
             return self.coze.stream_submit_tool_outputs(
@@ -232,15 +232,17 @@ class ChatService:
             except Exception:  # that start failed or lost the key to another instance: ask the store
                 log.debug("the concurrent start with this Idempotency-Key did not finish; asking the store")
         async with self.db.read() as conn:
-            found = await conn.run_sync(turn_store.find_idempotent, owner, key)
+            found = await conn.run_sync(turn_store.find_idempotent, owner=owner, key=key)
             if found is None:
                 return None
             if found.fingerprint != digest:
                 raise IdempotencyKeyReusedError(
                     "this Idempotency-Key was already used for a different request; use a new key"
                 )
-            conversation = await repo.get_conversation(conn, owner, found.conversation_id)
-            answer = await repo.get_message(conn, found.message_id)
+            conversation = await repo.get_conversation(
+                conn, owner=owner, conversation_id=found.conversation_id
+            )
+            answer = await repo.get_message(conn, message_id=found.message_id)
         if conversation is None or answer is None:  # deleted since: the key no longer means anything
             return None
         return TurnHandle(answer, conversation, None, repeated=True)
@@ -350,7 +352,7 @@ class ChatService:
     async def _store_start(self, new: turn_store.NewTurn) -> turn_store.BegunTurn:
         """Store the turn's start. A caller cancelled meanwhile (a shutdown) leaves nothing behind:
         once the write is done, what it stored is removed again."""
-        write = asyncio.ensure_future(self.db.write(lambda conn: turn_store.begin_turn(conn, new)))
+        write = asyncio.ensure_future(self.db.write(lambda conn: turn_store.begin_turn(conn, turn=new)))
         try:
             return await asyncio.shield(write)
         except asyncio.CancelledError:
@@ -364,13 +366,8 @@ class ChatService:
             return
         begun = write.result()
         user_id = begun.user.id if begun.user else None
-        task = asyncio.ensure_future(
-            self.db.write(
-                lambda conn: turn_store.discard_turn(
-                    conn, begun.answer.id, user_id, with_conversation=made_conversation
-                )
-            )
-        )
+        discard = partial(turn_store.discard_turn, answer_id=begun.answer.id, user_message_id=user_id)
+        task = asyncio.ensure_future(self.db.write(partial(discard, with_conversation=made_conversation)))
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     def _claim(self, conversation_id: str) -> None:
@@ -388,7 +385,7 @@ class ChatService:
 
     async def _owned_conversation(self, owner: str, conversation_id: str) -> ConversationRecord:
         conversation = await self.db.read_op(
-            lambda conn: repo.find_conversation(conn, owner, conversation_id)
+            lambda conn: repo.find_conversation(conn, owner=owner, conversation_id=conversation_id)
         )
         if conversation is None:
             raise NotFoundError("no such conversation", code="conversation_not_found")
@@ -437,7 +434,7 @@ class ChatService:
             turn.cancel()
             return True
         async with self.db.read() as conn:
-            live = await conn.run_sync(turn_store.running_answer, conversation_id)
+            live = await conn.run_sync(turn_store.running_answer, conversation_id=conversation_id)
         if live is None:
             return False
         return await self._stop_elsewhere(live, conversation)
@@ -465,7 +462,7 @@ class ChatService:
 
     async def _stop_remote(self, handle: TurnHandle) -> None:
         async with self.db.read() as conn:
-            live = await repo.get_message(conn, handle.answer.id)
+            live = await repo.get_message(conn, message_id=handle.answer.id)
         if live is not None and live.status == "streaming":
             await self._stop_elsewhere(live, handle.conversation)
 
@@ -486,7 +483,7 @@ class ChatService:
         if isinstance(turn, Turn):
             return turn.id, turn.user_message.id if turn.user_message else None
         async with self.db.read() as conn:
-            live = await conn.run_sync(turn_store.running_answer, conversation_id)
+            live = await conn.run_sync(turn_store.running_answer, conversation_id=conversation_id)
         if live is None or not turn_store.is_alive(live, self.lease):
             return None
         return live.id, None

@@ -37,6 +37,8 @@ class TurnState:
     finished: bool = False
     requires_action: bool = False
     canceled: bool = False  # Coze ended the chat as canceled (e.g. a cancel sent by another instance)
+    # Coze's id of the last completed answer message: what a rating of the answer is sent to.
+    answer_message_id: str | None = None
     # Content of the answer message being streamed (one turn may hold several answers).
     _current_answer: str = ""
     _completed_answers: list[str] = field(default_factory=list)
@@ -101,6 +103,7 @@ class TurnState:
         prefix = ANSWER_SEPARATOR.join(self._completed_answers)
         self._completed_answers.append(whole)
         self._current_answer = ""
+        self.answer_message_id = message.id or self.answer_message_id
         self.content = prefix + (ANSWER_SEPARATOR if prefix else "") + whole
         if message.reasoning_content and len(message.reasoning_content) >= len(self.reasoning):
             self.reasoning = message.reasoning_content

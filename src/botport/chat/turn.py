@@ -303,6 +303,7 @@ class Turn:
             "status": status,
             "follow_ups": list(state.follow_ups),
             "upstream_chat_id": state.chat_id,
+            "upstream_message_id": state.answer_message_id,
             "last_seq": last_seq,
         }
         if state.usage is not None:
@@ -326,7 +327,9 @@ class Turn:
         kind, _, owner_id = self.conversation.owner.partition(":")
         key_id = owner_id if kind == "key" else None
         await self.env.db.write(
-            lambda conn: turn_store.end_turn(conn, answer, dict(fields), new_coze_id, key_id=key_id)
+            lambda conn: turn_store.end_turn(
+                conn, answer=answer, fields=dict(fields), coze_conversation_id=new_coze_id, key_id=key_id
+            )
         )
 
     async def _cancel_upstream(self) -> None:
@@ -347,7 +350,10 @@ class Turn:
         try:
             await self.env.db.write(
                 lambda conn: turn_store.discard_turn(
-                    conn, self.answer.id, user_id, with_conversation=self.made_conversation
+                    conn,
+                    answer_id=self.answer.id,
+                    user_message_id=user_id,
+                    with_conversation=self.made_conversation,
                 )
             )
         except Exception:

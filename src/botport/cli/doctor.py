@@ -25,7 +25,8 @@ def print_report(console: Console, checks: list[Check]) -> None:
     table = Table("", "check", "result", box=None, header_style="bold", pad_edge=False)
     for check in checks:
         mark, style = MARKS[check.status]
-        table.add_row(Text(mark, style=style), check.name, check.detail)
+        # As text, not rich markup: a bot's name from Coze may hold "[...]".
+        table.add_row(Text(mark, style=style), Text(check.name), Text(check.detail))
     console.print(table)
     fixes = [c for c in checks if c.fix and c.status in ("fail", "warn")]
     if fixes:

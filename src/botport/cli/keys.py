@@ -88,7 +88,7 @@ def create(
 ) -> None:
     """Create a key and print it once (stdout). Only its hash is kept."""
     limits = _parsed(quota or [])
-    plaintext, record = _run(config, lambda conn: key_store.create_api_key(conn, name, limits))
+    plaintext, record = _run(config, lambda conn: key_store.create_api_key(conn, name=name, quota=limits))
     typer.echo(f"Created key {record.prefix}… ({record.name}). It is shown only this once:", err=True)
     typer.echo(plaintext)
 
@@ -112,7 +112,7 @@ def set_quota(
     async def change(conn: AsyncConnection, record: ApiKeyRecord) -> KeyQuota:
         new = _parsed(quota or [], record.quota)
         if quota:
-            await key_store.set_key_quota(conn, record.id, new)
+            await key_store.set_key_quota(conn, key_id=record.id, quota=new)
         return new
 
     record, new = _on_key(config, key, change)

@@ -34,7 +34,8 @@ API; the HTTP API documents none) and ``done``.
 
 Polling: a chat's ``/v3/chat/retrieve`` answers 4013 (HTTP 429) beyond about one call a second, with
 a burst of two (:mod:`botport.emulator.poll_limit`); ``create_emulator_app(poll_limit=False)`` turns
-that off. Also served: bot lists v1 and v2 (:mod:`~botport.emulator.bot_list_routes`), conversation
+that off. Also served: bot lists v1 and v2 (:mod:`~botport.emulator.bot_list_routes`), the one
+workspace (:mod:`~botport.emulator.workspace_routes`), conversation
 rename and delete, message feedback, and offline audio: speech as WAV or PCM, transcription, voices
 (:mod:`~botport.emulator.audio_routes`); other ``/v1/audio`` calls answer "not supported".
 """

@@ -33,6 +33,7 @@ from botport.emulator.middleware import EmulatorMiddleware
 from botport.emulator.poll_limit import PollLimiter
 from botport.emulator.state import Store
 from botport.emulator.workflow_routes import WorkflowRoutes
+from botport.emulator.workspace_routes import WorkspaceRoutes
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
@@ -77,6 +78,7 @@ def create_emulator_app(
             *ConversationRoutes(emulator).routes(),
             *BotRoutes(emulator).routes(),
             *BotListRoutes(emulator).routes(),
+            *WorkspaceRoutes(emulator).routes(),
             *ConversationEditRoutes(emulator).routes(),
             *FeedbackRoutes(emulator).routes(),
             *AudioRoutes(emulator).routes(),

@@ -4,7 +4,7 @@
 - ``migrations``: ordered, named steps recorded in ``botport_migrations``
 - ``tables``: the current schema; ``types``: UTC timestamps, ids
 - ``records``: the frozen records returned; ``repository``: conversations and messages;
-  ``keys``: API keys
+  ``history``: matching a client's replayed history; ``turns``: running turns; ``keys``: API keys
 """
 
 from botport.store.db import Database, create_engine_for

@@ -42,7 +42,7 @@ def key_owner(key_id: str) -> str:
 
 
 async def create_api_key(
-    conn: AsyncConnection, name: str, quota: KeyQuota | None = None
+    conn: AsyncConnection, *, name: str, quota: KeyQuota | None = None
 ) -> tuple[str, ApiKeyRecord]:
     """A new key: returns the plaintext (shown once, never stored) and its record."""
     plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -80,7 +80,7 @@ async def find_key(conn: AsyncConnection, id_or_prefix: str) -> ApiKeyRecord | N
     return ApiKeyRecord.from_row(rows[0]) if rows else None
 
 
-async def set_key_quota(conn: AsyncConnection, key_id: str, quota: KeyQuota) -> None:
+async def set_key_quota(conn: AsyncConnection, *, key_id: str, quota: KeyQuota) -> None:
     await conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**asdict(quota)))
 
 
@@ -112,7 +112,7 @@ def _usage_upsert(dialect: Any) -> Any:
 _USAGE_UPSERT = {"postgresql": _usage_upsert(postgresql), "sqlite": _usage_upsert(sqlite)}
 
 
-def add_key_usage(conn: Connection, key_id: str, tokens: int) -> None:
+def add_key_usage(conn: Connection, *, key_id: str, tokens: int) -> None:
     """Count one turn that reached Coze, and its tokens, for today (a write op: one statement)."""
     statement = _USAGE_UPSERT["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
     conn.execute(statement, {"b_key": key_id, "b_day": usage_day(), "b_tokens": tokens})

@@ -188,11 +188,23 @@ def _0004_key_quotas(conn: Connection) -> None:
     schema.create_all(conn)
 
 
+def _0005_message_feedback(conn: Connection) -> None:
+    """An answer's Coze message id, and the user's rating of it (like / unlike) with a comment."""
+    for column in (
+        Column("upstream_message_id", String(128), nullable=True),
+        Column("feedback", String(16), nullable=True),
+        Column("feedback_comment", Text, nullable=True),
+    ):
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE messages ADD COLUMN {column.name} {kind}"))
+
+
 MIGRATIONS: Sequence[tuple[str, MigrationStep]] = (
     ("0001_initial", _0001_initial),
     ("0002_history_hash_chain", _0002_history_hash_chain),
     ("0003_detached_turns", _0003_detached_turns),
     ("0004_key_quotas", _0004_key_quotas),
+    ("0005_message_feedback", _0005_message_feedback),
 )
 
 

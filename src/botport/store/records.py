@@ -10,6 +10,8 @@ from typing import Any, Literal
 MessageRole = Literal["user", "assistant"]
 MessageStatus = Literal["streaming", "completed", "failed", "interrupted", "requires_action"]
 
+Rating = Literal["like", "unlike"]  # a user's feedback on an answer
+
 MESSAGE_ROLES: frozenset[str] = frozenset({"user", "assistant"})
 MESSAGE_STATUSES: frozenset[str] = frozenset(
     {"streaming", "completed", "failed", "interrupted", "requires_action"}
@@ -62,6 +64,10 @@ class MessageRecord:
     runner: str | None = None
     heartbeat_at: datetime | None = None
     last_seq: int | None = None
+    # An answer's Coze message id (None for an answer stored before botport kept it) and its rating.
+    upstream_message_id: str | None = None
+    feedback: Rating | None = None
+    feedback_comment: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> MessageRecord:
@@ -86,6 +92,9 @@ class MessageRecord:
             runner=row.get("runner"),
             heartbeat_at=row.get("heartbeat_at"),
             last_seq=row.get("last_seq"),
+            upstream_message_id=row.get("upstream_message_id"),
+            feedback=row.get("feedback"),
+            feedback_comment=row.get("feedback_comment"),
         )
 
 

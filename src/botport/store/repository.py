@@ -1,25 +1,20 @@
-"""Conversations and messages: plain functions over an open connection (one transaction).
+"""Conversations and messages: plain functions over an open connection (one transaction). Every
+argument after the connection is a keyword: ``get_conversation(conn, owner=..., conversation_id=...)``.
 
 Most are async, over an ``AsyncConnection``; the synchronous ones (``insert_conversation``,
-``insert_message``, the history hash) are write ops for :meth:`botport.store.db.Database.write`,
-which the async ones reuse through ``run_sync``.
+``insert_message``) are write ops for :meth:`botport.store.db.Database.write`, which the async ones
+reuse through ``run_sync``.
 
 Owner checks live here: :func:`get_conversation` and friends take the caller's identity and treat
 someone else's conversation as missing. Functions that take only a conversation or message id
 (:func:`list_messages`, :func:`add_message`, ...) trust the caller to have checked ownership first.
 
-History matching (for the OpenAI edge, whose clients resend the whole history every time):
-``conversations.history_hash`` is :func:`history_hash` of the conversation's ``completed`` messages,
-oldest first, as ``(role, content)`` pairs; it is NULL while there are none. It is recomputed by
-:func:`add_message` and :func:`update_message` whenever a message's status changes or a completed
-message changes, so it is always current. :func:`find_conversation_by_history` looks the hash up
-through an index and then compares the messages themselves, so a match is exact.
+Storing a message keeps the conversation's history hash current (:mod:`botport.store.history`):
+whenever a message's status changes or a completed message changes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -30,6 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.errors import BadRequestError
+from botport.store.history import extend_history_hash, refresh_history_hash
 from botport.store.records import (
     MESSAGE_ROLES,
     MESSAGE_STATUSES,
@@ -37,6 +33,7 @@ from botport.store.records import (
     MessageRecord,
     MessageRole,
     MessageStatus,
+    Rating,
 )
 from botport.store.tables import conversations, messages
 from botport.store.types import new_id, utcnow
@@ -56,6 +53,7 @@ class NewMessageFields(TypedDict, total=False):
     output_tokens: int | None
     total_tokens: int | None
     upstream_chat_id: str | None
+    upstream_message_id: str | None
     logid: str | None
     follow_ups: Sequence[str]
     error_code: str | None
@@ -82,7 +80,7 @@ _INSERT_CONVERSATION = insert(conversations)  # built once (see botport.store.tu
 
 
 def insert_conversation(
-    conn: Connection, owner: str, bot: str, title: str = "", *, conversation_id: str | None = None
+    conn: Connection, *, owner: str, bot: str, title: str = "", conversation_id: str | None = None
 ) -> ConversationRecord:
     """Create a conversation (a write op: see :meth:`botport.store.db.Database.write`)."""
     now = utcnow()
@@ -101,12 +99,12 @@ def insert_conversation(
 
 
 async def create_conversation(
-    conn: AsyncConnection, owner: str, bot: str, title: str = ""
+    conn: AsyncConnection, *, owner: str, bot: str, title: str = ""
 ) -> ConversationRecord:
-    return await conn.run_sync(insert_conversation, owner, bot, title)
+    return await conn.run_sync(insert_conversation, owner=owner, bot=bot, title=title)
 
 
-def find_conversation(conn: Connection, owner: str, conversation_id: str) -> ConversationRecord | None:
+def find_conversation(conn: Connection, *, owner: str, conversation_id: str) -> ConversationRecord | None:
     """The conversation, or None if there is none with this id or it belongs to someone else."""
     query = select(conversations).where(conversations.c.id == conversation_id, conversations.c.owner == owner)
     row = conn.execute(query).mappings().first()
@@ -114,14 +112,14 @@ def find_conversation(conn: Connection, owner: str, conversation_id: str) -> Con
 
 
 async def get_conversation(
-    conn: AsyncConnection, owner: str, conversation_id: str
+    conn: AsyncConnection, *, owner: str, conversation_id: str
 ) -> ConversationRecord | None:
     """The conversation, or None if there is none with this id or it belongs to someone else."""
-    return await conn.run_sync(find_conversation, owner, conversation_id)
+    return await conn.run_sync(find_conversation, owner=owner, conversation_id=conversation_id)
 
 
 async def list_conversations(
-    conn: AsyncConnection, owner: str, *, limit: int = 20, before: str | None = None, bot: str | None = None
+    conn: AsyncConnection, *, owner: str, limit: int = 20, before: str | None = None, bot: str | None = None
 ) -> ConversationPage:
     """The owner's conversations, most recently active first; ``before`` is a previous ``next_cursor``.
 
@@ -166,7 +164,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 async def rename_conversation(
-    conn: AsyncConnection, owner: str, conversation_id: str, title: str
+    conn: AsyncConnection, *, owner: str, conversation_id: str, title: str
 ) -> ConversationRecord | None:
     """Set the title (None: not found or not the owner's). Does not change ``updated_at``."""
     result = await conn.execute(
@@ -176,10 +174,10 @@ async def rename_conversation(
     )
     if result.rowcount == 0:
         return None
-    return await get_conversation(conn, owner, conversation_id)
+    return await get_conversation(conn, owner=owner, conversation_id=conversation_id)
 
 
-async def delete_conversation(conn: AsyncConnection, owner: str, conversation_id: str) -> bool:
+async def delete_conversation(conn: AsyncConnection, *, owner: str, conversation_id: str) -> bool:
     """Delete the conversation and its messages; False if not found or not the owner's."""
     result = await conn.execute(
         delete(conversations).where(conversations.c.id == conversation_id, conversations.c.owner == owner)
@@ -188,7 +186,7 @@ async def delete_conversation(conn: AsyncConnection, owner: str, conversation_id
 
 
 async def set_coze_conversation_id(
-    conn: AsyncConnection, conversation_id: str, coze_conversation_id: str
+    conn: AsyncConnection, *, conversation_id: str, coze_conversation_id: str
 ) -> None:
     await conn.execute(
         update(conversations)
@@ -197,12 +195,7 @@ async def set_coze_conversation_id(
     )
 
 
-async def set_upstream_chat_id(conn: AsyncConnection, message_id: str, chat_id: str | None) -> None:
-    """Record the Coze chat behind an answer (one UPDATE: no history or timestamp to maintain)."""
-    await conn.execute(update(messages).where(messages.c.id == message_id).values(upstream_chat_id=chat_id))
-
-
-async def touch_conversation(conn: AsyncConnection, conversation_id: str) -> None:
+async def touch_conversation(conn: AsyncConnection, *, conversation_id: str) -> None:
     """Mark the conversation as active now (it moves to the top of the list)."""
     await conn.execute(
         update(conversations).where(conversations.c.id == conversation_id).values(updated_at=utcnow())
@@ -210,7 +203,7 @@ async def touch_conversation(conn: AsyncConnection, conversation_id: str) -> Non
 
 
 async def find_conversation_by_title(
-    conn: AsyncConnection, owner: str, bot: str, title: str
+    conn: AsyncConnection, *, owner: str, bot: str, title: str
 ) -> ConversationRecord | None:
     """The owner's most recently active conversation with this bot and title."""
     row = (
@@ -260,6 +253,9 @@ def new_message_values(
         "runner": None,
         "heartbeat_at": None,
         "last_seq": None,
+        "upstream_message_id": None,
+        "feedback": None,
+        "feedback_comment": None,
         **fields,
         "created_at": now,
         "updated_at": now,
@@ -270,6 +266,7 @@ def new_message_values(
 
 def insert_message(
     conn: Connection,
+    *,
     conversation_id: str,
     role: MessageRole,
     content: str = "",
@@ -285,12 +282,13 @@ def insert_message(
     )
     record = MessageRecord.from_row(values)
     if record.status == "completed":
-        extend_history_hash(conn, record)
+        extend_history_hash(conn, message=record)
     return record
 
 
 async def add_message(
     conn: AsyncConnection,
+    *,
     conversation_id: str,
     role: MessageRole,
     content: str = "",
@@ -299,32 +297,32 @@ async def add_message(
     """Store a message (status ``completed`` unless given) and touch its conversation."""
 
     def op(sync: Connection) -> MessageRecord:
-        return insert_message(sync, conversation_id, role, content, **fields)
+        return insert_message(sync, conversation_id=conversation_id, role=role, content=content, **fields)
 
     return await conn.run_sync(op)
 
 
 async def update_message(
-    conn: AsyncConnection, message_id: str, **fields: Unpack[MessageFields]
+    conn: AsyncConnection, *, message_id: str, **fields: Unpack[MessageFields]
 ) -> MessageRecord | None:
     """Change the given fields (and ``updated_at``); None if there is no such message."""
     _check_fields(fields)
-    before = await get_message(conn, message_id)
+    before = await get_message(conn, message_id=message_id)
     if before is None:
         return None
     values: dict[str, Any] = {**fields, "updated_at": utcnow()}
     if "follow_ups" in values:
         values["follow_ups"] = list(values["follow_ups"])
     await conn.execute(update(messages).where(messages.c.id == message_id).values(values))
-    record = await get_message(conn, message_id)
+    record = await get_message(conn, message_id=message_id)
     assert record is not None
     was_completed, is_completed = before.status == "completed", record.status == "completed"
     if is_completed and not was_completed:
-        await conn.run_sync(extend_history_hash, record)
+        await conn.run_sync(extend_history_hash, message=record)
     elif was_completed and (
         not is_completed or (before.role, before.content) != (record.role, record.content)
     ):
-        await conn.run_sync(refresh_history_hash, record.conversation_id)
+        await conn.run_sync(refresh_history_hash, conversation_id=record.conversation_id)
     return record
 
 
@@ -336,12 +334,12 @@ def _check_fields(fields: NewMessageFields | MessageFields) -> None:
         raise ValueError(f"unknown message status {fields['status']!r}")
 
 
-async def get_message(conn: AsyncConnection, message_id: str) -> MessageRecord | None:
+async def get_message(conn: AsyncConnection, *, message_id: str) -> MessageRecord | None:
     row = (await conn.execute(select(messages).where(messages.c.id == message_id))).mappings().first()
     return MessageRecord.from_row(row) if row is not None else None
 
 
-async def list_messages(conn: AsyncConnection, conversation_id: str) -> list[MessageRecord]:
+async def list_messages(conn: AsyncConnection, *, conversation_id: str) -> list[MessageRecord]:
     """All messages of the conversation, oldest first."""
     rows = (
         await conn.execute(
@@ -353,117 +351,18 @@ async def list_messages(conn: AsyncConnection, conversation_id: str) -> list[Mes
     return [MessageRecord.from_row(row) for row in rows]
 
 
-# --- history matching -------------------------------------------------------------------------
-
-
-def history_hash(turns: Sequence[tuple[str, str]]) -> str:
-    """A hash chain over the turns: ``h = sha256(h_prev + "\n" + canonical JSON [role, content])``,
-    starting from ``""``. A chain, so that a turn that completes at the end extends the stored hash
-    in O(1) instead of reading the whole conversation again."""
-    digest = ""
-    for role, content in turns:
-        digest = chain_hash(digest, role, content)
-    return digest
-
-
-def chain_hash(previous: str, role: str, content: str) -> str:
-    item = json.dumps([role, content], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(f"{previous}\n{item}".encode()).hexdigest()
-
-
-def completed_turns(conn: Connection, conversation_id: str) -> list[tuple[str, str]]:
-    rows = conn.execute(
-        select(messages.c.role, messages.c.content)
-        .where(messages.c.conversation_id == conversation_id, messages.c.status == "completed")
-        .order_by(messages.c.created_at, messages.c.id)
-    )
-    return [(role, content) for role, content in rows]
-
-
-def extend_history_hash(conn: Connection, message: MessageRecord) -> None:
-    """``message`` just became completed: chain it onto the stored hash when it is the newest
-    completed message (every turn's case); otherwise recompute the whole hash."""
-    later = conn.execute(
-        select(messages.c.id)
-        .where(
-            messages.c.conversation_id == message.conversation_id,
-            messages.c.status == "completed",
-            messages.c.id != message.id,
-            or_(
-                messages.c.created_at > message.created_at,
-                and_(messages.c.created_at == message.created_at, messages.c.id > message.id),
-            ),
-        )
-        .limit(1)
-    )
-    if later.first() is not None:
-        refresh_history_hash(conn, message.conversation_id)
-        return
-    current = conn.scalar(
-        select(conversations.c.history_hash).where(conversations.c.id == message.conversation_id)
-    )
-    conn.execute(
-        update(conversations)
-        .where(conversations.c.id == message.conversation_id)
-        .values(history_hash=chain_hash(current or "", message.role, message.content))
-    )
-
-
-def refresh_history_hash(conn: Connection, conversation_id: str) -> None:
-    turns = completed_turns(conn, conversation_id)
-    conn.execute(
-        update(conversations)
-        .where(conversations.c.id == conversation_id)
-        .values(history_hash=history_hash(turns) if turns else None)
-    )
-
-
-async def find_conversation_by_history(
-    conn: AsyncConnection, owner: str, bot: str, turns: Sequence[tuple[str, str]]
-) -> ConversationRecord | None:
-    """The owner's most recently active conversation with ``bot`` whose completed messages, in
-    order, are exactly ``turns`` (role, content). An empty history matches nothing."""
-    if not turns:
-        return None
-    wanted = [(role, content) for role, content in turns]
-    candidates = (
-        (
-            await conn.execute(
-                select(conversations)
-                .where(
-                    conversations.c.owner == owner,
-                    conversations.c.bot == bot,
-                    conversations.c.history_hash == history_hash(wanted),
-                )
-                .order_by(conversations.c.updated_at.desc(), conversations.c.id.desc())
-                .limit(5)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    for row in candidates:
-        if await conn.run_sync(completed_turns, row["id"]) == wanted:
-            return ConversationRecord.from_row(row)
-    return None
-
-
-async def find_paused_message(
-    conn: AsyncConnection, owner: str, tool_call_id: str, *, scan: int = 50
+def rate_answer(
+    conn: Connection, *, conversation_id: str, message_id: str, rating: Rating | None, comment: str | None
 ) -> MessageRecord | None:
-    """The owner's ``requires_action`` message that asked for ``tool_call_id`` (the OpenAI edge
-    finds the paused chat by the ids its client echoes back). Looks at the ``scan`` newest ones."""
-    rows = (
-        await conn.execute(
-            select(messages)
-            .join(conversations, conversations.c.id == messages.c.conversation_id)
-            .where(conversations.c.owner == owner, messages.c.status == "requires_action")
-            .order_by(messages.c.created_at.desc(), messages.c.id.desc())
-            .limit(scan)
-        )
-    ).mappings()
-    for row in rows:
-        record = MessageRecord.from_row(row)
-        if any(call.get("id") == tool_call_id for call in record.tool_calls or ()):
-            return record
-    return None
+    """Set the rating of a completed answer of the conversation, or remove it (``rating`` None; the
+    comment goes with it). Neither ``updated_at`` nor the history changes. Returns the message as it
+    is now (a message that is not a completed answer is left as it was: the caller refuses it), or
+    None when the conversation has no such message. A write op."""
+    here = (messages.c.id == message_id, messages.c.conversation_id == conversation_id)
+    conn.execute(
+        update(messages)
+        .where(*here, messages.c.role == "assistant", messages.c.status == "completed")
+        .values(feedback=rating, feedback_comment=comment if rating else None)
+    )
+    row = conn.execute(select(messages).where(*here)).mappings().first()
+    return MessageRecord.from_row(row) if row is not None else None

@@ -4,7 +4,7 @@ A change here needs a new migration in :mod:`botport.store.migrations` (the migr
 own frozen copy of each step); ``tests/store`` checks that the migrated database matches this file.
 
 ``conversations.history_hash`` is the sha256 of the conversation's completed messages (see
-:func:`botport.store.repository.history_hash`). It lets the OpenAI edge, whose clients resend the
+:func:`botport.store.history.history_hash`). It lets the OpenAI edge, whose clients resend the
 whole history each time, find the stored conversation that the history continues with one indexed
 lookup instead of comparing message lists.
 """
@@ -99,6 +99,11 @@ messages = Table(
     Column("heartbeat_at", UTCDateTime, nullable=True),
     # The sequence number of the turn's last event, once it has ended.
     Column("last_seq", Integer, nullable=True),
+    # An answer's Coze message id (its last ``answer`` message), and the user's rating of it:
+    # 'like' | 'unlike' | NULL, with an optional comment (sent to Coze as the message's feedback).
+    Column("upstream_message_id", String(128), nullable=True),
+    Column("feedback", String(16), nullable=True),
+    Column("feedback_comment", Text, nullable=True),
     Index(None, "conversation_id", "created_at"),
     # Finding rows left 'streaming' by a crash, on start.
     Index(None, "status"),

@@ -24,9 +24,10 @@ from sqlalchemy import Row, String, and_, bindparam, delete, func, insert, or_, 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from botport.store.history import chain_hash, refresh_history_hash
 from botport.store.keys import add_key_usage
 from botport.store.records import ConversationRecord, MessageRecord, MessageRole
-from botport.store.repository import chain_hash, insert_conversation, new_message_values, refresh_history_hash
+from botport.store.repository import insert_conversation, new_message_values
 from botport.store.tables import conversations, idempotency_keys, messages
 from botport.store.types import utcnow
 
@@ -142,6 +143,7 @@ ENDING_FIELDS = (
     "status",
     "follow_ups",
     "upstream_chat_id",
+    "upstream_message_id",
     "last_seq",
     "input_tokens",
     "output_tokens",
@@ -166,7 +168,7 @@ _TURN_ENDED = (
 _TURN_COMPLETED = _TURN_ENDED.values(history_hash=bindparam("b_hash"))
 
 
-def begin_turn(conn: Connection, turn: NewTurn) -> BegunTurn:
+def begin_turn(conn: Connection, *, turn: NewTurn) -> BegunTurn:
     """Store the question and the placeholder answer (status ``streaming``, this instance's lease)
     of a new turn — the only write a turn makes before Coze is asked — creating its conversation
     first when the turn starts one.
@@ -181,15 +183,15 @@ def begin_turn(conn: Connection, turn: NewTurn) -> BegunTurn:
         # Nothing can be running in a conversation made just now: no lock, no running-answer check.
         new = turn.new_conversation
         conversation = insert_conversation(
-            conn, turn.owner, new.bot, new.title, conversation_id=conversation_id
+            conn, owner=turn.owner, bot=new.bot, title=new.title, conversation_id=conversation_id
         )
         earlier, history_hash = new.earlier, None
     else:
-        conversation, history_hash = _conversation_to_take(conn, turn)
+        conversation, history_hash = _conversation_to_take(conn, turn=turn)
     if turn.check is not None:
         turn.check(conversation)
     if turn.new_conversation is None:
-        orphans = _make_room(conn, turn)
+        orphans = _make_room(conn, turn=turn)
     rows = []
     title = conversation.title
     # Stored as they were sent, so the client's next request (this history + the answer) matches.
@@ -219,12 +221,12 @@ def begin_turn(conn: Connection, turn: NewTurn) -> BegunTurn:
     answer = records[-1]
     if turn.idempotency_key:
         record = IdempotentTurn(turn.fingerprint, conversation_id, answer.id)
-        if not remember_idempotent(conn, turn.owner, turn.idempotency_key, record):
+        if not remember_idempotent(conn, owner=turn.owner, key=turn.idempotency_key, turn=record):
             raise ConversationTaken(repeated=True)
     return BegunTurn(conversation, records[0] if len(records) == 2 else None, answer, orphans)
 
 
-def _conversation_to_take(conn: Connection, turn: NewTurn) -> tuple[ConversationRecord, str | None]:
+def _conversation_to_take(conn: Connection, *, turn: NewTurn) -> tuple[ConversationRecord, str | None]:
     """The conversation and its history hash, locked for this turn."""
     # On PostgreSQL the row stays locked (FOR UPDATE) until the transaction ends, which serializes
     # turn starts in one conversation; SQLite's BEGIN IMMEDIATE already serializes writers.
@@ -235,23 +237,23 @@ def _conversation_to_take(conn: Connection, turn: NewTurn) -> tuple[Conversation
     return ConversationRecord.from_row(row), row["history_hash"]
 
 
-def _make_room(conn: Connection, turn: NewTurn) -> list[Orphan]:
+def _make_room(conn: Connection, *, turn: NewTurn) -> list[Orphan]:
     """Raise when a live turn runs in the conversation; resolve a dead instance's turn there."""
-    live = running_answer(conn, turn.conversation_id)
+    live = running_answer(conn, conversation_id=turn.conversation_id)
     if live is None:
         return []
     if is_alive(live, turn.lease):
         key = turn.idempotency_key
-        raise ConversationTaken(repeated=bool(key and find_idempotent(conn, turn.owner, key)))
+        raise ConversationTaken(repeated=bool(key and find_idempotent(conn, owner=turn.owner, key=key)))
     return resolve_orphans(conn, lease=turn.lease, conversation_id=turn.conversation_id)
 
 
 def end_turn(
     conn: Connection,
+    *,
     answer: MessageRecord,
     fields: dict[str, Any],
     coze_conversation_id: str | None,
-    *,
     key_id: str | None = None,
 ) -> bool:
     """Store a turn's outcome (``fields``: some of :data:`ENDING_FIELDS`, with ``status``; the others
@@ -268,7 +270,7 @@ def end_turn(
     if stored.rowcount == 0:
         return False
     if key_id is not None:
-        add_key_usage(conn, key_id, int(fields.get("total_tokens") or 0))
+        add_key_usage(conn, key_id=key_id, tokens=int(fields.get("total_tokens") or 0))
     changes: dict[str, Any] = {"b_id": answer.conversation_id, "b_at": now, "b_coze": coze_conversation_id}
     if fields["status"] != "completed":
         conn.execute(_TURN_ENDED, changes)
@@ -283,7 +285,7 @@ def end_turn(
 # --- the lease --------------------------------------------------------------------------------
 
 
-def running_answer(conn: Connection, conversation_id: str) -> MessageRecord | None:
+def running_answer(conn: Connection, *, conversation_id: str) -> MessageRecord | None:
     """The answer being written in the conversation (status ``streaming``), alive or not."""
     row = conn.execute(_RUNNING_ANSWER, {"b_id": conversation_id}).mappings().first()
     return MessageRecord.from_row(row) if row is not None else None
@@ -317,7 +319,7 @@ _COZE_CONVERSATION = (
 )
 
 
-def heartbeat(conn: Connection, message_ids: Sequence[str]) -> None:
+def heartbeat(conn: Connection, *, message_ids: Sequence[str]) -> None:
     """These running turns are alive. By id, not by instance: an answer row that no running turn
     holds (its start was abandoned) stops being renewed and is resolved by a sweep."""
     now = utcnow()
@@ -326,7 +328,7 @@ def heartbeat(conn: Connection, message_ids: Sequence[str]) -> None:
         conn.execute(_HEARTBEAT, {"b_ids": chunk, "b_now": now})
 
 
-def checkpoint(conn: Connection, points: Sequence[Checkpoint]) -> None:
+def checkpoint(conn: Connection, *, points: Sequence[Checkpoint]) -> None:
     """Write several turns' partial answers (and the Coze ids they learnt) in one transaction."""
     if not points:
         return
@@ -411,7 +413,7 @@ def resolve_orphans(
 # --- idempotency keys -------------------------------------------------------------------------
 
 
-def find_idempotent(conn: Connection, owner: str, key: str) -> IdempotentTurn | None:
+def find_idempotent(conn: Connection, *, owner: str, key: str) -> IdempotentTurn | None:
     row = conn.execute(
         select(
             idempotency_keys.c.fingerprint,
@@ -426,7 +428,7 @@ def find_idempotent(conn: Connection, owner: str, key: str) -> IdempotentTurn | 
     return IdempotentTurn(*row) if row is not None else None
 
 
-def remember_idempotent(conn: Connection, owner: str, key: str, turn: IdempotentTurn) -> bool:
+def remember_idempotent(conn: Connection, *, owner: str, key: str, turn: IdempotentTurn) -> bool:
     """Record the turn a key started; False when the key is already taken (a concurrent repeat).
 
     An expired record of the same key is replaced. Runs in a savepoint, so a conflict leaves the
@@ -466,7 +468,7 @@ def purge_idempotency_keys(conn: Connection) -> int:
 
 
 def discard_turn(
-    conn: Connection, answer_id: str, user_message_id: str | None, *, with_conversation: bool = False
+    conn: Connection, *, answer_id: str, user_message_id: str | None, with_conversation: bool = False
 ) -> None:
     """Remove a turn Coze refused before it began (the conversation was still busy on Coze's side):
     the question and the empty answer go, with the idempotency key that pointed at them, so a retry
@@ -481,4 +483,4 @@ def discard_turn(
     if with_conversation:
         conn.execute(delete(conversations).where(conversations.c.id == conversation_id))
     else:
-        refresh_history_hash(conn, conversation_id)
+        refresh_history_hash(conn, conversation_id=conversation_id)

@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 
-from botport.upstream.sse import aiter_sse
+from botport.errors import with_logid
+from botport.sse import aiter_sse
 
 
 class ApiError(Exception):
@@ -25,7 +26,7 @@ class ApiError(Exception):
     def describe(self) -> str:
         """One line for a person: what went wrong, and the log id to report it with."""
         text = f"{self.message} [{self.code}]" if self.code else self.message
-        return f"{text} (log id {self.logid})" if self.logid else text
+        return with_logid(text, self.logid)
 
 
 @dataclass(frozen=True, slots=True)

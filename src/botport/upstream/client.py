@@ -9,6 +9,7 @@
                 ...
 
 Tests and demo mode pass ``transport=`` (``httpx.MockTransport`` or the in-process emulator).
+The calls about the token, its workspaces and bots are in :mod:`botport.upstream.catalog`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import json
 import logging
 import re
 import ssl
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -31,26 +32,16 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from botport import __version__
 from botport.errors import (
     BotportError,
-    ChatFailedError,
-    UpstreamError,
     UpstreamHTTPError,
     UpstreamOverloadedError,
     UpstreamProtocolError,
-    UpstreamTimeout,
     coze_error,
 )
 from botport.redaction import Redactor
 from botport.settings import COZE_COM
+from botport.upstream.catalog import CatalogCalls
 from botport.upstream.detached import DetachedExchanges
-from botport.upstream.models import (
-    Chat,
-    ChatStatus,
-    Conversation,
-    EnterMessage,
-    Message,
-    ToolOutput,
-    chat_body,
-)
+from botport.upstream.models import Chat, EnterMessage, ToolOutput, chat_body
 from botport.upstream.netio import coze_transport
 from botport.upstream.pools import StreamPools
 from botport.upstream.stream import ChatStream, transport_error
@@ -61,7 +52,7 @@ logger = logging.getLogger("botport.upstream")
 
 _LOGID_HEADER = "x-tt-logid"
 POOL_WAIT = 5.0  # seconds a request may wait for a free connection to Coze
-SHORT_CALL_CONNECTIONS = 32  # connections beyond the streams' count, for cancels and retrieves
+SHORT_CALL_CONNECTIONS = 32  # connections beyond the streams' count, for cancels
 CLOSE_WAIT = 5.0  # seconds aclose() waits for streams still being closed
 CLOSE_INLINE = 0.1  # seconds a turn waits for its stream's close before going on without it
 KEEPALIVE_CONNECTIONS = 100  # idle connections kept open for reuse
@@ -71,9 +62,10 @@ KEEPALIVE_EXPIRY = 4.0
 _EXCERPT_CHARS = 200
 
 _Model = TypeVar("_Model", bound=BaseModel)
+FeedbackType = Literal["like", "unlike"]
 
 
-class CozeClient:
+class CozeClient(CatalogCalls):
     """Coze v3 over HTTP. Owns its ``httpx.AsyncClient`` unless one is passed in as ``http``."""
 
     def __init__(
@@ -168,7 +160,7 @@ class CozeClient:
         meta_data: Mapping[str, str] | None = None,
     ) -> AbstractAsyncContextManager[ChatStream]:
         """Start a turn and stream it: ``async with client.stream_chat(...) as stream``."""
-        body = chat_body(bot_id, user_id, messages, custom_variables, meta_data, stream=True)
+        body = chat_body(bot_id, user_id, messages, custom_variables, meta_data)
         params = {"conversation_id": conversation_id} if conversation_id else None
         return self._stream("/v3/chat", params=params, body=body)
 
@@ -180,118 +172,27 @@ class CozeClient:
         params = {"conversation_id": conversation_id, "chat_id": chat_id}
         return self._stream("/v3/chat/submit_tool_outputs", params=params, body=body)
 
-    async def create_chat(
-        self,
-        *,
-        bot_id: str,
-        user_id: str,
-        messages: Sequence[EnterMessage],
-        conversation_id: str | None = None,
-        custom_variables: Mapping[str, str] | None = None,
-        meta_data: Mapping[str, str] | None = None,
-    ) -> Chat:
-        """Start a turn without streaming; the Chat comes back ``created`` / ``in_progress``."""
-        body = chat_body(bot_id, user_id, messages, custom_variables, meta_data, stream=False)
-        params = {"conversation_id": conversation_id} if conversation_id else None
-        chat, _ = await self._call(Chat, "POST", "/v3/chat", params=params, body=body)
-        return chat
-
-    async def submit_tool_outputs(
-        self, *, conversation_id: str, chat_id: str, tool_outputs: Sequence[ToolOutput]
-    ) -> Chat:
-        body = {"tool_outputs": [t.model_dump() for t in tool_outputs], "stream": False}
-        params = {"conversation_id": conversation_id, "chat_id": chat_id}
-        chat, _ = await self._call(Chat, "POST", "/v3/chat/submit_tool_outputs", params=params, body=body)
-        return chat
-
-    async def retrieve_chat(self, *, conversation_id: str, chat_id: str) -> Chat:
-        params = {"conversation_id": conversation_id, "chat_id": chat_id}
-        chat, _ = await self._call(Chat, "GET", "/v3/chat/retrieve", params=params)
-        return chat
-
-    async def list_chat_messages(self, *, conversation_id: str, chat_id: str) -> list[Message]:
-        params = {"conversation_id": conversation_id, "chat_id": chat_id}
-        data, logid = await self._request("GET", "/v3/chat/message/list", params=params)
-        if data is None:
-            return []
-        if not isinstance(data, list):
-            raise UpstreamProtocolError("message list: 'data' is not a list", logid=logid)
-        return [_validate(Message, item, "message list", logid) for item in data]
-
     async def cancel_chat(self, *, conversation_id: str, chat_id: str) -> Chat:
         body = {"conversation_id": conversation_id, "chat_id": chat_id}
         chat, _ = await self._call(Chat, "POST", "/v3/chat/cancel", body=body)
         return chat
 
-    async def create_and_poll(
-        self,
-        *,
-        bot_id: str,
-        user_id: str,
-        messages: Sequence[EnterMessage],
-        conversation_id: str | None = None,
-        custom_variables: Mapping[str, str] | None = None,
-        meta_data: Mapping[str, str] | None = None,
-        poll_interval: float = 1.0,
-        timeout: float = 600.0,  # noqa: ASYNC109 - a deadline that also cancels the chat upstream
-    ) -> tuple[Chat, list[Message]]:
-        """Start a turn, poll retrieve (at most once per ``poll_interval``) until it ends, then read
-        its messages. On the deadline the chat is canceled and :class:`UpstreamTimeout` raised.
-        Coze asks for one retrieve a second at most: keep ``poll_interval`` >= 1 against real Coze."""
-        body = chat_body(bot_id, user_id, messages, custom_variables, meta_data, stream=False)
-        params = {"conversation_id": conversation_id} if conversation_id else None
-        chat, logid = await self._call(Chat, "POST", "/v3/chat", params=params, body=body)
-        deadline = time.monotonic() + timeout
-        while not chat.status.is_final:
-            remaining = deadline - time.monotonic()
-            await asyncio.sleep(max(0.0, min(poll_interval, remaining)))
-            if time.monotonic() >= deadline:
-                await self._cancel_quietly(chat)
-                raise UpstreamTimeout(
-                    f"the chat did not finish within {timeout:g} s; it was canceled", logid=logid
-                )
-            query = {"conversation_id": chat.conversation_id, "chat_id": chat.id}
-            chat, logid = await self._call(Chat, "GET", "/v3/chat/retrieve", params=query)
-        if chat.status is ChatStatus.FAILED:
-            error = chat.last_error
-            raise ChatFailedError(
-                (error.msg if error else "") or "the chat failed",
-                upstream_code=(error.code if error else None) or None,
-                logid=logid,
-            )
-        found = await self.list_chat_messages(conversation_id=chat.conversation_id, chat_id=chat.id)
-        return chat, found
+    # --- conversations and feedback ---------------------------------------------------------------
 
-    async def _cancel_quietly(self, chat: Chat) -> None:
-        # The chat may have finished meanwhile (4104): the timeout is still what the caller gets.
-        try:
-            await self.cancel_chat(conversation_id=chat.conversation_id, chat_id=chat.id)
-        except UpstreamError as exc:
-            logger.debug("cancel after deadline failed: %s", type(exc).__name__)
+    async def delete_conversation(self, conversation_id: str) -> None:
+        """Delete a conversation and its messages. Coze refuses while a chat runs in it (4016)."""
+        await self._request("DELETE", f"/v1/conversations/{quote(conversation_id, safe='')}")
 
-    # --- conversations ----------------------------------------------------------------------------
+    async def set_message_feedback(
+        self, *, conversation_id: str, message_id: str, feedback_type: FeedbackType, comment: str | None
+    ) -> None:
+        """Like or unlike an answer (replacing any earlier feedback on it), with an optional comment."""
+        body = {"feedback_type": feedback_type, **({"comment": comment} if comment else {})}
+        await self._request("POST", _feedback_path(conversation_id, message_id), body=body)
 
-    async def create_conversation(
-        self,
-        *,
-        bot_id: str | None = None,
-        messages: Sequence[EnterMessage] | None = None,
-        meta_data: Mapping[str, str] | None = None,
-    ) -> Conversation:
-        body: dict[str, Any] = {}
-        if bot_id:
-            body["bot_id"] = bot_id
-        if messages:
-            body["messages"] = [m.model_dump(exclude_none=True) for m in messages]
-        if meta_data:
-            body["meta_data"] = dict(meta_data)
-        conversation, _ = await self._call(Conversation, "POST", "/v1/conversation/create", body=body)
-        return conversation
-
-    async def retrieve_conversation(self, conversation_id: str) -> Conversation:
-        params = {"conversation_id": conversation_id}
-        conversation, _ = await self._call(Conversation, "GET", "/v1/conversation/retrieve", params=params)
-        return conversation
+    async def delete_message_feedback(self, *, conversation_id: str, message_id: str) -> None:
+        """Remove the feedback on a message (Coze answers "not found" when it has none)."""
+        await self._request("DELETE", _feedback_path(conversation_id, message_id))
 
     # --- plumbing ---------------------------------------------------------------------------------
 
@@ -487,6 +388,11 @@ class CozeClient:
             # A proxy's error page: its words, not its markup (the page shows messages as text).
             text = _TAG.sub(" ", _HIDDEN.sub(" ", text))
         return " ".join(text.split())[:_EXCERPT_CHARS] or "(empty body)"
+
+
+def _feedback_path(conversation_id: str, message_id: str) -> str:
+    conversation, message = quote(conversation_id, safe=""), quote(message_id, safe="")
+    return f"/v1/conversations/{conversation}/messages/{message}/feedback"
 
 
 _HIDDEN = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)

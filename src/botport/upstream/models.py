@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Tolerant(BaseModel):
@@ -31,13 +31,6 @@ class ChatStatus(_OpenEnum):
     REQUIRES_ACTION = "requires_action"
     CANCELED = "canceled"
     UNKNOWN = "unknown"
-
-    @property
-    def is_final(self) -> bool:
-        return self in _FINAL_STATUSES
-
-
-_FINAL_STATUSES = {ChatStatus.COMPLETED, ChatStatus.FAILED, ChatStatus.REQUIRES_ACTION, ChatStatus.CANCELED}
 
 
 class MessageType(_OpenEnum):
@@ -144,13 +137,6 @@ def storable_text(text: str) -> str:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class Conversation(_Tolerant):
-    id: str
-    created_at: int | None = None
-    meta_data: dict[str, str] | None = None
-    last_section_id: str | None = None
-
-
 class EnterMessage(BaseModel):
     """A message sent to Coze in ``additional_messages``."""
 
@@ -185,19 +171,85 @@ def chat_body(
     messages: Sequence[EnterMessage],
     custom_variables: Mapping[str, str] | None,
     meta_data: Mapping[str, str] | None,
-    *,
-    stream: bool,
 ) -> dict[str, Any]:
-    """The body of ``POST /v3/chat``."""
+    """The body of a streaming ``POST /v3/chat``."""
     body: dict[str, Any] = {
         "bot_id": bot_id,
         "user_id": user_id,
         "additional_messages": [m.model_dump(exclude_none=True) for m in messages],
-        "stream": stream,
-        "auto_save_history": True,  # retrieve and message list need the saved history
+        "stream": True,
+        "auto_save_history": True,  # Coze keeps the turn in the conversation: the context of the next
     }
     if custom_variables:
         body["custom_variables"] = dict(custom_variables)
     if meta_data:
         body["meta_data"] = dict(meta_data)
     return body
+
+
+# --- bots and workspaces (botport.upstream.catalog) ------------------------------------------------
+
+
+class _NullsAreDefaults(_Tolerant):
+    """A field Coze sends as ``null`` takes its default (an unpublished bot has no ``published_at``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        return {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data
+
+
+class PublishStatus(StrEnum):
+    """Which bots ``GET /v1/bots`` lists; Coze's own default is ``published_online``."""
+
+    ALL = "all"  # every bot, as its latest draft
+    PUBLISHED_ONLINE = "published_online"  # published bots, as published
+    PUBLISHED_DRAFT = "published_draft"  # published bots, as their latest draft
+    UNPUBLISHED_DRAFT = "unpublished_draft"  # bots never published
+
+
+class Workspace(_NullsAreDefaults):
+    """A space the token's user has joined (``GET /v1/workspaces``)."""
+
+    id: str
+    name: str = ""
+    icon_url: str = ""
+    role_type: str = ""  # owner, admin, member
+    workspace_type: str = ""  # personal, team
+    enterprise_id: str = ""
+
+
+class WorkspacePage(_NullsAreDefaults):
+    workspaces: list[Workspace] = Field(default_factory=list)
+    total_count: int = 0
+
+
+class BotSummary(_NullsAreDefaults):
+    """A bot in a workspace's list (``GET /v1/bots``, Coze's v2 list)."""
+
+    id: str
+    name: str = ""
+    description: str = ""
+    icon_url: str = ""
+    is_published: bool = False
+    published_at: int | None = None
+    updated_at: int | None = None
+    owner_user_id: str = ""
+    folder_id: str | None = None
+
+
+class BotPage(_NullsAreDefaults):
+    items: list[BotSummary] = Field(default_factory=list)
+    total: int = 0
+
+
+class BotInfo(_NullsAreDefaults):
+    """A bot published to the API channel, as its online version (``GET /v1/bot/get_online_info``)."""
+
+    bot_id: str
+    name: str = ""
+    description: str = ""
+    icon_url: str = ""
+    version: str = ""
+    create_time: int | None = None
+    update_time: int | None = None

@@ -27,9 +27,9 @@ from botport.errors import (
     UpstreamTimeout,
     coze_error,
 )
+from botport.sse import ServerSentEvent, SSEDecoder
 from botport.upstream.events import ChatEvent, ChatEventType
 from botport.upstream.models import Chat, LastError, Message
-from botport.upstream.sse import ServerSentEvent, SSEDecoder
 
 # Chat events after which the turn is over (the stream may still send ``done``).
 _FINAL_CHAT_EVENTS = {

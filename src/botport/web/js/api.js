@@ -77,6 +77,9 @@ export const renameConversation = (id, title) => json("PATCH", conv(id), { title
 export const deleteConversation = (id) => json("DELETE", conv(id));
 export const listMessages = (id) => json("GET", `${conv(id)}/messages`);
 export const cancelTurn = (id) => json("POST", `${conv(id)}/cancel`);
+/** Rate an answer: "like", "unlike", or null to remove the rating. */
+export const rateMessage = (id, messageId, rating) =>
+  json("PUT", `${conv(id)}/messages/${encodeURIComponent(messageId)}/feedback`, { rating });
 
 /** Yield a response's SSE events as `{event, data, id}` with `data` parsed; a failed read is a network error. */
 async function* events(response) {

@@ -56,6 +56,10 @@ const STRINGS = {
     networkError: "The connection was lost.",
     reconnecting: "Reconnecting…",
     notFound: "This conversation does not exist or is not yours.",
+    rateAnswer: "Rate this answer",
+    like: "Good answer",
+    unlike: "Bad answer",
+    feedbackFailed: "Could not save your rating: {message}",
   },
   zh: {
     skipToComposer: "跳到输入框",
@@ -112,6 +116,10 @@ const STRINGS = {
     networkError: "连接已断开。",
     reconnecting: "正在重新连接…",
     notFound: "该对话不存在或不属于你。",
+    rateAnswer: "评价这条回答",
+    like: "回答有帮助",
+    unlike: "回答没帮助",
+    feedbackFailed: "无法保存你的评价：{message}",
   },
 };
 

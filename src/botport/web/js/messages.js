@@ -1,6 +1,7 @@
 // The conversation thread: user bubbles and assistant answers (streamed text, then server html).
 
 import { copyText, h, icon } from "./dom.js";
+import { feedbackControls } from "./feedback.js";
 import { t } from "./i18n.js";
 
 const list = () => document.getElementById("messages");
@@ -53,7 +54,8 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
     { type: "button", class: "icon-button small copy-button", "aria-label": t("copy"), title: t("copy") },
     icon("copy"),
   );
-  const meta = h("div", { class: "message-meta" }, copyButton, statusMark, usage);
+  const rating = feedbackControls();
+  const meta = h("div", { class: "message-meta" }, copyButton, rating.element, statusMark, usage);
   const bubble = h("div", { class: "bubble" }, thinking, answer, streamText, typing, reconnecting, problem, meta);
   const avatar = h("img", { class: "avatar", src: "/static/icons/logo.svg", alt: "", width: 28, height: 28 });
   const item = h("li", { class: "message assistant" }, avatar, bubble);
@@ -83,6 +85,7 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
       typing.hidden = !streaming || content !== "";
       meta.hidden = streaming;
       copyButton.hidden = !content;
+      rating.setStatus(status);
       thinkingLabel.textContent = streaming && !content ? t("thinking") : t("thoughts");
       statusMark.hidden = status !== "interrupted";
       statusMark.textContent = t("stopped");
@@ -125,6 +128,7 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
       }
       typing.hidden = true;
       copyButton.hidden = !content;
+      rating.know(stored);
       scrollToEnd();
     },
     setFollowUps(suggestions) {
@@ -162,6 +166,7 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
     },
   };
 
+  rating.know(message);
   if (message.html) view.setMessage(message);
   else if (content) streamText.textContent = content;
   if (reasoning) {

@@ -1,18 +1,41 @@
-"""A Server-Sent Events decoder from bytes, to the WHATWG spec (HTML § 9.2.6 "Interpreting an event
-stream").
+"""Server-Sent Events, both ways: the decoder that reads a stream from bytes (Coze's, or botport's
+own in the terminal), and the one frame writer every botport stream uses.
 
-Why not ``response.aiter_lines()`` or ``str.splitlines()``: both also split on U+2028, U+2029, U+0085
-and friends, which may sit raw inside a JSON ``data:`` line. The spec ends a line on CR, LF or CRLF
-only, and a CRLF may arrive split across two chunks. Bytes are decoded as UTF-8 incrementally, so a
+Decoding follows the WHATWG spec (HTML § 9.2.6 "Interpreting an event stream"). Why not
+``response.aiter_lines()`` or ``str.splitlines()``: both also split on U+2028, U+2029, U+0085 and
+friends, which may sit raw inside a JSON ``data:`` line. The spec ends a line on CR, LF or CRLF only,
+and a CRLF may arrive split across two chunks. Bytes are decoded as UTF-8 incrementally, so a
 character split across chunks is decoded whole.
+
+Writing is the mirror of that rule: ``data:`` is JSON with every non-ASCII character escaped, so no
+client's line splitter can break a frame.
 """
 
 from __future__ import annotations
 
 import codecs
+import json
 import re
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+# A quiet stream says so this often (a comment frame), so that proxies and clients keep it open.
+KEEPALIVE_SECONDS = 15.0
+KEEPALIVE_FRAME = b": ping\n\n"
+
+
+def frame(data: Mapping[str, Any], *, event: str | None = None, seq: int | None = None) -> bytes:
+    """One frame: ``id:`` when ``seq`` is given (the number to resume after), ``event:`` when named
+    (a client that reads none sees ``message``), and one ``data:`` line of ASCII JSON."""
+    payload = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+    head = f"id: {seq}\n" if seq is not None else ""
+    if event is not None:
+        head += f"event: {event}\n"
+    return f"{head}data: {payload}\n\n".encode()
+
+
+# --- decoding ---------------------------------------------------------------------------------------
 
 _BOM = "\ufeff"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
