@@ -19,20 +19,8 @@ from botport.emulator.inputs import (
     optional_str,
     param,
 )
+from botport.emulator.paging import int_query
 from botport.emulator.state import FileRecord, MessageRecord
-
-
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad(f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise bad(f"{name} must be between {low} and {high}")
-    return value
 
 
 def page_messages(
@@ -96,8 +84,8 @@ class ConversationRoutes:
     async def list_conversations(self, request: Request) -> Response:
         account = self.emulator.account(request)
         bot_id = request.query_params.get("bot_id", "")
-        page_num = _int_param(request, "page_num", 1, 1, 10_000)
-        page_size = _int_param(request, "page_size", 50, 1, 50)
+        page_num = int_query(request, ["page_num"], 1, 1, 10_000)
+        page_size = int_query(request, ["page_size"], 50, 1, 50)
         found = self.emulator.store.list_conversations(account, bot_id)
         start = (page_num - 1) * page_size
         page = found[start : start + page_size]
