@@ -71,8 +71,8 @@ def test_script_tag_is_text() -> None:
 
 def test_raw_html_block_is_text() -> None:
     html = render_markdown('<div onclick="x()">hi</div>\n\n<iframe src="https://evil.example"></iframe>')
-    assert tags_of(html) == {"p"}
-    assert "onclick" not in attributes_of(html)
+    assert tags_of(html) == {"p", "a"}  # the text's bare https:// URL is linked, nothing else is markup
+    assert "onclick" not in attributes_of(html) and "src" not in attributes_of(html)
 
 
 def test_event_handler_attributes_never_reach_the_dom() -> None:

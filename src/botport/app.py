@@ -9,10 +9,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse, Response
 
 from botport import __version__
 from botport.api import access, feedback, openai, seed, tool, web
@@ -23,6 +22,7 @@ from botport.api.errors import install_error_handlers
 from botport.api.forwarded import ForwardedHeadersMiddleware, TrustedProxies
 from botport.api.limits import BodySizeLimitMiddleware
 from botport.api.openai_schemas import CONVERSATION_HEADER
+from botport.api.page_assets import PageAssets, asset_response
 from botport.api.request_limits import RequestLimitMiddleware
 from botport.api.turn_edge import MESSAGE_ID_HEADER
 from botport.bots import BotRegistry
@@ -184,12 +184,14 @@ def _mount_page(app: FastAPI) -> None:
     index = WEB_DIR / "index.html"
     if not index.exists():  # the page ships with the package; a source tree without it still serves the API
         return
-    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    assets = PageAssets(WEB_DIR)
+    app.mount("/static", assets, name="static")
+    page_html = assets.assets["index.html"]
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
-    async def page() -> FileResponse:
-        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+    async def page(request: Request) -> Response:
+        return asset_response(request, page_html)
 
     @app.api_route("/c/{conversation_id}", methods=["GET", "HEAD"], include_in_schema=False)
-    async def page_for_conversation(conversation_id: str) -> FileResponse:
-        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+    async def page_for_conversation(request: Request, conversation_id: str) -> Response:
+        return asset_response(request, page_html)

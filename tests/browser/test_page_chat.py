@@ -30,7 +30,7 @@ def test_partial_text_is_visible_before_the_end_and_stop_keeps_it(page: Page) ->
     ask(page, "/slow tell me a long story")
     answer = last_answer(page)
     expect(answer).to_have_attribute("data-status", "streaming")
-    expect(answer.locator(".stream-text")).to_contain_text("You said")  # partial text, still streaming
+    expect(answer.locator(".bubble")).to_contain_text("You said")  # partial text, still streaming
     expect(answer).to_have_attribute("data-status", "streaming")
     expect(page.locator("#send-button")).to_be_hidden()
     page.locator("#stop-button").click()

@@ -33,9 +33,9 @@ def stored_messages(page: Page, conversation: str) -> list[dict[str, Any]]:
 
 
 def expect_streaming(answer: Locator) -> None:
-    """The answer is running and its text so far is on the page."""
+    """The answer is running and its text so far is on the page (rendered, or a raw tail)."""
     expect(answer).to_have_attribute("data-status", "streaming")
-    expect(answer.locator(".stream-text")).to_contain_text("You said")
+    expect(answer.locator(".bubble")).to_contain_text("You said")
 
 
 def expect_whole_answer(answer: Locator) -> None:
@@ -118,8 +118,8 @@ def test_two_tabs_follow_one_answer_and_either_can_stop_it(page: Page, second_pa
     expect_streaming(second)
     expect(second_page.locator("#stop-button")).to_be_visible()
     # The same stream: what one tab shows, the other shows too (it may be a word behind).
-    expect(second.locator(".stream-text")).to_contain_text(first.locator(".stream-text").inner_text())
-    expect(first.locator(".stream-text")).to_contain_text(second.locator(".stream-text").inner_text())
+    expect(second.locator(".markdown")).to_contain_text(first.locator(".markdown").inner_text())
+    expect(first.locator(".markdown")).to_contain_text(second.locator(".markdown").inner_text())
 
     second_page.locator("#stop-button").click()
     for tab, answer in ((page, first), (second_page, second)):

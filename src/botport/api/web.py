@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, replace
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from botport import __version__
 from botport.api.deps import BotsDep, ChatServiceDep, IdentityDep, ServicesDep
 from botport.api.errors import turn_failure
+from botport.api.live_render import Snapshot, with_snapshots
 from botport.api.responses import ErrorBody, errors
 from botport.api.schemas import (
     BotPublic,
@@ -54,6 +55,15 @@ from botport.errors import BadRequestError, NotFoundError
 from botport.sse import KEEPALIVE_FRAME, KEEPALIVE_SECONDS, frame
 from botport.store import repository as repo
 from botport.store.records import ConversationRecord, MessageRecord
+
+RenderHeader = Annotated[
+    Literal["", "html"],
+    Header(
+        alias="X-Botport-Render",
+        description="`html`: the stream also carries `text.rendered` frames, the sanitised HTML of the "
+        "answer so far (the page sends it to show markdown while it streams).",
+    ),
+]
 
 router = APIRouter(
     prefix="/api", tags=["chat"], responses=errors(ErrorBody, 400, 401, 403, 404, 408, 413, 422, 429)
@@ -180,6 +190,7 @@ async def send_message(
     identity: IdentityDep,
     chat: ChatServiceDep,
     idempotency_key: IdempotencyKeyHeader = None,
+    render: RenderHeader = "",
 ) -> StreamingResponse | JSONResponse:
     handle = await chat.start_turn(
         TurnRequest(
@@ -191,7 +202,10 @@ async def send_message(
         )
     )
     if body.stream:
+        events: AsyncIterator[Entry | Keepalive | Snapshot]
         events = chat.watch(handle, keepalive=KEEPALIVE_SECONDS, cancel_on_exit=body.cancel_on_disconnect)
+        if render == "html":
+            events = with_snapshots(events)
         return sse_response(turn_frames(handle, events), headers={MESSAGE_ID_HEADER: handle.message_id})
     work = chat.result(handle)
     if body.cancel_on_disconnect:
@@ -227,6 +241,7 @@ async def follow_message(
             json_schema_extra={"pattern": "^[0-9]*$"},
         ),
     ] = "",
+    render: RenderHeader = "",
 ) -> StreamingResponse:
     """Replay a turn's events after ``after`` (or ``Last-Event-ID``), then follow it live to its end.
 
@@ -235,7 +250,11 @@ async def follow_message(
     handle = await chat.owned_answer(identity, message_id)
     resume = _event_id(last_event_id)  # checked even when `after` wins: a bad header is refused, not ignored
     start = after if after is not None else resume
-    events = chat.watch(handle, after=start, keepalive=KEEPALIVE_SECONDS)
+    events: AsyncIterator[Entry | Keepalive | Snapshot]
+    if render == "html":  # from the start: the snapshot needs the text before `start`
+        events = with_snapshots(chat.watch(handle, keepalive=KEEPALIVE_SECONDS), after=start)
+    else:
+        events = chat.watch(handle, after=start, keepalive=KEEPALIVE_SECONDS)
     return sse_response(turn_frames(handle, events), headers={MESSAGE_ID_HEADER: handle.message_id})
 
 
@@ -274,11 +293,16 @@ def _as_written(answer: MessageRecord, event: MessageCompleted) -> MessageRecord
     )
 
 
-async def turn_frames(handle: TurnHandle, events: AsyncIterator[Entry | Keepalive]) -> AsyncIterator[bytes]:
-    """Render a turn's numbered domain events as botport's SSE frames (``id:`` is the number)."""
+async def turn_frames(
+    handle: TurnHandle, events: AsyncIterator[Entry | Keepalive | Snapshot]
+) -> AsyncIterator[bytes]:
+    """Render a turn's numbered domain events as botport's SSE frames (``id:`` is the number; a
+    snapshot has none: it is no event of the turn, so a resume number never points at it)."""
     async for item in events:
         if isinstance(item, Keepalive):
             yield KEEPALIVE_FRAME
+        elif isinstance(item, Snapshot):
+            yield frame({"html": item.html, "seq": item.seq}, event="text.rendered")
         else:
             seq, event = item
             name, data = _named(handle, event)

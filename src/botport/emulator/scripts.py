@@ -3,7 +3,8 @@
 The demo bot shows that context works (turn number, previous question) and quotes the question
 verbatim, so tests can push HTML or script payloads through it. Commands at the start of a question:
 ``/slow`` (0.3 s between deltas), ``/long`` (~300 words with a code block and a table), ``/fail``
-(``chat.failed`` after a few deltas), ``/error`` (an ``error`` event mid-stream).
+(``chat.failed`` after a few deltas), ``/error`` (an ``error`` event mid-stream), ``/math`` (a formula,
+a task list, a footnote and a bare URL: the richer markdown the page renders).
 """
 
 from __future__ import annotations
@@ -84,6 +85,19 @@ def _long_answer(ctx: TurnContext, question: str) -> str:
     )
 
 
+def _math_answer(ctx: TurnContext, question: str) -> str:
+    return (
+        f"**Turn {ctx.turn}.** Rich markdown for:\n\n{_quote(question)}\n\n"
+        "Euler's identity $e^{i\\pi} + 1 = 0$ links five constants.[^euler] "
+        "The roots of $ax^2 + bx + c = 0$ are\n\n"
+        "$$\nx = \\frac{-b \\pm \\sqrt{b^2 - 4ac}}{2a}\n$$\n\n"
+        "A price like $5 and $10 stays text.\n\n"
+        "- [x] render the formula on the server\n"
+        "- [ ] read more at https://en.wikipedia.org/wiki/Quadratic_formula\n\n"
+        "[^euler]: Leonhard Euler, *Introductio in analysin infinitorum*, 1748."
+    )
+
+
 def demo_script(ctx: TurnContext) -> TurnPlan:
     words = ctx.question.split(maxsplit=1)
     command = words[0] if words else ""
@@ -92,6 +106,8 @@ def demo_script(ctx: TurnContext) -> TurnPlan:
         return TurnPlan(
             answer=_long_answer(ctx, question), reasoning=_reasoning(ctx), follow_ups=DEMO_FOLLOW_UPS
         )
+    if command == "/math":
+        return TurnPlan(answer=_math_answer(ctx, question), follow_ups=DEMO_FOLLOW_UPS)
     answer = _demo_answer(ctx, question)
     if command == "/slow":
         return TurnPlan(answer=answer, reasoning=_reasoning(ctx), follow_ups=DEMO_FOLLOW_UPS, delta_delay=0.3)

@@ -99,7 +99,8 @@ async function* events(response) {
   }
 }
 
-const SSE = { Accept: "text/event-stream" };
+// X-Botport-Render: the stream also carries the answer rendered so far (text.rendered, docs/api.md).
+const SSE = { Accept: "text/event-stream", "X-Botport-Render": "html" };
 
 /**
  * Send a message and yield the turn's events; `onOpen` is called once the stream is accepted. The

@@ -63,7 +63,8 @@ function apply(turn, { event, data, id }, onStarted) {
     turn.messageId = data.message_id;
     onStarted?.(data);
   } else if (event === "reasoning.delta") view.appendReasoning(data.text || "");
-  else if (event === "text.delta") view.appendText(data.text || "");
+  else if (event === "text.delta") view.appendText(data.text || "", seq);
+  else if (event === "text.rendered") view.setRendered(data.html || "", data.seq ?? 0);
   else if (event === "message.completed") view.setMessage(data);
   else if (event === "follow_ups") view.setFollowUps(data.suggestions);
   else if (event === "tool_calls.required") {
@@ -72,7 +73,7 @@ function apply(turn, { event, data, id }, onStarted) {
     turn.ended = true;
     view.setStatus(data.status === "completed" ? "completed" : data.status);
     view.setUsage(data.usage);
-    announce(t("answered", { bot: turn.botName, text: view.content }));
+    announce(t("answered", { bot: turn.botName, text: view.plainText }));
   } else if (event === "error") {
     turn.ended = true;
     turn.messageId = turn.messageId || data.message_id || null;

@@ -9,6 +9,8 @@ import { lang, t, toggleLanguage, translatePage } from "./i18n.js";
 import { clearThread, hasMessages, renderHistory } from "./messages.js";
 import { closeSidebarOnPhone, initSidebar, loadConversations, titleOf } from "./sidebar.js";
 import { botBySlug, emit, on, state, upsertConversation } from "./store.js";
+import { setupFollow } from "./scroll.js";
+import { initShortcuts } from "./shortcuts.js";
 import { initTheme, toggleTheme } from "./theme.js";
 
 const el = (id) => document.getElementById(id);
@@ -135,6 +137,8 @@ async function boot() {
   translatePage();
   initSidebar((id) => navigate(id));
   initComposer();
+  setupFollow();
+  initShortcuts(() => navigate(null));
   setNavigator((conversation, options) => open(conversation, options));
 
   el("new-chat").addEventListener("click", () => navigate(null));

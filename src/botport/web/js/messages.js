@@ -3,15 +3,17 @@
 import { copyText, h, icon } from "./dom.js";
 import { feedbackControls } from "./feedback.js";
 import { t } from "./i18n.js";
+import { patchHtml } from "./patch.js";
+import { scrollToEnd } from "./scroll.js";
+import { botBySlug, state } from "./store.js";
 
 const list = () => document.getElementById("messages");
-const thread = () => document.getElementById("thread");
 
-/** Scroll to the bottom, unless the reader scrolled up to read something. */
-export function scrollToEnd(force = false) {
-  const box = thread();
-  const nearEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 120;
-  if (force || nearEnd) box.scrollTop = box.scrollHeight;
+export { scrollToEnd };
+
+/** Wide code scrolls sideways: keyboard users must reach it (WCAG 2.1.1, scrollable-region-focusable). */
+function focusablePre(root) {
+  for (const pre of root.querySelectorAll("pre")) pre.tabIndex = 0;
 }
 
 export function clearThread() {
@@ -28,7 +30,8 @@ export function clearActions() {
 }
 
 export function appendUser(content) {
-  const item = h("li", { class: "message user" }, h("div", { class: "bubble user-text" }, content));
+  const said = h("span", { class: "visually-hidden" }, t("youSaid"));
+  const item = h("li", { class: "message user" }, said, h("div", { class: "bubble user-text" }, content));
   list().append(item);
   scrollToEnd(true);
   return item;
@@ -58,10 +61,14 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
   const meta = h("div", { class: "message-meta" }, copyButton, rating.element, statusMark, usage);
   const bubble = h("div", { class: "bubble" }, thinking, answer, streamText, typing, reconnecting, problem, meta);
   const avatar = h("img", { class: "avatar", src: "/static/icons/logo.svg", alt: "", width: 28, height: 28 });
-  const item = h("li", { class: "message assistant" }, avatar, bubble);
+  // Screen readers hear who speaks: "<bot> said:" before each answer, "You said:" before each question.
+  const botName = botBySlug(state.current?.bot ?? state.selectedBot)?.name || "botport";
+  const said = h("span", { class: "visually-hidden" }, t("botSaid", { bot: botName }));
+  const item = h("li", { class: "message assistant" }, said, avatar, bubble);
 
   let content = message.content || "";
   let reasoning = message.reasoning || "";
+  let tail = []; // streamed deltas {seq, text} that the last rendered snapshot does not cover yet
 
   copyButton.addEventListener("click", async () => {
     if (await copyText(content)) {
@@ -78,6 +85,10 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
     element: item,
     get content() {
       return content;
+    },
+    /** What the reader sees, without markdown marks (for the live region). */
+    get plainText() {
+      return (answer.textContent || streamText.textContent || content).replace(/\s+/g, " ").trim();
     },
     setStatus(status) {
       item.dataset.status = status;
@@ -103,12 +114,22 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
       thinkingText.textContent = reasoning;
       scrollToEnd();
     },
-    appendText(text) {
+    appendText(text, seq = null) {
       if (!content && thinking.open) thinking.open = false; // the answer begins: fold the thoughts
       content += text;
+      tail.push({ seq, text });
       streamText.textContent += text;
       typing.hidden = true;
       thinkingLabel.textContent = t("thoughts");
+      scrollToEnd();
+    },
+    /** A rendered snapshot of the answer up to delta `seq` (sanitised by the server); later deltas stay as text. */
+    setRendered(html, seq) {
+      if (item.dataset.status !== "streaming") return; // the final render came first
+      patchHtml(answer, html, focusablePre);
+      tail = tail.filter((delta) => delta.seq === null || delta.seq > seq);
+      streamText.textContent = tail.map((delta) => delta.text).join("");
+      typing.hidden = true;
       scrollToEnd();
     },
     /** The server's rendered answer replaces the streamed text (it is sanitized by the server). */
@@ -120,8 +141,9 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
         thinking.hidden = false;
       }
       if (stored.html) {
-        answer.innerHTML = stored.html;
+        patchHtml(answer, stored.html, focusablePre); // equal blocks stay: no re-layout after the last snapshot
         streamText.textContent = "";
+        tail = [];
       } else {
         answer.replaceChildren();
         streamText.textContent = content;

@@ -94,7 +94,31 @@ export function setSidebarOpen(open) {
     app.classList.toggle("sidebar-collapsed", !open);
   }
   el("sidebar-toggle").setAttribute("aria-expanded", String(open));
+  // The phone drawer is modal: the page behind it is inert, Tab cycles inside it (see trapFocus).
+  setBehindInert(open && narrow.matches);
   if (open && narrow.matches) el("new-chat").focus();
+}
+
+function setBehindInert(inert) {
+  el("main").inert = inert;
+  document.querySelector(".skip-link").inert = inert;
+}
+
+/** Tab and Shift+Tab wrap around inside the open phone drawer. */
+function trapFocus(event) {
+  const candidates = el("sidebar").querySelectorAll("a[href], button:not([disabled]), select, input");
+  const focusable = [...candidates].filter((node) => node.getClientRects().length > 0);
+  if (focusable.length === 0) return;
+  const first = focusable[0];
+  const last = focusable[focusable.length - 1];
+  const inside = el("sidebar").contains(document.activeElement);
+  if (event.shiftKey && (document.activeElement === first || !inside)) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && (document.activeElement === last || !inside)) {
+    event.preventDefault();
+    first.focus();
+  }
 }
 
 function sidebarIsOpen() {
@@ -129,9 +153,13 @@ export function initSidebar(navigate) {
       setSidebarOpen(false);
       el("sidebar-toggle").focus();
     }
+    if (event.key === "Tab" && narrow.matches && sidebarIsOpen() && !document.querySelector("dialog[open]")) {
+      trapFocus(event);
+    }
   });
   narrow.addEventListener("change", () => {
     el("app").classList.remove("sidebar-open", "sidebar-collapsed");
+    setBehindInert(false);
     el("scrim").hidden = true;
     el("sidebar-toggle").setAttribute("aria-expanded", String(!narrow.matches));
   });
