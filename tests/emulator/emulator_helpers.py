@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from cozepy import Coze, SyncHTTPClient, TokenAuth
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
@@ -23,6 +24,11 @@ TOKEN = "test-token"
 OTHER_TOKEN = "other-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 FAST = {"X-Emulator-Fault": "delta_delay=0; first_delay=0"}
+
+
+def cozepy_client(base_url: str, token: str) -> Coze:
+    """cozepy's sync client for a running emulator (close ``client._requester.sync_client``)."""
+    return Coze(auth=TokenAuth(token), base_url=base_url, http_client=SyncHTTPClient(timeout=30))
 
 
 def fast_bots() -> list[EmulatedBot]:

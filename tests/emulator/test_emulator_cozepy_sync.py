@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 
 import pytest
 from cozepy import (
@@ -16,31 +14,13 @@ from cozepy import (
     Message,
     MessageObjectString,
     MessageType,
-    SyncHTTPClient,
-    TokenAuth,
     ToolOutput,
 )
-from emulator_helpers import OTHER_TOKEN, TOKEN
+from emulator_helpers import OTHER_TOKEN, cozepy_client
 
 from botport.emulator.bots import DEMO_BOT_ID, FAILING_BOT_ID, TOOL_BOT_ID
 
 pytestmark = pytest.mark.live
-
-
-def _client(base_url: str, token: str) -> Coze:
-    return Coze(auth=TokenAuth(token), base_url=base_url, http_client=SyncHTTPClient(timeout=30))
-
-
-@pytest.fixture
-def coze(emulator_server) -> Iterator[Coze]:  # type: ignore[no-untyped-def]
-    client = _client(emulator_server.base_url, TOKEN)
-    yield client
-    client._requester.sync_client.close()
-
-
-@pytest.fixture
-def user() -> str:
-    return f"user-{uuid.uuid4().hex[:8]}"
 
 
 def _ask(text: str) -> list[Message]:
@@ -244,7 +224,7 @@ def test_file_upload_and_multimodal_question(coze: Coze, user: str) -> None:
 
 
 def test_bad_token_raises_4100_with_logid(emulator_server) -> None:  # type: ignore[no-untyped-def]
-    client = _client(emulator_server.base_url, "wrong-token")
+    client = cozepy_client(emulator_server.base_url, "wrong-token")
     try:
         with pytest.raises(CozeAPIError) as info:
             client.chat.create(bot_id=DEMO_BOT_ID, user_id="u", additional_messages=_ask("hi"))
@@ -287,7 +267,7 @@ def test_users_and_tokens_are_isolated(coze: Coze, user: str, emulator_server) -
             additional_messages=_ask("x"),
         )
     assert info.value.code == 4200 and "my secret" not in info.value.msg
-    other = _client(emulator_server.base_url, OTHER_TOKEN)
+    other = cozepy_client(emulator_server.base_url, OTHER_TOKEN)
     try:
         with pytest.raises(CozeAPIError) as info:
             other.conversations.retrieve(conversation_id=conversation_id)

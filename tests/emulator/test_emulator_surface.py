@@ -4,9 +4,7 @@ feedback, audio) through Coze's official SDK (sync client) against the emulator 
 from __future__ import annotations
 
 import io
-import uuid
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,12 +19,10 @@ from cozepy import (
     Message,
     MessageType,
     PublishStatus,
-    SyncHTTPClient,
-    TokenAuth,
     WorkspaceRoleType,
     WorkspaceType,
 )
-from emulator_helpers import AUTH, OTHER_TOKEN, TOKEN, fast_bots
+from emulator_helpers import AUTH, cozepy_client, fast_bots
 
 from botport.emulator.audio import VOICES
 from botport.emulator.audio_routes import FIXED_TRANSCRIPTION
@@ -36,29 +32,6 @@ from botport.emulator.workspace_routes import WORKSPACE_ID
 pytestmark = pytest.mark.live
 
 NOT_FOUND = 4200
-
-
-def _client(base_url: str, token: str) -> Coze:
-    return Coze(auth=TokenAuth(token), base_url=base_url, http_client=SyncHTTPClient(timeout=30))
-
-
-@pytest.fixture
-def coze(emulator_server) -> Iterator[Coze]:  # type: ignore[no-untyped-def]
-    client = _client(emulator_server.base_url, TOKEN)
-    yield client
-    client._requester.sync_client.close()
-
-
-@pytest.fixture
-def other(emulator_server) -> Iterator[Coze]:  # type: ignore[no-untyped-def]
-    client = _client(emulator_server.base_url, OTHER_TOKEN)
-    yield client
-    client._requester.sync_client.close()
-
-
-@pytest.fixture
-def user() -> str:
-    return f"user-{uuid.uuid4().hex[:8]}"
 
 
 def _answer(coze: Coze, user: str, text: str, conversation_id: str | None = None) -> Message:
@@ -127,7 +100,7 @@ def test_workspaces_list_has_the_one_personal_space(coze: Coze, other: Coze) -> 
 
 
 def test_workspaces_list_checks_the_token_and_page_size(emulator_server) -> None:  # type: ignore[no-untyped-def]
-    stranger = _client(emulator_server.base_url, "not-a-token")
+    stranger = cozepy_client(emulator_server.base_url, "not-a-token")
     try:
         with pytest.raises(CozeAPIError) as info:
             stranger.workspaces.list()

@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -21,8 +21,6 @@ from cozepy import (
     CozeAPIError,
     Message,
     MessageType,
-    SyncHTTPClient,
-    TokenAuth,
     WorkflowEvent,
     WorkflowEventType,
     WorkflowExecuteStatus,
@@ -42,15 +40,6 @@ from botport.emulator.workflows import (
 pytestmark = pytest.mark.live
 
 UNKNOWN_WORKFLOW_ID = "7199999999999999999"
-
-
-@pytest.fixture
-def coze(emulator_server) -> Iterator[Coze]:  # type: ignore[no-untyped-def]
-    client = Coze(
-        auth=TokenAuth(TOKEN), base_url=emulator_server.base_url, http_client=SyncHTTPClient(timeout=30)
-    )
-    yield client
-    client._requester.sync_client.close()
 
 
 @pytest.fixture
