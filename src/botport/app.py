@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
 from botport import __version__
-from botport.api import access, feedback, openai, seed, tool, web
+from botport.api import access, branches, feedback, library, openai, seed, tool, web
 from botport.api.cross_site import CrossSiteGuardMiddleware
 from botport.api.deps import Services
 from botport.api.docs import install_docs
@@ -142,7 +142,9 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
     install_docs(app)
     install_error_handlers(app)
     app.include_router(web.router)
+    app.include_router(branches.router)
     app.include_router(feedback.router)
+    app.include_router(library.router)
     app.include_router(access.router)
     app.include_router(seed.router)
     app.include_router(openai.router)
@@ -170,7 +172,14 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", CONVERSATION_HEADER],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "Last-Event-ID",
+                "X-Botport-Render",
+                CONVERSATION_HEADER,
+            ],
             expose_headers=[CONVERSATION_HEADER, MESSAGE_ID_HEADER, "Retry-After"],
             max_age=600,
         )

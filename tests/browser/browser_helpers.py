@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, Request
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Request, expect
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -121,3 +122,12 @@ def ask(page: Page, question: str) -> None:
 
 def last_answer(page: Page) -> Locator:
     return page.locator(".message.assistant").last
+
+
+def start_conversation(page: Page, question: str) -> str:
+    """Ask `question` in a new chat; the conversation's URL once its answer is complete."""
+    page.locator("#new-chat").click()
+    ask(page, question)
+    expect(page.locator(".message.assistant").last).to_have_attribute("data-status", "completed")
+    expect(page).to_have_url(re.compile(r"/c/[0-9a-f]+$"))
+    return page.url

@@ -63,6 +63,42 @@ def shoot(context: BrowserContext, path: str, name: str) -> None:
     page.close()
 
 
+def shoot_features(context: BrowserContext) -> None:
+    """Branches (an edited question, ‹ 2/2 ›), search over old answers, and math as MathML."""
+    page = context.new_page()
+    ready(page, "/")
+    page.locator("#new-chat").click()
+    ask(page, "Plan a weekend in Lisbon")
+    ask(page, "Make it cheaper")
+    question = page.locator(".message.user").nth(1)
+    question.hover()
+    question.locator(".edit-button").click()
+    question.locator(".edit-box").fill("Make it cheaper, and by train")
+    question.locator(".edit-box").press("Enter")
+    versions = page.locator(".message.user").nth(1).locator(".version-label")
+    expect(versions).to_have_text("2/2", timeout=60_000)
+    answer = page.locator(".message.assistant").last
+    expect(answer).to_have_attribute("data-status", "completed", timeout=60_000)
+    page.mouse.move(900, 200)
+    page.locator(".message.user").nth(1).hover()
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(OUT / "branches-light.png"))
+
+    page.locator("#conversation-search").fill("streaming")
+    expect(page.locator("#search-results li").first).to_be_visible()
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(OUT / "search-light.png"))
+    page.locator("#conversation-search").fill("")
+
+    page.emulate_media(color_scheme="dark")
+    page.locator("#new-chat").click()
+    ask(page, "/math the quadratic formula, please")
+    expect(page.locator(".message.assistant math").first).to_be_visible()
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(OUT / "math-dark.png"))
+    page.close()
+
+
 def main() -> None:
     with (
         tempfile.TemporaryDirectory() as data,
@@ -87,6 +123,11 @@ def main() -> None:
                 )
                 shoot(context, path, f"{name}-{scheme}")
                 context.close()
+        features = browser.new_context(
+            base_url=base_url, viewport=DESKTOP, locale="en-US", storage_state=state, device_scale_factor=1
+        )
+        shoot_features(features)
+        features.close()
         browser.close()
     print(f"screenshots written to {OUT}")
 

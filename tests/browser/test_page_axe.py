@@ -93,3 +93,70 @@ def test_streaming_answer_has_no_serious_violation(browser: Browser, base_url: s
         assert_no_serious_violations(page)
         page.locator("#stop-button").click()
         expect(answer).to_have_attribute("data-status", "interrupted")
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_switch_bot_dialog_has_no_serious_violation(browser: Browser, base_url: str, scheme: str) -> None:
+    with chat_page(browser, base_url, scheme) as page:
+        ask(page, "a question before another bot")
+        expect(last_answer(page)).to_have_attribute("data-status", "completed")
+        page.select_option("#bot-select", "slow")
+        expect(page.locator("#switch-bot-dialog")).to_be_visible()
+        assert_no_serious_violations(page)
+        page.keyboard.press("Escape")
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_tool_notice_and_load_failure_have_no_serious_violation(
+    browser: Browser, base_url: str, scheme: str
+) -> None:
+    with chat_page(browser, base_url, scheme) as page:
+        page.select_option("#bot-select", "weather")
+        ask(page, "What is the weather in Oslo?")
+        expect(last_answer(page).locator(".notice")).to_be_visible()
+        assert_no_serious_violations(page)
+        page.locator("#new-chat").click()
+        page.route("**/api/conversations/*", lambda route: route.abort("connectionreset"))
+        page.locator(".conversation-link").first.click()
+        expect(page.locator(".load-failed .retry-button")).to_be_visible()
+        assert_no_serious_violations(page)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_versions_and_the_editor_have_no_serious_violation(
+    browser: Browser, base_url: str, scheme: str
+) -> None:
+    with chat_page(browser, base_url, scheme) as page:
+        ask(page, "a question to answer twice")
+        expect(last_answer(page)).to_have_attribute("data-status", "completed")
+        last_answer(page).locator(".regenerate-button").click()
+        expect(last_answer(page).locator(".version-label")).to_have_text("2/2")
+        question = page.locator(".message.user").first
+        question.hover()
+        question.locator(".edit-button").click()
+        expect(question.locator(".edit-box")).to_be_focused()
+        assert_no_serious_violations(page)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_search_results_groups_and_row_menu_have_no_serious_violation(
+    browser: Browser, base_url: str, scheme: str
+) -> None:
+    with chat_page(browser, base_url, scheme) as page:
+        ask(page, "a question about zebras")
+        expect(last_answer(page)).to_have_attribute("data-status", "completed")
+        kept = {"title": "kept", "bot": "demo"}
+        body = {"format": "botport.conversation", "version": 1, "conversation": kept, "messages": []}
+        pinned = page.request.post("/api/import", data=body).json()["id"]
+        page.request.patch(f"/api/conversations/{pinned}", data={"pinned": True})
+        open_page(page, "/")
+        expect(page.locator(".conversation-group-title")).to_have_text(["Pinned", "Today"])
+        row = page.locator(".conversation").last
+        row.hover()
+        row.locator(".more-button").click()
+        expect(page.get_by_role("menuitem")).to_have_count(3)
+        assert_no_serious_violations(page)
+        page.keyboard.press("Escape")
+        page.locator("#conversation-search").fill("zebras")
+        expect(page.locator(".search-result mark").first).to_be_visible()
+        assert_no_serious_violations(page)

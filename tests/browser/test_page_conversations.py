@@ -5,19 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_helpers import open_page
+from browser_helpers import open_page, start_conversation
 from playwright.sync_api import Page, Route, expect
 
 pytestmark = pytest.mark.browser
-
-
-def start_conversation(page: Page, question: str) -> str:
-    page.locator("#new-chat").click()
-    box = page.locator("#composer-input")
-    box.fill(question)
-    box.press("Enter")
-    expect(page.locator(".message.assistant").last).to_have_attribute("data-status", "completed")
-    return page.url
 
 
 def item(page: Page, index: int = 0):  # type: ignore[no-untyped-def]

@@ -26,7 +26,7 @@ async def test_create_with_default_and_given_bot(tmp_path: Path) -> None:
         default = await gw.client.post("/api/conversations", json={})
         assert default.status_code == 201
         body = default.json()
-        assert set(body) == {"id", "bot", "title", "created_at", "updated_at"}
+        assert set(body) == {"id", "bot", "title", "created_at", "updated_at", "pinned"}
         assert body["bot"] == "demo" and body["title"] == ""
         assert body["created_at"].endswith(("Z", "+00:00"))
 

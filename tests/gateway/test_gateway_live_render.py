@@ -28,6 +28,7 @@ from botport.emulator.faults import Faults
 from botport.emulator.plan import TurnContext
 from botport.emulator.scripts import _long_answer
 from botport.render import render_markdown
+from botport.store import repository as repo
 
 ATTACK = (
     "**bold** <script>alert(1)</script> <img src=x onerror=alert(2)> "
@@ -124,6 +125,33 @@ async def test_a_resumed_stream_gets_a_fresh_snapshot(tmp_path: Path) -> None:
     rest = "".join(f.data["text"] for f in resumed if f.event == "text.delta")
     whole = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert before + rest == whole
+
+
+async def test_resuming_an_answer_a_crash_ended_gets_its_end(tmp_path: Path) -> None:
+    """A crash left the answer resolved as failed with no last sequence number (the log died with its
+    instance). A rendering client resuming after what it saw still gets the end, numbered past it."""
+    async with gateway(token_settings(tmp_path), recording()) as gw:
+        cid = await gw.conversation()
+        await gw.send(cid, "first")
+        db = gw.app.state.services.db
+        async with db.connect() as conn:
+            lost = await repo.add_message(
+                conn,
+                conversation_id=cid,
+                role="assistant",
+                content="half an ans",
+                status="failed",
+                error_code="turn_lost",
+                error_message="The server stopped before the answer was complete.",
+            )
+        for headers in (RENDER, {}):
+            response = await gw.client.get(
+                f"/api/messages/{lost.id}/events", params={"after": 7}, headers=headers
+            )
+            frames = parse_frames(response.content)
+            assert events_of(frames)[-2:] == ["message.completed", "error"], (headers, events_of(frames))
+            assert frames[-1].id == 8 and frames[-1].data["code"] == "turn_lost"
+            assert frames[-2].data["content"] == "half an ans"
 
 
 def _running(gw: Any, cid: str) -> str | None:

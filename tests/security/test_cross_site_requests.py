@@ -131,6 +131,13 @@ async def test_configured_origins_get_a_working_preflight_and_no_others(tmp_path
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == allowed
         assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+        # Every request header of the documented API: rendered snapshots, resuming a stream.
+        for header in ("X-Botport-Render", "Last-Event-ID", "Idempotency-Key"):
+            asked = await client.options(
+                "/api/bots", headers={**_preflight(allowed), "Access-Control-Request-Headers": header}
+            )
+            assert asked.status_code == 200, header
+            assert header.lower() in asked.headers["access-control-allow-headers"].lower()
         assert "access-control-allow-credentials" not in preflight.headers  # cookies never cross
         other = await client.options("/v1/chat/completions", headers=_preflight("https://evil.example"))
         assert other.headers.get("access-control-allow-origin") != "https://evil.example"

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, inspect, text
 from botport.store import Database, create_engine_for
 from botport.store.db import normalize_url, sqlite_file
 from botport.store.migrations import MIGRATIONS, applied_migrations, migrate
+from botport.store.search import SEARCH_OBJECTS
 from botport.store.tables import metadata
 
 
@@ -159,6 +160,7 @@ def _schema(conn: Connection) -> dict[str, object]:
                 (tuple(str(col) for col in ix["column_names"]), bool(ix["unique"]))
                 for ix in inspector.get_indexes(table)
                 if not ix.get("duplicates_constraint")  # PostgreSQL lists a UNIQUE constraint's index
+                and ix["name"] not in SEARCH_OBJECTS  # the search index is the backend's own (store.search)
             ),
             "unique": sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
             "foreign_keys": sorted(

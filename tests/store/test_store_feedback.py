@@ -95,18 +95,24 @@ async def test_migration_0005_keeps_existing_answers(database_url: str) -> None:
     try:
         await migrate(db.engine, MIGRATIONS[:4])
         async with db.connect() as conn:
-            conv = await repo.create_conversation(conn, owner=ALICE, bot="demo")
             now = utcnow().replace(tzinfo=None).isoformat(sep=" ") if db.backend == "sqlite" else utcnow()
-            message_id = new_id()
+            conversation_id, message_id = new_id(), new_id()
+            await conn.execute(  # the schema of then: what the code of then wrote
+                text(
+                    "INSERT INTO conversations (id, owner, bot, title, created_at, updated_at) "
+                    "VALUES (:c, :owner, 'demo', '', :now, :now)"
+                ),
+                {"c": conversation_id, "owner": ALICE, "now": now},
+            )
             await conn.execute(
                 text(
                     "INSERT INTO messages (id, conversation_id, role, content, reasoning, status, "
                     "follow_ups, created_at, updated_at) VALUES (:id, :c, 'assistant', 'old answer', '', "
                     "'completed', '[]', :now, :now)"
                 ),
-                {"id": message_id, "c": conv.id, "now": now},
+                {"id": message_id, "c": conversation_id, "now": now},
             )
-        assert await db.start() == ["0005_message_feedback"]
+        assert await db.start() == [name for name, _ in MIGRATIONS[4:]]
         async with db.read() as conn:
             row = (await conn.execute(select(messages).where(messages.c.id == message_id))).mappings().one()
         assert row["content"] == "old answer"

@@ -131,7 +131,7 @@ async def test_migration_0002_rehashes_stored_histories(database_url: str) -> No
         await migrate(db.engine, MIGRATIONS[:1])  # the database as 0001 left it
         turns = [("user", "你好"), ("assistant", "hi"), ("user", "again")]
         async with db.connect() as conn:
-            conv = await repo.create_conversation(conn, owner=ALICE, bot="demo")
+            conv_id = await _old_conversation(conn, db)
             for role, content in turns:  # rows as 0001 knew them (today's repository writes more columns)
                 now = utcnow()
                 await conn.execute(
@@ -140,19 +140,38 @@ async def test_migration_0002_rehashes_stored_histories(database_url: str) -> No
                         "follow_ups, created_at, updated_at) VALUES (:id, :c, :r, :t, '', 'completed', "
                         "'[]', :now, :now)"
                     ),
-                    {"id": new_id(), "c": conv.id, "r": role, "t": content, "now": _stamp(now, db)},
+                    {"id": new_id(), "c": conv_id, "r": role, "t": content, "now": _stamp(now, db)},
                 )
-            empty = await repo.create_conversation(conn, owner=ALICE, bot="demo")
+            empty_id = await _old_conversation(conn, db)
             await conn.execute(conversations.update().values(history_hash="stale-old-format"))
         assert await db.start() == [name for name, _ in MIGRATIONS[1:]]
         async with db.connect() as conn:
             stored = dict(
                 (await conn.execute(select(conversations.c.id, conversations.c.history_hash))).all()
             )
-            assert stored == {conv.id: history.history_hash(turns), empty.id: None}
+            assert stored == {conv_id: history.history_hash(turns), empty_id: None}
             assert await _match(conn, turns) is not None
+            # 0007: the stored messages became one branch, each following the one before it
+            listed = await repo.list_messages(conn, conversation_id=conv_id)
+            assert [(m.role, m.content) for m in listed] == turns
+            assert [m.parent_id for m in listed] == [None, listed[0].id, listed[1].id]
+            leaves = dict((await conn.execute(select(conversations.c.id, conversations.c.leaf_id))).all())
+            assert leaves == {conv_id: listed[-1].id, empty_id: None}
     finally:
         await db.close()
+
+
+async def _old_conversation(conn: AsyncConnection, db: Database) -> str:
+    """A conversation row as 0001 knew it (today's repository writes more columns)."""
+    conversation_id, now = new_id(), _stamp(utcnow(), db)
+    await conn.execute(
+        text(
+            "INSERT INTO conversations (id, owner, bot, title, created_at, updated_at) "
+            "VALUES (:c, :owner, 'demo', '', :now, :now)"
+        ),
+        {"c": conversation_id, "owner": ALICE, "now": now},
+    )
+    return conversation_id
 
 
 async def test_the_hash_follows_appends_and_edits(database: Database) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from botport.render import render_markdown
 from botport.settings import BotConfig
@@ -84,7 +85,19 @@ class ConversationCreate(_Strict):
 
 
 class ConversationUpdate(_Strict):
-    title: StoredTitle = Field(min_length=1, max_length=200, json_schema_extra={"pattern": STORABLE})
+    # At least one field (else 422); a field that is null or absent is left as it is.
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"minProperties": 1})
+
+    title: StoredTitle | None = Field(
+        default=None, min_length=1, max_length=200, json_schema_extra={"pattern": STORABLE}
+    )
+    pinned: bool | None = Field(default=None, description="Pin (true) or unpin (false) the conversation.")
+
+    @model_validator(mode="after")
+    def _something(self) -> ConversationUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give a title, pinned, or both")
+        return self
 
 
 class ConversationPublic(BaseModel):
@@ -93,6 +106,7 @@ class ConversationPublic(BaseModel):
     title: str
     created_at: datetime
     updated_at: datetime
+    pinned: bool = Field(default=False, description="Pinned by its reader (GET /api/pinned lists them).")
 
     @classmethod
     def of(cls, record: ConversationRecord) -> ConversationPublic:
@@ -102,6 +116,7 @@ class ConversationPublic(BaseModel):
             title=record.title,
             created_at=record.created_at,
             updated_at=record.updated_at,
+            pinned=record.pinned_at is not None,
         )
 
 
@@ -156,6 +171,22 @@ class MessageCreate(_Strict):
     )
 
 
+class RegenerateRequest(_Strict):
+    stream: bool = Field(default=True, description="Answer as Server-Sent Events (true) or one JSON (false).")
+    cancel_on_disconnect: bool = Field(
+        default=False, description="Stop the turn if this request's client goes away."
+    )
+
+
+class BranchSwitch(_Strict):
+    message_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="A version of a message (from its `versions`): the conversation is read along the "
+        "newest branch through it from now on, and the next message continues that branch.",
+    )
+
+
 class FeedbackPublic(BaseModel):
     rating: Rating
     comment: str | None = None
@@ -179,9 +210,17 @@ class MessagePublic(BaseModel):
     tool_calls: list[ToolCallPublic] | None = None
     feedback: FeedbackPublic | None = Field(default=None, description="The caller's rating of an answer.")
     created_at: datetime
+    parent_id: str | None = Field(
+        default=None, description="The message this one follows (null: the conversation's first)."
+    )
+    versions: list[str] | None = Field(
+        default=None,
+        description="In a conversation's message list: the ids of this message's versions (edited "
+        "questions, regenerated answers), oldest first, itself included; switch with PUT .../branch.",
+    )
 
     @classmethod
-    def of(cls, record: MessageRecord) -> MessagePublic:
+    def of(cls, record: MessageRecord, versions: Sequence[str] | None = None) -> MessagePublic:
         usage = None
         if record.total_tokens is not None:
             usage = UsagePublic(
@@ -209,6 +248,8 @@ class MessagePublic(BaseModel):
             tool_calls=[ToolCallPublic(**c) for c in tool_calls] if tool_calls else None,
             feedback=FeedbackPublic.of(record),
             created_at=record.created_at,
+            parent_id=record.parent_id,
+            versions=list(versions) if versions is not None else None,
         )
 
 

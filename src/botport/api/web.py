@@ -28,6 +28,7 @@ from botport.api.schemas import (
     MessageCreate,
     MessageList,
     MessagePublic,
+    RegenerateRequest,
     RunningTurn,
 )
 from botport.api.turn_edge import (
@@ -54,7 +55,10 @@ from botport.chat.handles import TurnHandle, TurnRequest, fingerprint
 from botport.errors import BadRequestError, NotFoundError
 from botport.sse import KEEPALIVE_FRAME, KEEPALIVE_SECONDS, frame
 from botport.store import repository as repo
+from botport.store.branches import kept_coze_conversations
+from botport.store.pins import MAX_PINNED, set_pinned
 from botport.store.records import ConversationRecord, MessageRecord
+from botport.store.thread import Thread, read_thread, versions_of
 
 RenderHeader = Annotated[
     Literal["", "html"],
@@ -139,14 +143,27 @@ async def get_conversation(
     return ConversationDetail.of(record, turn)
 
 
-@router.patch("/conversations/{conversation_id}", response_model=ConversationPublic)
+@router.patch(
+    "/conversations/{conversation_id}",
+    response_model=ConversationPublic,
+    responses={409: {"model": ErrorBody, "description": f"{MAX_PINNED} conversations are pinned already"}},
+)
 async def rename_conversation(
     conversation_id: str, body: ConversationUpdate, identity: IdentityDep, services: ServicesDep
 ) -> ConversationPublic:
+    """Rename (``title``) and/or pin or unpin (``pinned``) a conversation; neither reorders it."""
+    owner = identity.owner
     async with services.db.connect() as conn:
-        record = await repo.rename_conversation(
-            conn, owner=identity.owner, conversation_id=conversation_id, title=body.title.strip()
-        )
+        record = await repo.get_conversation(conn, owner=owner, conversation_id=conversation_id)
+        if record is not None and body.title is not None:
+            title = body.title.strip()
+            record = await repo.rename_conversation(
+                conn, owner=owner, conversation_id=conversation_id, title=title
+            )
+        if record is not None and body.pinned is not None:
+            record = await conn.run_sync(
+                set_pinned, owner=owner, conversation_id=conversation_id, pinned=body.pinned
+            )
     if record is None:
         raise NotFoundError("no such conversation", code="conversation_not_found")
     return ConversationPublic.of(record)
@@ -161,9 +178,12 @@ async def delete_conversation(
     # Stop a running answer first, wherever it runs, so its Coze chat does not go on for nobody.
     await chat.cancel(identity, conversation_id)
     async with services.db.connect() as conn:
+        branches = await conn.run_sync(kept_coze_conversations, conversation_id=conversation_id)
         deleted = await repo.delete_conversation(conn, owner=identity.owner, conversation_id=conversation_id)
-    if deleted and coze_id:  # Coze's copy too, in the background, with retries (botport.chat.coze_sync)
-        services.coze_sync.delete_conversation(coze_id)
+    # Coze's copies too (each branch has its own), in the background, with retries (chat.coze_sync).
+    for coze_conversation in dict.fromkeys([coze_id, *branches] if deleted else []):
+        if coze_conversation:
+            services.coze_sync.delete_conversation(coze_conversation)
     return Response(status_code=204)
 
 
@@ -171,8 +191,13 @@ async def delete_conversation(
 async def list_messages(conversation_id: str, identity: IdentityDep, services: ServicesDep) -> MessageList:
     await _get_owned(services, identity.owner, conversation_id)
     async with services.db.read() as conn:
-        records = await repo.list_messages(conn, conversation_id=conversation_id)
-    return MessageList(items=[MessagePublic.of(m) for m in records])
+        thread = await conn.run_sync(read_thread, conversation_id=conversation_id)
+    return message_list(thread)
+
+
+def message_list(thread: Thread) -> MessageList:
+    """The branch being read, each message with its versions."""
+    return MessageList(items=[MessagePublic.of(m, thread.versions.get(m.id)) for m in thread.path])
 
 
 @router.post(
@@ -201,6 +226,17 @@ async def send_message(
             fingerprint=fingerprint("api.messages", [conversation_id, body.content]),
         )
     )
+    return await turn_response(handle, body, request, chat, render)
+
+
+async def turn_response(
+    handle: TurnHandle,
+    body: MessageCreate | RegenerateRequest,
+    request: Request,
+    chat: ChatServiceDep,
+    render: RenderHeader,
+) -> StreamingResponse | JSONResponse:
+    """A started turn as the request asked for it: its events (SSE) or, at its end, the answer."""
     if body.stream:
         events: AsyncIterator[Entry | Keepalive | Snapshot]
         events = chat.watch(handle, keepalive=KEEPALIVE_SECONDS, cancel_on_exit=body.cancel_on_disconnect)
@@ -213,7 +249,9 @@ async def send_message(
         result = await unless_disconnected(request, work, stop)
     else:
         result = await work
-    public = MessagePublic.of(result.message)
+    async with chat.db.read() as conn:  # as the message list shows it, with its versions
+        versions = await conn.run_sync(versions_of, message=result.message)
+    public = MessagePublic.of(result.message, versions)
     status = 200 if result.ok else 502
     headers = {MESSAGE_ID_HEADER: handle.message_id, **retry_headers(result.end)}
     return JSONResponse(public.model_dump(mode="json"), status_code=status, headers=headers)
@@ -252,7 +290,7 @@ async def follow_message(
     start = after if after is not None else resume
     events: AsyncIterator[Entry | Keepalive | Snapshot]
     if render == "html":  # from the start: the snapshot needs the text before `start`
-        events = with_snapshots(chat.watch(handle, keepalive=KEEPALIVE_SECONDS), after=start)
+        events = with_snapshots(chat.watch(handle, keepalive=KEEPALIVE_SECONDS, seen=start), after=start)
     else:
         events = chat.watch(handle, after=start, keepalive=KEEPALIVE_SECONDS)
     return sse_response(turn_frames(handle, events), headers={MESSAGE_ID_HEADER: handle.message_id})

@@ -46,7 +46,8 @@ async def rate_answer(
         raise ConflictError(
             f"only a completed answer can be rated; this one is {message.status}", code="answer_not_completed"
         )
-    coze_conversation_id = conversation.coze_conversation_id
+    # The answer's own Coze conversation: after an edit, an earlier answer lives in another branch's.
+    coze_conversation_id = message.coze_conversation_id or conversation.coze_conversation_id
     if coze_conversation_id and message.upstream_message_id:
         coze_sync.rate_message(
             conversation_id=coze_conversation_id,

@@ -61,7 +61,7 @@ class TurnFollower:
         return TurnResult(message, end)
 
     async def follow(
-        self, handle: TurnHandle, after: int, keepalive: float | None
+        self, handle: TurnHandle, after: int, keepalive: float | None, *, seen: int = 0
     ) -> AsyncIterator[Entry | Keepalive]:
         turn_log = self.logs.get(handle.answer.id)
         if turn_log is not None:
@@ -73,13 +73,13 @@ class TurnFollower:
         quiet = min(keepalive or REMOTE_KEEPALIVE, self.lease.total_seconds() / 2)
         remote = await self.logs.follow_elsewhere(handle.answer.id, after, keepalive=quiet)
         if remote is None:
-            async for item in self._follow_stored(handle, after, keepalive):
+            async for item in self._follow_stored(handle, after, keepalive, seen):
                 yield item
             return
         async for item in remote:
             if isinstance(item, Keepalive):
                 # Quiet: the instance may have died, or ended the turn without Redis getting its end.
-                end = await self._stored_end(handle, after)
+                end = await self._stored_end(handle, max(after, seen))
                 if end is not None:
                     yield end
                     return
@@ -88,7 +88,7 @@ class TurnFollower:
             yield item
 
     async def _follow_stored(
-        self, handle: TurnHandle, after: int, keepalive: float | None
+        self, handle: TurnHandle, after: int, keepalive: float | None, seen: int
     ) -> AsyncIterator[Entry | Keepalive]:
         """No live log to follow: wait for the stored answer to end, then replay it."""
         quiet = 0.0
@@ -97,7 +97,7 @@ class TurnFollower:
             if message is None:
                 return
             if message.status != "streaming":
-                for entry in stored_entries(message, bot=handle.conversation.bot, after=after):
+                for entry in stored_entries(message, bot=handle.conversation.bot, after=after, seen=seen):
                     yield entry
                 return
             await asyncio.sleep(STORED_POLL)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from botport.chat.events import TurnCompleted, TurnFailed
 from botport.identity import Identity
 from botport.store.records import ConversationRecord, MessageRecord
-from botport.store.turns import NewConversation
+from botport.store.turns import BranchPoint, NewConversation
 from botport.store.types import new_id
 
 
@@ -29,6 +29,10 @@ class TurnRequest:
     fingerprint: str = ""
     # The conversation does not exist yet: the turn's start creates it (id ``conversation_id``).
     new_conversation: NewConversation | None = None
+    # A new version of a message (botport.chat.branches): where its branch starts; ``store_question``
+    # False: it asks a stored question again (a regenerated answer).
+    branch: BranchPoint | None = None
+    store_question: bool = True
 
 
 @dataclass(frozen=True, slots=True)

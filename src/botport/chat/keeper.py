@@ -28,6 +28,7 @@ from botport.chat.events import TurnFailed
 from botport.chat.turn import Turn, cancel_coze_chat, try_cancel_coze_chat
 from botport.store import turns as turn_store
 from botport.store.db import Database
+from botport.store.idempotency import purge_idempotency_keys
 from botport.upstream.client import CozeClient
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class TurnKeeper:
         if self._ticks % SWEEP_EVERY_TICKS == 0:
             await self.sweep(lease=self.lease)
         if self._ticks % PURGE_EVERY_TICKS == 0:
-            await self.db.write(turn_store.purge_idempotency_keys)
+            await self.db.write(purge_idempotency_keys)
 
     async def checkpoint(self, *, ids_only: bool = False) -> None:
         """Write what running turns have. A turn younger than one interval has less than one interval

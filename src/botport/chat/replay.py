@@ -26,12 +26,14 @@ from botport.chat.events import (
 from botport.store.records import MessageRecord
 
 
-def stored_entries(message: MessageRecord, *, bot: str, after: int) -> list[Entry]:
-    """The entries after ``after`` that stand in for a finished turn's log."""
+def stored_entries(message: MessageRecord, *, bot: str, after: int, seen: int = 0) -> list[Entry]:
+    """The entries after ``after`` that stand in for a finished turn's log; numbered past ``seen``
+    too, the number a watcher that reads from the start (to render) has already seen."""
     last = message.last_seq or 0
-    if last and after >= last:
+    past = max(after, seen)
+    if last and past >= last:
         return []
-    end = max(last, after + 1, 2)
+    end = max(last, past + 1, 2)
     out: list[Entry] = []
     if after < 1:
         started = TurnStarted(

@@ -21,6 +21,7 @@ from botport.chat.eventlog import Entry, EventLogs, Keepalive, is_terminal
 from botport.chat.follow import TurnFollower
 from botport.chat.handles import ToolResult, TurnHandle, TurnRequest, TurnResult
 from botport.chat.keeper import TurnKeeper
+from botport.chat.seeding import entered, history_before, seeded
 from botport.chat.text import require_unicode, title_from
 from botport.chat.turn import SHUTDOWN, StreamOpener, Turn, TurnEnv, cancel_coze_chat
 from botport.errors import (
@@ -33,6 +34,7 @@ from botport.identity import Identity
 from botport.store import repository as repo
 from botport.store import turns as turn_store
 from botport.store.db import Database
+from botport.store.idempotency import find_idempotent
 from botport.store.records import ConversationRecord, MessageRecord
 from botport.upstream.client import CozeClient
 from botport.upstream.models import EnterMessage, ToolOutput
@@ -43,9 +45,6 @@ log = logging.getLogger(__name__)
 BUSY_MESSAGE = "an answer is still being written in this conversation; wait for it or stop it first"
 SHUTDOWN_GRACE = 10.0  # seconds for running turns to store their end at shutdown
 STORED_POLL = 1.0  # seconds: following a turn another instance runs, without a shared log
-
-# Coze takes at most 100 additional_messages: the stored turns replayed, and the question.
-MAX_REPLAYED_TURNS = 99
 
 TurnFactory = Callable[[ConversationRecord, MessageRecord | None, MessageRecord], Turn]
 
@@ -163,19 +162,16 @@ class ChatService:
             return opener
 
         def make_turn(conv: ConversationRecord, user: MessageRecord | None, answer: MessageRecord) -> Turn:
-            earlier = () if conv.coze_conversation_id else request.earlier
-            opener = opener_for(conv, [_enter(role, text) for role, text in earlier])
+            if conv.coze_conversation_id or request.earlier or (user is not None and user.parent_id is None):
+                earlier = () if conv.coze_conversation_id else request.earlier
+                opener = opener_for(conv, [entered(role, text) for role, text in earlier])
+            else:  # stored turns Coze has no conversation for (a new branch, an import): seed them
+                opener = seeded(self.db, answer, lambda turns: opener_for(conv, turns)())
 
             async def replay() -> StreamOpener:
                 """Coze lost the conversation (expired, deleted, or the demo emulator restarted):
                 start a new one carrying the stored turns, so the bot keeps the context."""
-                async with self.db.read() as conn:
-                    stored = await repo.list_messages(conn, conversation_id=conv.id)
-                turns = [
-                    _enter(m.role, m.content)
-                    for m in stored
-                    if m.status == "completed" and m.content and (user is None or m.id != user.id)
-                ][-MAX_REPLAYED_TURNS:]
+                turns = await history_before(self.db, answer)
                 return opener_for(replace(conv, coze_conversation_id=None), turns)
 
             return Turn(self.env, conv, user, answer, opener, replay if conv.coze_conversation_id else None)
@@ -183,7 +179,8 @@ class ChatService:
         def check(conv: ConversationRecord) -> None:
             self.bots.get(conv.bot)  # a bot since removed from the configuration: 404, nothing stored
 
-        return await self._begin(request, question=content, make_turn=make_turn, check=check)
+        question = content if request.store_question else None
+        return await self._begin(request, question=question, make_turn=make_turn, check=check)
 
     async def continue_with_tool_outputs(
         self,
@@ -232,7 +229,7 @@ class ChatService:
             except Exception:  # that start failed or lost the key to another instance: ask the store
                 log.debug("the concurrent start with this Idempotency-Key did not finish; asking the store")
         async with self.db.read() as conn:
-            found = await conn.run_sync(turn_store.find_idempotent, owner=owner, key=key)
+            found = await conn.run_sync(find_idempotent, owner=owner, key=key)
             if found is None:
                 return None
             if found.fingerprint != digest:
@@ -326,6 +323,7 @@ class ChatService:
             fingerprint=request.fingerprint,
             check=check,
             new_conversation=request.new_conversation,
+            branch=request.branch,
         )
         try:
             try:
@@ -334,6 +332,8 @@ class ChatService:
                 raise _Repeated if taken.repeated else TurnInProgressError(BUSY_MESSAGE) from None
             except turn_store.ConversationGone:
                 raise NotFoundError("no such conversation", code="conversation_not_found") from None
+            except turn_store.BranchPointGone:
+                raise NotFoundError("no such message", code="message_not_found") from None
             conversation, user, answer = begun.conversation, begun.user, begun.answer
             if begun.orphans:  # a dead instance's chat may still run on Coze: stop it before asking again
                 await self.keeper.cancel_chats(begun.orphans)
@@ -404,12 +404,14 @@ class ChatService:
         after: int = 0,
         keepalive: float | None = None,
         cancel_on_exit: bool = False,
+        seen: int = 0,
     ) -> AsyncIterator[Entry | Keepalive]:
         """The turn's events after ``after``, then live to its end, wherever it runs. With
-        ``cancel_on_exit``, a watcher that leaves before the end (its client went away) stops it."""
+        ``cancel_on_exit``, a watcher that leaves before the end (its client went away) stops it.
+        ``seen``: the number the client saw (it reads from 0 to render); stand-ins are numbered past it."""
         ended = False
         try:
-            async for item in self.follower.follow(handle, after, keepalive):
+            async for item in self.follower.follow(handle, after, keepalive, seen=seen):
                 if not isinstance(item, Keepalive) and is_terminal(item[1]):
                     ended = True
                 yield item
@@ -487,7 +489,3 @@ class ChatService:
         if live is None or not turn_store.is_alive(live, self.lease):
             return None
         return live.id, None
-
-
-def _enter(role: str, content: str) -> EnterMessage:
-    return EnterMessage.assistant_text(content) if role == "assistant" else EnterMessage.user_text(content)

@@ -320,6 +320,7 @@ class Turn:
             logid = getattr(error, "logid", None)
             if logid:
                 fields["logid"] = logid
+        fields["coze_conversation_id"] = state.coze_conversation_id
         new_coze_id = state.coze_conversation_id
         if new_coze_id == self._saved[3]:  # already written by a checkpoint
             new_coze_id = None

@@ -5,6 +5,7 @@
 - ``tables``: the current schema; ``types``: UTC timestamps, ids
 - ``records``: the frozen records returned; ``repository``: conversations and messages;
   ``history``: matching a client's replayed history; ``turns``: running turns; ``keys``: API keys
+- ``search``: finding a reader's conversations; ``pins``: pinned ones; ``transfer``: imported ones
 """
 
 from botport.store.db import Database, create_engine_for

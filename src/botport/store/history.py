@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.store.records import ConversationRecord, MessageRecord
 from botport.store.tables import conversations, messages
+from botport.store.thread import read_thread
 
 
 def history_hash(turns: Sequence[tuple[str, str]]) -> str:
@@ -40,12 +41,9 @@ def chain_hash(previous: str, role: str, content: str) -> str:
 
 
 def completed_turns(conn: Connection, *, conversation_id: str) -> list[tuple[str, str]]:
-    rows = conn.execute(
-        select(messages.c.role, messages.c.content)
-        .where(messages.c.conversation_id == conversation_id, messages.c.status == "completed")
-        .order_by(messages.c.created_at, messages.c.id)
-    )
-    return [(role, content) for role, content in rows]
+    """The completed messages of the branch being read, as (role, content)."""
+    path = read_thread(conn, conversation_id=conversation_id).path
+    return [(m.role, m.content) for m in path if m.status == "completed"]
 
 
 def extend_history_hash(conn: Connection, *, message: MessageRecord) -> None:
@@ -64,7 +62,8 @@ def extend_history_hash(conn: Connection, *, message: MessageRecord) -> None:
         )
         .limit(1)
     )
-    if later.first() is not None:
+    leaf = conn.scalar(select(conversations.c.leaf_id).where(conversations.c.id == message.conversation_id))
+    if later.first() is not None or leaf not in (None, message.id):  # not the end of the branch read
         refresh_history_hash(conn, conversation_id=message.conversation_id)
         return
     current = conn.scalar(

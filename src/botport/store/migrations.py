@@ -199,12 +199,92 @@ def _0005_message_feedback(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE messages ADD COLUMN {column.name} {kind}"))
 
 
+def _0006_search_and_pins(conn: Connection) -> None:
+    """A conversation can be pinned (``pinned_at``), and messages are searchable (botport.store.search).
+
+    Only messages whose status is not ``streaming`` are indexed: a running answer's checkpoints (an
+    UPDATE every second or two) cost no indexing; its end does. SQLite: a contentless FTS5 table with
+    the trigram tokenizer (substrings, Chinese), kept by triggers; its rows are numbered by
+    ``search_rows`` (an INTEGER PRIMARY KEY survives VACUUM, the messages' implicit rowid may not).
+    PostgreSQL: a partial GIN index over the words of the text."""
+    kind = UTCDateTime().compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE conversations ADD COLUMN pinned_at {kind}"))
+    conn.execute(text("CREATE INDEX ix_conversations_owner_pinned_at ON conversations (owner, pinned_at)"))
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text(
+                "CREATE INDEX ix_search_messages_words ON messages "
+                "USING gin (to_tsvector('simple'::regconfig, content)) WHERE status <> 'streaming'"
+            )
+        )
+        return
+    index_new = (
+        "INSERT INTO search_rows (message_id) SELECT new.id WHERE new.status <> 'streaming'; "
+        "INSERT INTO search_index (rowid, content) "
+        "SELECT id, new.content FROM search_rows WHERE message_id = new.id;"
+    )
+    # A contentless table forgets a row by being told the text it indexed: old.content is that text.
+    forget_old = (
+        "INSERT INTO search_index (search_index, rowid, content) "
+        "SELECT 'delete', id, old.content FROM search_rows WHERE message_id = old.id; "
+        "DELETE FROM search_rows WHERE message_id = old.id;"
+    )
+    for statement in (
+        "CREATE TABLE search_rows (id INTEGER PRIMARY KEY, message_id VARCHAR(32) NOT NULL UNIQUE)",
+        "CREATE VIRTUAL TABLE search_index USING fts5(content, content='', tokenize='trigram')",
+        f"CREATE TRIGGER search_message_added AFTER INSERT ON messages "
+        f"WHEN new.status <> 'streaming' BEGIN {index_new} END",
+        # Fires when a message enters or leaves 'streaming', or a stored one's text changes; not on
+        # a checkpoint (streaming to streaming) nor on a rating.
+        f"CREATE TRIGGER search_message_changed AFTER UPDATE OF content, status ON messages "
+        f"WHEN (old.status = 'streaming') <> (new.status = 'streaming') "
+        f"OR (new.status <> 'streaming' AND old.content IS NOT new.content) "
+        f"BEGIN {forget_old} {index_new} END",
+        f"CREATE TRIGGER search_message_deleted AFTER DELETE ON messages "
+        f"WHEN old.status <> 'streaming' BEGIN {forget_old} END",
+        "INSERT INTO search_rows (message_id) SELECT id FROM messages WHERE status <> 'streaming'",
+        "INSERT INTO search_index (rowid, content) "
+        "SELECT search_rows.id, messages.content FROM search_rows JOIN messages ON messages.id = message_id",
+    ):
+        conn.execute(text(statement))
+
+
+def _0007_branches(conn: Connection) -> None:
+    """Messages form a tree (edited questions and regenerated answers are versions of one another):
+    each message's parent, a left branch's Coze conversation, and the leaf of the branch being read.
+    Existing conversations become one branch: each message follows the one before it."""
+    for table, column in (
+        ("messages", Column("parent_id", String(32), nullable=True)),
+        ("messages", Column("coze_conversation_id", String(128), nullable=True)),
+        ("conversations", Column("leaf_id", String(32), nullable=True)),
+    ):
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"))
+    rows = conn.execute(
+        text("SELECT id, conversation_id FROM messages ORDER BY conversation_id, created_at, id")
+    )
+    previous: dict[str, str] = {}
+    links: list[dict[str, str]] = []
+    for message_id, conversation_id in rows:
+        parent = previous.get(conversation_id)
+        if parent is not None:
+            links.append({"b_id": message_id, "b_parent": parent})
+        previous[conversation_id] = message_id
+    if links:
+        conn.execute(text("UPDATE messages SET parent_id = :b_parent WHERE id = :b_id"), links)
+    leaves = [{"b_id": conversation_id, "b_leaf": leaf} for conversation_id, leaf in previous.items()]
+    if leaves:
+        conn.execute(text("UPDATE conversations SET leaf_id = :b_leaf WHERE id = :b_id"), leaves)
+
+
 MIGRATIONS: Sequence[tuple[str, MigrationStep]] = (
     ("0001_initial", _0001_initial),
     ("0002_history_hash_chain", _0002_history_hash_chain),
     ("0003_detached_turns", _0003_detached_turns),
     ("0004_key_quotas", _0004_key_quotas),
     ("0005_message_feedback", _0005_message_feedback),
+    ("0006_search_and_pins", _0006_search_and_pins),
+    ("0007_branches", _0007_branches),
 )
 
 

@@ -27,6 +27,8 @@ class ConversationRecord:
     coze_conversation_id: str | None
     created_at: datetime
     updated_at: datetime  # last activity: a new message or a touch (a rename does not reorder)
+    leaf_id: str | None = None  # the newest message of the branch being read
+    pinned_at: datetime | None = None  # when the reader pinned it; None: not pinned
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> ConversationRecord:
@@ -38,6 +40,8 @@ class ConversationRecord:
             coze_conversation_id=row["coze_conversation_id"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            leaf_id=row.get("leaf_id"),
+            pinned_at=row.get("pinned_at"),
         )
 
 
@@ -68,6 +72,9 @@ class MessageRecord:
     upstream_message_id: str | None = None
     feedback: Rating | None = None
     feedback_comment: str | None = None
+    # The message it follows (None: the first), and a left branch's Coze conversation (on its leaf).
+    parent_id: str | None = None
+    coze_conversation_id: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> MessageRecord:
@@ -95,6 +102,8 @@ class MessageRecord:
             upstream_message_id=row.get("upstream_message_id"),
             feedback=row.get("feedback"),
             feedback_comment=row.get("feedback_comment"),
+            parent_id=row.get("parent_id"),
+            coze_conversation_id=row.get("coze_conversation_id"),
         )
 
 

@@ -36,6 +36,7 @@ from botport.store.records import (
     Rating,
 )
 from botport.store.tables import conversations, messages
+from botport.store.thread import read_thread
 from botport.store.types import new_id, utcnow
 
 
@@ -62,6 +63,8 @@ class NewMessageFields(TypedDict, total=False):
     runner: str | None
     heartbeat_at: datetime | None
     last_seq: int | None
+    parent_id: str | None
+    coze_conversation_id: str | None
 
 
 class MessageFields(NewMessageFields, total=False):
@@ -93,6 +96,7 @@ def insert_conversation(
         "history_hash": None,
         "created_at": now,
         "updated_at": now,
+        "leaf_id": None,
     }
     conn.execute(_INSERT_CONVERSATION, values)
     return ConversationRecord.from_row(values)
@@ -256,6 +260,8 @@ def new_message_values(
         "upstream_message_id": None,
         "feedback": None,
         "feedback_comment": None,
+        "parent_id": None,
+        "coze_conversation_id": None,
         **fields,
         "created_at": now,
         "updated_at": now,
@@ -272,13 +278,18 @@ def insert_message(
     content: str = "",
     **fields: Unpack[NewMessageFields],
 ) -> MessageRecord:
-    """Store a message (status ``completed`` unless given) and touch its conversation (a write op)."""
+    """Store a message (status ``completed`` unless given) at the end of the branch being read, and
+    touch its conversation (a write op)."""
+    if "parent_id" not in fields:
+        # FOR UPDATE: concurrent writers append one after another, not all after the same leaf.
+        leaf = select(conversations.c.leaf_id).where(conversations.c.id == conversation_id).with_for_update()
+        fields["parent_id"] = conn.scalar(leaf)
     values = new_message_values(conversation_id, role, content, **fields)
     conn.execute(insert(messages).values(values))
     conn.execute(
         update(conversations)
         .where(conversations.c.id == conversation_id)
-        .values(updated_at=values["created_at"])
+        .values(updated_at=values["created_at"], leaf_id=values["id"])
     )
     record = MessageRecord.from_row(values)
     if record.status == "completed":
@@ -340,15 +351,8 @@ async def get_message(conn: AsyncConnection, *, message_id: str) -> MessageRecor
 
 
 async def list_messages(conn: AsyncConnection, *, conversation_id: str) -> list[MessageRecord]:
-    """All messages of the conversation, oldest first."""
-    rows = (
-        await conn.execute(
-            select(messages)
-            .where(messages.c.conversation_id == conversation_id)
-            .order_by(messages.c.created_at, messages.c.id)
-        )
-    ).mappings()
-    return [MessageRecord.from_row(row) for row in rows]
+    """The messages of the branch being read, oldest first (:mod:`botport.store.branches`)."""
+    return (await conn.run_sync(read_thread, conversation_id=conversation_id)).path
 
 
 def rate_answer(

@@ -7,6 +7,10 @@ own frozen copy of each step); ``tests/store`` checks that the migrated database
 :func:`botport.store.history.history_hash`). It lets the OpenAI edge, whose clients resend the
 whole history each time, find the stored conversation that the history continues with one indexed
 lookup instead of comparing message lists.
+
+The search index is not here: it is one backend's own (SQLite: FTS5 tables kept by triggers;
+PostgreSQL: a GIN expression index), made by migration ``0006_search_and_pins`` and read by
+:mod:`botport.store.search`, which names it in ``SEARCH_OBJECTS``.
 """
 
 from __future__ import annotations
@@ -65,8 +69,13 @@ conversations = Table(
     Column("history_hash", String(64), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The newest message of the branch the reader is on (see botport.store.branches); NULL: no message.
+    Column("leaf_id", String(32), nullable=True),
+    # When the reader pinned it (NULL: not pinned); pinned conversations list first.
+    Column("pinned_at", UTCDateTime, nullable=True),
     Index(None, "owner", "updated_at", "id"),
     Index(None, "owner", "bot", "history_hash"),
+    Index(None, "owner", "pinned_at"),
 )
 
 messages = Table(
@@ -104,13 +113,19 @@ messages = Table(
     Column("upstream_message_id", String(128), nullable=True),
     Column("feedback", String(16), nullable=True),
     Column("feedback_comment", Text, nullable=True),
+    # The message this one follows (NULL: the conversation's first); messages with the same parent are
+    # versions of one another (an edited question, a regenerated answer). See botport.store.branches.
+    Column("parent_id", String(32), nullable=True),
+    # On a branch's newest message: the Coze conversation holding that branch, kept when the reader
+    # switched to another branch, so coming back continues there.
+    Column("coze_conversation_id", String(128), nullable=True),
     Index(None, "conversation_id", "created_at"),
     # Finding rows left 'streaming' by a crash, on start.
     Index(None, "status"),
 )
 
 # A client's Idempotency-Key: a repeated request with the same key from the same identity re-attaches
-# to the turn the first one started. Kept for a day (see botport.store.turns.IDEMPOTENCY_TTL).
+# to the turn the first one started. Kept for a day (see botport.store.idempotency.IDEMPOTENCY_TTL).
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,

@@ -16,24 +16,26 @@ INSERT of the question and the answer, one UPDATE of the conversation) and three
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, String, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
+from botport.store.branches import remember_coze_conversation, return_to_branch
 from botport.store.history import chain_hash, refresh_history_hash
+from botport.store.history import history_hash as hash_of_turns
+from botport.store.idempotency import IdempotentTurn, find_idempotent, remember_idempotent
 from botport.store.keys import add_key_usage
 from botport.store.records import ConversationRecord, MessageRecord, MessageRole
 from botport.store.repository import insert_conversation, new_message_values
 from botport.store.tables import conversations, idempotency_keys, messages
+from botport.store.thread import path_to
 from botport.store.types import utcnow
 
 ORPHAN_CODE = "turn_lost"
 ORPHAN_MESSAGE = "The server stopped before the answer was complete."
-IDEMPOTENCY_TTL = timedelta(hours=24)
 ORPHANS_PER_STATEMENT = 500  # ids in one IN list (SQLite allows 32,766 bound values at most)
 
 
@@ -57,13 +59,6 @@ class Checkpoint:
     reasoning: str
     upstream_chat_id: str | None
     coze_conversation_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotentTurn:
-    fingerprint: str
-    conversation_id: str
-    message_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +89,17 @@ class NewTurn:
     check: Callable[[ConversationRecord], None] | None = None
     # Create the conversation (id ``conversation_id``) first, in the same transaction.
     new_conversation: NewConversation | None = None
+    # A new version of a question or an answer, rather than the next message of the branch being read.
+    branch: BranchPoint | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BranchPoint:
+    """Where a new branch starts: the message the turn's first new message follows (None: the
+    conversation's start). Editing a question follows the question's parent; regenerating an answer
+    follows its question, and stores no new question (``NewTurn.question`` is None)."""
+
+    parent_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +123,10 @@ class ConversationGone(Exception):
     """The conversation was deleted."""
 
 
+class BranchPointGone(Exception):
+    """The message a new branch was to follow is not in the conversation (deleted meanwhile)."""
+
+
 # --- starting and ending a turn ----------------------------------------------------------------
 
 # Built once: executing a prebuilt statement skips building it and its cache key every time (most of
@@ -135,8 +145,15 @@ _INSERT_MESSAGES = insert(messages)
 _TURN_BEGUN = (
     update(conversations)
     .where(conversations.c.id == bindparam("b_id"))
-    .values(updated_at=bindparam("b_at"), history_hash=bindparam("b_hash"), title=bindparam("b_title"))
+    .values(
+        updated_at=bindparam("b_at"),
+        history_hash=bindparam("b_hash"),
+        title=bindparam("b_title"),
+        leaf_id=bindparam("b_leaf"),
+    )
 )
+# A new branch has no Coze conversation yet: the turn starts one, seeded with the branch's history.
+_BRANCH_BEGUN = _TURN_BEGUN.values(coze_conversation_id=None)
 ENDING_FIELDS = (
     "content",
     "reasoning",
@@ -152,6 +169,7 @@ ENDING_FIELDS = (
     "error_code",
     "error_message",
     "logid",
+    "coze_conversation_id",  # the Coze conversation holding the answer (a branch's, see store.branches)
 )
 _ANSWER_ENDED = (
     update(messages)
@@ -192,6 +210,10 @@ def begin_turn(conn: Connection, *, turn: NewTurn) -> BegunTurn:
         turn.check(conversation)
     if turn.new_conversation is None:
         orphans = _make_room(conn, turn=turn)
+    parent = conversation.leaf_id
+    if turn.branch is not None:
+        history_hash = _start_branch(conn, conversation=conversation, parent_id=turn.branch.parent_id)
+        parent = turn.branch.parent_id
     rows = []
     title = conversation.title
     # Stored as they were sent, so the client's next request (this history + the answer) matches.
@@ -209,14 +231,19 @@ def begin_turn(conn: Connection, *, turn: NewTurn) -> BegunTurn:
             conversation_id, "assistant", "", status="streaming", runner=turn.runner, heartbeat_at=utcnow()
         )
     )
+    for row in rows:  # each follows the one before it, the first the branch's end (or its point)
+        row["parent_id"], parent = parent, row["id"]
     conn.execute(_INSERT_MESSAGES, rows)
     changes = {
         "b_id": conversation_id,
         "b_at": rows[-1]["created_at"],
         "b_hash": history_hash,
         "b_title": title,
+        "b_leaf": rows[-1]["id"],
     }
-    conn.execute(_TURN_BEGUN, changes)
+    conn.execute(_TURN_BEGUN if turn.branch is None else _BRANCH_BEGUN, changes)
+    if turn.branch is not None:
+        conversation = replace(conversation, coze_conversation_id=None)
     records = [MessageRecord.from_row(values) for values in rows[len(earlier) :]]
     answer = records[-1]
     if turn.idempotency_key:
@@ -224,6 +251,17 @@ def begin_turn(conn: Connection, *, turn: NewTurn) -> BegunTurn:
         if not remember_idempotent(conn, owner=turn.owner, key=turn.idempotency_key, turn=record):
             raise ConversationTaken(repeated=True)
     return BegunTurn(conversation, records[0] if len(records) == 2 else None, answer, orphans)
+
+
+def _start_branch(conn: Connection, *, conversation: ConversationRecord, parent_id: str | None) -> str | None:
+    """Keep the branch being left where coming back finds it, and return the history hash of the
+    new branch's start (the messages up to ``parent_id``)."""
+    path = path_to(conn, conversation_id=conversation.id, message_id=parent_id)
+    if parent_id is not None and (not path or path[-1].id != parent_id):
+        raise BranchPointGone(parent_id)
+    remember_coze_conversation(conn, conversation=conversation)
+    turns = [(m.role, m.content) for m in path if m.status == "completed"]
+    return hash_of_turns(turns) if turns else None
 
 
 def _conversation_to_take(conn: Connection, *, turn: NewTurn) -> tuple[ConversationRecord, str | None]:
@@ -410,60 +448,6 @@ def resolve_orphans(
     ]
 
 
-# --- idempotency keys -------------------------------------------------------------------------
-
-
-def find_idempotent(conn: Connection, *, owner: str, key: str) -> IdempotentTurn | None:
-    row = conn.execute(
-        select(
-            idempotency_keys.c.fingerprint,
-            idempotency_keys.c.conversation_id,
-            idempotency_keys.c.message_id,
-        ).where(
-            idempotency_keys.c.owner == owner,
-            idempotency_keys.c.key == key,
-            idempotency_keys.c.created_at > utcnow() - IDEMPOTENCY_TTL,
-        )
-    ).first()
-    return IdempotentTurn(*row) if row is not None else None
-
-
-def remember_idempotent(conn: Connection, *, owner: str, key: str, turn: IdempotentTurn) -> bool:
-    """Record the turn a key started; False when the key is already taken (a concurrent repeat).
-
-    An expired record of the same key is replaced. Runs in a savepoint, so a conflict leaves the
-    caller's transaction usable.
-    """
-    conn.execute(
-        delete(idempotency_keys).where(
-            idempotency_keys.c.owner == owner,
-            idempotency_keys.c.key == key,
-            idempotency_keys.c.created_at <= utcnow() - IDEMPOTENCY_TTL,
-        )
-    )
-    values: dict[str, Any] = {
-        "owner": owner,
-        "key": key,
-        "fingerprint": turn.fingerprint,
-        "conversation_id": turn.conversation_id,
-        "message_id": turn.message_id,
-        "created_at": utcnow(),
-    }
-    try:
-        with conn.begin_nested():
-            conn.execute(insert(idempotency_keys).values(values))
-    except IntegrityError:
-        return False
-    return True
-
-
-def purge_idempotency_keys(conn: Connection) -> int:
-    result = conn.execute(
-        delete(idempotency_keys).where(idempotency_keys.c.created_at <= utcnow() - IDEMPOTENCY_TTL)
-    )
-    return result.rowcount
-
-
 # --- discarding a turn that never began -------------------------------------------------------
 
 
@@ -475,12 +459,18 @@ def discard_turn(
     starts afresh and no ``failed`` turn is stored for a refusal. ``with_conversation``: the turn's
     start created the conversation; it goes too."""
     ids = [answer_id] + ([user_message_id] if user_message_id else [])
-    conversation_id = conn.scalar(select(messages.c.conversation_id).where(messages.c.id == answer_id))
+    first = conn.execute(
+        select(messages.c.conversation_id, messages.c.parent_id).where(
+            messages.c.id == (user_message_id or answer_id)
+        )
+    ).first()
     conn.execute(delete(messages).where(messages.c.id.in_(ids)))
     conn.execute(delete(idempotency_keys).where(idempotency_keys.c.message_id == answer_id))
-    if conversation_id is None:
+    if first is None:
         return
+    conversation_id, parent_id = first
     if with_conversation:
         conn.execute(delete(conversations).where(conversations.c.id == conversation_id))
     else:
+        return_to_branch(conn, conversation_id=conversation_id, parent_id=parent_id)
         refresh_history_hash(conn, conversation_id=conversation_id)

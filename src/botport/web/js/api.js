@@ -4,11 +4,12 @@ import { readEvents } from "./sse.js";
 
 /** An error answer of the API: `{error: {code, message, logid?}}`, or a network failure. */
 export class ApiError extends Error {
-  constructor(status, { code = "error", message = "", logid = null } = {}) {
+  constructor(status, { code = "error", message = "", logid = null, retryAfter = null } = {}) {
     super(message || code);
     this.status = status;
     this.code = code;
     this.logid = logid;
+    this.retryAfter = retryAfter; // seconds (Retry-After), when trying again later will work
   }
 }
 
@@ -24,6 +25,7 @@ async function errorOf(response) {
     code: detail.code || `http_${response.status}`,
     message: detail.message || response.statusText,
     logid: detail.logid || null,
+    retryAfter: Number(response.headers.get("Retry-After")) || null,
   });
 }
 
@@ -71,10 +73,37 @@ export const getConfig = () => json("GET", "/api/config");
 export const givePasscode = (passcode) => json("POST", "/api/access", { passcode });
 export const listConversations = (before = null, limit = 30) =>
   json("GET", `/api/conversations?limit=${limit}${before ? `&before=${encodeURIComponent(before)}` : ""}`);
-export const createConversation = (bot) => json("POST", "/api/conversations", bot ? { bot } : {});
 export const getConversation = (id) => json("GET", conv(id));
-export const renameConversation = (id, title) => json("PATCH", conv(id), { title });
-export const deleteConversation = (id) => json("DELETE", conv(id));
+
+/** Say that this page changed a conversation on the server (tabs.js tells the other tabs). */
+function changed(kind, detail) {
+  document.dispatchEvent(new CustomEvent("botport:changed", { detail: { kind, ...detail } }));
+}
+
+export async function createConversation(bot) {
+  const conversation = await json("POST", "/api/conversations", bot ? { bot } : {});
+  changed("created", { conversation });
+  return conversation;
+}
+
+export async function renameConversation(id, title) {
+  const conversation = await json("PATCH", conv(id), { title });
+  changed("renamed", { conversation });
+  return conversation;
+}
+
+export async function deleteConversation(id) {
+  await json("DELETE", conv(id));
+  changed("deleted", { id });
+  return null;
+}
+// The reader's library (search.js, library.js): search, pins, export and import.
+export const searchConversations = async (q, signal) =>
+  (await request("GET", `/api/search?q=${encodeURIComponent(q)}&limit=30`, { signal })).json();
+export const listPinned = () => json("GET", "/api/pinned");
+export const pinConversation = (id, pinned) => json("PATCH", conv(id), { pinned });
+export const importConversation = (file) => json("POST", "/api/import", file);
+export const exportUrl = (id, format) => `${conv(id)}/export?format=${format}`;
 export const listMessages = (id) => json("GET", `${conv(id)}/messages`);
 export const cancelTurn = (id) => json("POST", `${conv(id)}/cancel`);
 /** Rate an answer: "like", "unlike", or null to remove the rating. */
@@ -114,6 +143,27 @@ export async function* streamMessage(id, content, { signal, onOpen, idempotencyK
   onOpen?.();
   yield* events(response);
 }
+
+/** Send a new version of the question `messageId` (an edit); yields its turn's events like streamMessage. */
+export async function* streamEdit(id, messageId, content, { signal, onOpen, idempotencyKey }) {
+  const headers = idempotencyKey ? { ...SSE, "Idempotency-Key": idempotencyKey } : SSE;
+  const path = `${conv(id)}/messages/${encodeURIComponent(messageId)}/edit`;
+  const response = await request("POST", path, { body: { content, stream: true }, signal, headers });
+  onOpen?.();
+  yield* events(response);
+}
+
+/** Answer the answer `messageId`'s question again (a new version of it); yields its turn's events. */
+export async function* streamRegenerate(id, messageId, { signal, onOpen, idempotencyKey }) {
+  const headers = idempotencyKey ? { ...SSE, "Idempotency-Key": idempotencyKey } : SSE;
+  const path = `${conv(id)}/messages/${encodeURIComponent(messageId)}/regenerate`;
+  const response = await request("POST", path, { body: { stream: true }, signal, headers });
+  onOpen?.();
+  yield* events(response);
+}
+
+/** Read the conversation along another version of a message; the messages as they now read. */
+export const switchBranch = (id, messageId) => json("PUT", `${conv(id)}/branch`, { message_id: messageId });
 
 /** Follow a turn by its answer's id: its events after sequence number `after`, then live to its end. */
 export async function* followTurn(messageId, after, { signal, onOpen }) {

@@ -3,11 +3,13 @@
 // on the server to its end; the page only reads it, and stops reading when it looks elsewhere.
 
 import * as api from "./api.js";
-import { announce } from "./dom.js";
+import { announce, notify } from "./dom.js";
 import { errorInfo, follow } from "./follow.js";
 import { t } from "./i18n.js";
-import { appendAssistant, appendUser, clearActions } from "./messages.js";
+import { appendAssistant, appendUser, clearActions, cutThreadAt, knowQuestionId, questionBefore } from "./messages.js";
 import { botBySlug, emit, state, upsertConversation } from "./store.js";
+import { tell } from "./tabs.js";
+import { setThreadActions } from "./versions.js";
 
 const STOP_GRACE_MS = 3000; // after Stop, how long to wait for the turn's last frame
 
@@ -42,12 +44,67 @@ function newTurn(conversation, view, fields) {
     stopped: false, // Stop was pressed here
     detached: false, // the page stopped reading (it looks at another conversation)
     ended: false, // the turn's last frame came
+    open: null, // how to start it when it is not a plain question: (options) => events (an edit, a regenerate)
+    userItem: null, // the question's bubble, to learn its id when the turn starts
+    branches: false, // it makes a new version: the thread is read again at its end, with ‹ ›
     ...fields,
   };
 }
 
 function handlers(question) {
-  return { question, onRetry: (q) => send(q), onSuggestion: (q) => send(q) };
+  return { question, onRetry: retry, onSuggestion: (q) => send(q) };
+}
+
+/**
+ * Retry on a failed answer, live or in the history: `messageId` is the failed answer, `question` what it
+ * answered. The one place that decides what Retry does: a new version of the answer when its id is
+ * known, else (the send itself failed: nothing was stored) the question asked again.
+ */
+export function retry({ question, messageId }) {
+  return messageId ? regenerate(messageId) : send(question);
+}
+
+/**
+ * Ask a new version of the question `messageId` (shown in the thread): the thread from it on gives way
+ * to the new branch; the old one stays on the server, a ‹ › away.
+ */
+export async function editQuestion(messageId, content) {
+  const text = content.trim();
+  const conversation = state.current;
+  if (!text || !conversation || turnHere() || !cutThreadAt(messageId)) return false;
+  clearActions();
+  const userItem = appendUser(text);
+  const view = appendAssistant({ status: "streaming" }, handlers(text));
+  const open = (options) => api.streamEdit(conversation.id, messageId, text, options);
+  await run(newTurn(conversation, view, { question: text, key: newKey(), open, userItem, branches: true }));
+  return true;
+}
+
+/** Answer the answer `messageId`'s question again, as a new version of that answer. */
+export async function regenerate(messageId) {
+  const conversation = state.current;
+  const question = questionBefore(messageId);
+  if (!conversation || turnHere() || !cutThreadAt(messageId)) return false;
+  clearActions();
+  const view = appendAssistant({ status: "streaming" }, handlers(question));
+  const open = (options) => api.streamRegenerate(conversation.id, messageId, options);
+  await run(newTurn(conversation, view, { key: newKey(), open, branches: true }));
+  return true;
+}
+
+/** Read the conversation along another version of a message (‹ ›). */
+export async function showVersion(messageId) {
+  const conversation = state.current;
+  if (!conversation || turnHere()) return;
+  try {
+    await api.switchBranch(conversation.id, messageId);
+  } catch (error) {
+    notify(errorInfo(error).message);
+    return;
+  }
+  tell("branch", { conversation }); // other tabs showing it read the same branch
+  await openConversation(conversation, { push: false });
+  document.querySelector(`#messages [data-id="${CSS.escape(messageId)}"] .versions button:not(:disabled)`)?.focus();
 }
 
 /** Send `content` in the open conversation (creating one first for a new chat). */
@@ -61,15 +118,16 @@ export async function send(content) {
     } catch (error) {
       appendUser(text);
       appendAssistant({ status: "failed" }, handlers(text)).fail(errorInfo(error));
+      emit("turn"); // the thread has messages now: the empty state goes
       return true;
     }
     upsertConversation(conversation);
     await openConversation(conversation, { push: true, render: false });
   }
   clearActions();
-  appendUser(text);
+  const userItem = appendUser(text);
   const view = appendAssistant({ status: "streaming" }, handlers(text));
-  await run(newTurn(conversation, view, { question: text, key: newKey() }));
+  await run(newTurn(conversation, view, { question: text, key: newKey(), userItem }));
   return true;
 }
 
@@ -99,7 +157,7 @@ async function run(turn) {
   state.turns.set(conversationId, turn);
   emit("turn");
   announce(t("answering", { bot: turn.botName }));
-  const outcome = await follow(turn, { onStarted: () => started(turn) });
+  const outcome = await follow(turn, { onStarted: (data) => started(turn, data) });
   if (state.turns.get(conversationId) === turn) state.turns.delete(conversationId);
   emit("turn");
   if (outcome === "aborted" && turn.detached) return; // the page looks elsewhere
@@ -109,30 +167,43 @@ async function run(turn) {
     return;
   }
   await refreshAfterTurn(turn);
+  // A new version: read the thread again, so it shows ‹ › (unless the reader is elsewhere, or busy).
+  if (turn.branches && state.current?.id === conversationId && !turnHere()) {
+    await openConversation(state.current, { push: false });
+  }
 }
 
 /** The turn exists on the server now: the conversation has its title; a Stop that came too early is resent. */
-function started(turn) {
+function started(turn, data = {}) {
+  if (turn.userItem) knowQuestionId(turn.userItem, data.user_message_id);
+  turn.view.element.dataset.id = data.message_id || "";
   if (turn.stopped) api.cancelTurn(turn.conversationId).catch(() => {});
-  refreshConversation(turn.conversationId).catch(() => {});
+  refreshConversation(turn.conversationId)
+    .then((conversation) => {
+      if (turn.question || turn.branches) tell("turn-started", { conversation }); // the others may follow
+    })
+    .catch(() => {});
 }
 
 /** A 409: another tab runs a turn in this conversation. Show that answer, and give the question back. */
 async function showBusy(turn) {
-  if (turn.posts === 1) emit("draft", turn.question); // a resent question may be that very turn
+  if (turn.posts === 1 && !turn.branches) emit("draft", turn.question); // a resent question may be that very turn
   if (state.current && state.current.id === turn.conversationId) {
     await openConversation(state.current, { push: false });
   }
 }
 
 async function refreshConversation(id) {
-  upsertConversation(await api.getConversation(id));
+  const conversation = await api.getConversation(id);
+  upsertConversation(conversation);
+  return conversation;
 }
 
 /** The server may have titled the conversation; a stopped or failed answer gets its rendered html. */
 async function refreshAfterTurn(turn) {
   try {
-    await refreshConversation(turn.conversationId);
+    const conversation = await refreshConversation(turn.conversationId);
+    if (turn.question || turn.branches) tell("turn-ended", { conversation });
     const { view, messageId } = turn;
     if (messageId && view.element.isConnected && view.element.dataset.status !== "completed") {
       const { items } = await api.listMessages(turn.conversationId);
@@ -158,3 +229,6 @@ export async function stop() {
   }
   setTimeout(() => turn.controller.abort(), STOP_GRACE_MS);
 }
+
+// The thread's buttons (messages.js draws them): Edit, Regenerate, ‹ ›.
+setThreadActions({ edit: editQuestion, regenerate, showVersion });

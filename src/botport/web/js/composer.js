@@ -1,6 +1,8 @@
 // The message box: grows with its text, Enter sends, Shift+Enter breaks the line, Stop while streaming.
+// Its text is the open conversation's draft (drafts.js): it stays there when the page looks elsewhere.
 
 import { send, stop, turnHere } from "./chat.js";
+import { draftKey, loadDraft, saveDraft } from "./drafts.js";
 import { on, state } from "./store.js";
 
 const MAX_HEIGHT = 200;
@@ -24,9 +26,22 @@ export function initComposer() {
     sendButton.disabled = Boolean(turn) || input.value.trim() === "";
   };
 
+  let draftFor = draftKey(state.current); // whose draft the box holds
+  const keep = () => saveDraft(draftFor, input.value);
+  // The page opens another conversation (or a new chat): the box shows that place's draft.
+  const swapDraft = () => {
+    const key = draftKey(state.current);
+    if (key === draftFor) return;
+    draftFor = key;
+    input.value = loadDraft(key);
+    grow();
+    refresh();
+  };
+
   const submit = async () => {
     if (turnHere() || input.value.trim() === "") return;
     const text = input.value;
+    saveDraft(draftFor, ""); // sent: the draft is done
     input.value = "";
     grow();
     refresh();
@@ -47,17 +62,23 @@ export function initComposer() {
   input.addEventListener("input", () => {
     grow();
     refresh();
+    keep();
   });
   stopButton.addEventListener("click", () => {
     stop();
     input.focus();
   });
   on("turn", refresh);
-  on("opened", refresh);
+  on("opening", swapDraft);
+  on("opened", () => {
+    swapDraft();
+    refresh();
+  });
   // A question that was not sent (another tab's answer was running) comes back to the box.
   on("draft", (text) => {
     if (input.value.trim() !== "") return;
     input.value = text;
+    keep();
     grow();
     refresh();
   });
@@ -65,6 +86,8 @@ export function initComposer() {
     const max = state.config?.limits?.max_message_chars;
     if (max) input.maxLength = max;
   });
+  input.value = loadDraft(draftFor);
+  grow();
   refresh();
 }
 

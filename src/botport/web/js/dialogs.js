@@ -1,4 +1,4 @@
-// Rename and delete-confirmation dialogs (<dialog>: focus trap, Escape and backdrop come for free).
+// The rename, delete and new-chat dialogs (<dialog>: focus trap, Escape and backdrop come for free).
 
 import { t } from "./i18n.js";
 
@@ -31,6 +31,16 @@ export async function askTitle(currentTitle) {
 export async function confirmDelete(title) {
   const dialog = document.getElementById("delete-dialog");
   document.getElementById("delete-text").textContent = t("deleteText", { title });
+  dialog.returnValue = "cancel";
+  const answer = result(dialog);
+  dialog.showModal();
+  return (await answer) === "ok";
+}
+
+/** Ask before leaving a conversation for a new one with another bot; resolves true when confirmed. */
+export async function confirmNewChat(botName) {
+  const dialog = document.getElementById("switch-bot-dialog");
+  document.getElementById("switch-bot-title").textContent = t("switchBotTitle", { bot: botName });
   dialog.returnValue = "cancel";
   const answer = result(dialog);
   dialog.showModal();

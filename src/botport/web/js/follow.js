@@ -3,7 +3,9 @@
 
 import * as api from "./api.js";
 import { announce } from "./dom.js";
+import { failureSentence } from "./failures.js";
 import { t } from "./i18n.js";
+import { toolNotice } from "./tools.js";
 
 const FIRST_PAUSE_MS = 500;
 const MAX_PAUSE_MS = 5000;
@@ -14,7 +16,7 @@ const DELTAS = new Set(["text.delta", "reasoning.delta"]);
 export function errorInfo(error) {
   if (error instanceof api.ApiError) {
     if (error.code === "network_error") return { code: error.code, message: t("networkError") };
-    return { code: error.code, message: error.message, logid: error.logid };
+    return { code: error.code, message: error.message, logid: error.logid, retryAfter: error.retryAfter };
   }
   return { code: "error", message: String(error && error.message ? error.message : error) };
 }
@@ -49,6 +51,7 @@ function connect(turn) {
   const onOpen = () => turn.view.setReconnecting(false);
   if (turn.messageId) return api.followTurn(turn.messageId, turn.lastSeq, { signal, onOpen });
   turn.posts += 1;
+  if (turn.open) return turn.open({ signal, onOpen, idempotencyKey: turn.key }); // an edit, a regenerate
   return api.streamMessage(turn.conversationId, turn.question, { signal, onOpen, idempotencyKey: turn.key });
 }
 
@@ -67,9 +70,8 @@ function apply(turn, { event, data, id }, onStarted) {
   else if (event === "text.rendered") view.setRendered(data.html || "", data.seq ?? 0);
   else if (event === "message.completed") view.setMessage(data);
   else if (event === "follow_ups") view.setFollowUps(data.suggestions);
-  else if (event === "tool_calls.required") {
-    view.notice(t("toolCall", { names: (data.tool_calls || []).map((call) => call.name).join(", ") }));
-  } else if (event === "turn.completed") {
+  else if (event === "tool_calls.required") view.notice(toolNotice(data.tool_calls));
+  else if (event === "turn.completed") {
     turn.ended = true;
     view.setStatus(data.status === "completed" ? "completed" : data.status);
     view.setUsage(data.usage);
@@ -80,9 +82,37 @@ function apply(turn, { event, data, id }, onStarted) {
     // `status` is the HTTP status; `turn_status` says how the stored answer ended.
     if (data.turn_status === "interrupted" || data.code === "cancelled") {
       view.setStatus("interrupted");
-      if (data.code !== "cancelled" && data.message) view.notice(data.message); // e.g. a server shutdown
+      if (data.code !== "cancelled") view.notice(failureSentence(data)); // e.g. a server shutdown
     } else view.fail(data);
   }
+}
+
+/**
+ * A resumed stream that ended without a word: the turn may have ended where its events are gone (the
+ * server crashed and resolved it on restart). The stored answer says how it ended: play that. False
+ * while it still runs (or the store cannot say), so the page reconnects as before.
+ */
+async function playStoredEnd(turn) {
+  let stored;
+  try {
+    const { items } = await api.listMessages(turn.conversationId);
+    stored = items.find((message) => message.id === turn.messageId);
+  } catch {
+    return false;
+  }
+  if (!stored || stored.status === "streaming" || turn.controller.signal.aborted) return false;
+  const frames = [{ event: "message.completed", data: stored }];
+  if (stored.follow_ups?.length) frames.push({ event: "follow_ups", data: { suggestions: stored.follow_ups } });
+  if (stored.status === "completed" || stored.status === "requires_action") {
+    if (stored.tool_calls?.length) frames.push({ event: "tool_calls.required", data: stored });
+    frames.push({ event: "turn.completed", data: { status: stored.status, usage: stored.usage } });
+  } else {
+    const code = stored.status === "interrupted" ? "cancelled" : "failed";
+    const error = { code, ...stored.error, message_id: stored.id, turn_status: stored.status };
+    frames.push({ event: "error", data: error });
+  }
+  for (const frame of frames) apply(turn, { ...frame, id: "" });
+  return true;
 }
 
 /**
@@ -96,17 +126,20 @@ export async function follow(turn, { onStarted } = {}) {
   let lostSince = null;
   for (;;) {
     try {
+      let heard = false;
       for await (const frame of connect(turn)) {
+        heard = true;
         wait = FIRST_PAUSE_MS;
         lostSince = null;
         apply(turn, frame, onStarted);
         if (turn.ended) return "ended";
       }
+      if (!heard && turn.messageId && (await playStoredEnd(turn))) return "ended";
     } catch (error) {
       if (controller.signal.aborted) return "aborted";
       if (error?.code === "turn_in_progress" && !turn.messageId) return "busy";
       if (!transient(error)) {
-        view.fail(errorInfo(error));
+        view.fail({ ...errorInfo(error), message_id: turn.messageId });
         return "failed";
       }
     }
@@ -114,7 +147,7 @@ export async function follow(turn, { onStarted } = {}) {
     // The stream ended early or the network failed: the turn goes on, so reconnect.
     lostSince ??= Date.now();
     if (Date.now() - lostSince > GIVE_UP_MS) {
-      view.fail({ code: "network_error", message: t("networkError") });
+      view.fail({ code: "network_error", message: t("networkError"), message_id: turn.messageId });
       return "failed";
     }
     view.setReconnecting(true);

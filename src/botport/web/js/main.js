@@ -2,15 +2,18 @@
 
 import { askPasscode, showClosed } from "./access.js";
 import * as api from "./api.js";
-import { attach, detachTurns, send, setNavigator } from "./chat.js";
+import { attach, detachTurns, retry, send, setNavigator } from "./chat.js";
 import { focusComposer, initComposer } from "./composer.js";
-import { h } from "./dom.js";
+import { confirmNewChat } from "./dialogs.js";
+import { h, icon } from "./dom.js";
+import { failureReason } from "./failures.js";
 import { lang, t, toggleLanguage, translatePage } from "./i18n.js";
 import { clearThread, hasMessages, renderHistory } from "./messages.js";
 import { closeSidebarOnPhone, initSidebar, loadConversations, titleOf } from "./sidebar.js";
 import { botBySlug, emit, on, state, upsertConversation } from "./store.js";
 import { setupFollow } from "./scroll.js";
 import { initShortcuts } from "./shortcuts.js";
+import { initTabs } from "./tabs.js";
 import { initTheme, toggleTheme } from "./theme.js";
 
 const el = (id) => document.getElementById(id);
@@ -48,6 +51,22 @@ function showNotFound() {
   el("messages").append(h("li", { class: "message notice-row" }, h("p", { class: "notice" }, t("notFound"))));
 }
 
+/**
+ * Loading conversation `id` failed: a 404 says it is not there; anything else (the server is down) says
+ * why, with a way to try again, instead of claiming that it does not exist.
+ */
+function showLoadFailed(error, id) {
+  if (error?.status === 404) {
+    showNotFound();
+    return;
+  }
+  clearThread();
+  const why = h("p", { class: "notice", role: "alert" }, t("loadFailed", { reason: failureReason(error) }));
+  const again = h("button", { type: "button", class: "retry-button" }, icon("retry"), t("tryAgain"));
+  again.addEventListener("click", () => navigate(id, { push: false }));
+  el("messages").append(h("li", { class: "message notice-row load-failed" }, why, again));
+}
+
 /** The answer still running in a conversation: the server says so, or its last message is streaming. */
 function runningAnswer(conversation, messages) {
   if (conversation.running_turn) return conversation.running_turn.message_id;
@@ -60,7 +79,7 @@ function showConversation(conversation, messages) {
   if (state.conversations.some((c) => c.id === conversation.id)) upsertConversation(conversation);
   else state.current = conversation;
   const liveId = runningAnswer(conversation, messages);
-  const view = renderHistory(messages, { onRetry: send, onSuggestion: send }, liveId);
+  const view = renderHistory(messages, { onRetry: retry, onSuggestion: send }, liveId);
   if (liveId) attach(conversation, liveId, view);
 }
 
@@ -72,6 +91,7 @@ async function open(conversation, { push = true, render = true } = {}) {
   state.current = conversation;
   setPath(conversation ? `/c/${encodeURIComponent(conversation.id)}` : "/", push);
   if (conversation) state.selectedBot = conversation.bot;
+  emit("opening"); // the composer swaps to this place's draft
   if (render) {
     clearThread();
     if (conversation) {
@@ -82,8 +102,8 @@ async function open(conversation, { push = true, render = true } = {}) {
         ]);
         if (token !== loadToken) return;
         showConversation(fresh, items);
-      } catch {
-        if (token === loadToken) showNotFound();
+      } catch (error) {
+        if (token === loadToken) showLoadFailed(error, conversation.id);
       }
     }
   }
@@ -105,12 +125,12 @@ async function navigate(id, { push = true, focus = true } = {}) {
     const token = ++loadToken;
     try {
       conversation = await api.getConversation(id);
-    } catch {
+    } catch (error) {
       if (token !== loadToken) return;
       state.current = null;
       emit("opened");
       renderChrome();
-      showNotFound();
+      showLoadFailed(error, id);
       el("empty-state").hidden = true;
       return;
     }
@@ -124,10 +144,17 @@ function initBots() {
   el("bot-picker").hidden = state.bots.length < 2;
   const saved = localStorage.getItem(BOT_KEY);
   state.selectedBot = botBySlug(saved)?.slug ?? state.bots[0]?.slug ?? null;
-  select.addEventListener("change", () => {
-    state.selectedBot = select.value;
-    localStorage.setItem(BOT_KEY, select.value);
-    if (state.current && state.current.bot !== select.value) navigate(null);
+  select.addEventListener("change", async () => {
+    const slug = select.value;
+    const leaving = state.current && state.current.bot !== slug ? state.current : null;
+    // A conversation keeps its bot: another bot means a new conversation, which the person confirms.
+    if (leaving && !(await confirmNewChat(botBySlug(slug)?.name || slug))) {
+      if (state.current?.id === leaving.id) select.value = leaving.bot;
+      return;
+    }
+    state.selectedBot = slug;
+    localStorage.setItem(BOT_KEY, slug);
+    if (leaving && state.current?.id === leaving.id) navigate(null);
     else renderChrome();
   });
 }
@@ -156,6 +183,15 @@ async function boot() {
   on("conversations", renderChrome);
   on("turn", () => {
     el("empty-state").hidden = hasMessages();
+  });
+  // Whatever adds a message (a failure with the server down, too), the greeting makes room for it.
+  new MutationObserver(() => {
+    if (hasMessages()) el("empty-state").hidden = true;
+  }).observe(el("messages"), { childList: true });
+  document.addEventListener("botport:retry", (event) => retry(event.detail));
+  initTabs({
+    reopen: () => state.current && open(state.current, { push: false }),
+    leave: () => navigate(null, { push: false, focus: false }),
   });
   window.addEventListener("popstate", () => navigate(conversationIdFromPath(), { push: false }));
 

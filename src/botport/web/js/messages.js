@@ -1,19 +1,29 @@
 // The conversation thread: user bubbles and assistant answers (streamed text, then server html).
 
+import { flashCopied, prepareCode } from "./codecopy.js";
 import { copyText, h, icon } from "./dom.js";
+import { failureReason } from "./failures.js";
 import { feedbackControls } from "./feedback.js";
 import { t } from "./i18n.js";
 import { patchHtml } from "./patch.js";
 import { scrollToEnd } from "./scroll.js";
 import { botBySlug, state } from "./store.js";
+import { toolNotice } from "./tools.js";
+import { openEditor, threadActions, versionNav } from "./versions.js";
 
 const list = () => document.getElementById("messages");
 
 export { scrollToEnd };
 
-/** Wide code scrolls sideways: keyboard users must reach it (WCAG 2.1.1, scrollable-region-focusable). */
-function focusablePre(root) {
-  for (const pre of root.querySelectorAll("pre")) pre.tabIndex = 0;
+/** Code blocks: focusable (they scroll sideways) and each with its Copy button (codecopy.js). */
+const focusablePre = prepareCode;
+
+function metaButton(name, iconName, label, onclick) {
+  return h(
+    "button",
+    { type: "button", class: `icon-button small ${name}-button`, "aria-label": label, title: label, onclick },
+    icon(iconName),
+  );
 }
 
 export function clearThread() {
@@ -24,17 +34,50 @@ export function hasMessages() {
   return list().childElementCount > 0;
 }
 
-/** Only the newest answer offers follow-up chips and a retry button. */
+/** Only the newest answer offers follow-up chips; every failed answer keeps its Retry. */
 export function clearActions() {
-  for (const el of list().querySelectorAll(".follow-ups, .retry-button")) el.remove();
+  for (const el of list().querySelectorAll(".follow-ups")) el.remove();
 }
 
-export function appendUser(content) {
+/**
+ * Append the reader's question. `message` (a stored one) gives its id and versions; a question just sent
+ * gets its id when its turn starts (`item.dataset.id`), and Edit waits for it.
+ */
+export function appendUser(content, message = null) {
   const said = h("span", { class: "visually-hidden" }, t("youSaid"));
-  const item = h("li", { class: "message user" }, said, h("div", { class: "bubble user-text" }, content));
+  const copy = metaButton("copy", "copy", t("copyMessage"), async () => {
+    if (await copyText(content)) flashCopied(copy, t("copyMessage"));
+  });
+  const edit = metaButton("edit", "pencil", t("editMessage"), () => openEditor(item, content, { onCancel: () => edit.focus() }));
+  const meta = h("div", { class: "message-meta user-meta" }, message ? versionNav(message) : null, copy, edit);
+  const column = h("div", { class: "user-column" }, h("div", { class: "bubble user-text" }, content), meta);
+  const item = h("li", { class: "message user" }, said, column);
+  knowQuestionId(item, message?.id);
   list().append(item);
   scrollToEnd(true);
   return item;
+}
+
+/** A question's stored id (known once its turn started): it can be edited from then on. */
+export function knowQuestionId(item, id) {
+  if (id) item.dataset.id = id;
+  item.querySelector(".edit-button").hidden = !id;
+}
+
+/** The thread from `messageId` on goes (a new version replaces it on screen); false if it is not shown. */
+export function cutThreadAt(messageId) {
+  const from = Array.from(list().children).find((item) => item.dataset.id === messageId);
+  if (!from) return false;
+  while (from.nextElementSibling) from.nextElementSibling.remove();
+  from.remove();
+  return true;
+}
+
+/** The question an answer (by id) answers, as the thread shows it. */
+export function questionBefore(messageId) {
+  let item = Array.from(list().children).find((li) => li.dataset.id === messageId)?.previousElementSibling;
+  while (item && !item.matches(".message.user")) item = item.previousElementSibling;
+  return item?.querySelector(".user-text")?.textContent ?? "";
 }
 
 /**
@@ -58,13 +101,19 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
     icon("copy"),
   );
   const rating = feedbackControls();
-  const meta = h("div", { class: "message-meta" }, copyButton, rating.element, statusMark, usage);
+  // Answer again (a new version; this one stays as a branch). Not while it runs, nor for a tool call.
+  const regenerate = metaButton("regenerate", "retry", t("regenerate"), () => {
+    if (item.dataset.id) threadActions().regenerate?.(item.dataset.id);
+  });
+  const versions = versionNav(message);
+  const meta = h("div", { class: "message-meta" }, versions, copyButton, regenerate, rating.element, statusMark, usage);
   const bubble = h("div", { class: "bubble" }, thinking, answer, streamText, typing, reconnecting, problem, meta);
   const avatar = h("img", { class: "avatar", src: "/static/icons/logo.svg", alt: "", width: 28, height: 28 });
   // Screen readers hear who speaks: "<bot> said:" before each answer, "You said:" before each question.
   const botName = botBySlug(state.current?.bot ?? state.selectedBot)?.name || "botport";
   const said = h("span", { class: "visually-hidden" }, t("botSaid", { bot: botName }));
   const item = h("li", { class: "message assistant" }, said, avatar, bubble);
+  if (message.id) item.dataset.id = message.id;
 
   let content = message.content || "";
   let reasoning = message.reasoning || "";
@@ -96,6 +145,7 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
       typing.hidden = !streaming || content !== "";
       meta.hidden = streaming;
       copyButton.hidden = !content;
+      regenerate.hidden = streaming || status === "requires_action";
       rating.setStatus(status);
       thinkingLabel.textContent = streaming && !content ? t("thinking") : t("thoughts");
       statusMark.hidden = status !== "interrupted";
@@ -168,14 +218,27 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
       usage.textContent = t("tokens", { total: value.total_tokens });
       usage.title = t("tokensDetail", { input: value.input_tokens, output: value.output_tokens });
     },
-    /** An inline error with its log id, and a retry button that sends the question again. */
+    /**
+     * An inline error: why, as a sentence in the page's language, its log id small, and Retry. Every
+     * failed answer offers Retry; one without handlers (older history) asks through a botport:retry
+     * event, with its question read from the thread.
+     */
     fail(error) {
       view.setStatus("failed");
-      const parts = [h("strong", {}, t("failed")), " ", error.message || error.code || ""];
+      const sentence = t("failedBecause", { reason: failureReason(error) });
+      const parts = [h("span", { class: "error-sentence" }, sentence)];
       if (error.logid) parts.push(h("span", { class: "logid" }, `${t("logid")}: `, h("code", {}, error.logid)));
       problem.replaceChildren(icon("alert"), h("div", { class: "error-text" }, parts));
-      if (onRetry && question) {
-        const retry = h("button", { type: "button", class: "retry-button", onclick: () => onRetry(question) });
+      let asked = item.previousElementSibling;
+      while (asked && !asked.matches(".message.user")) asked = asked.previousElementSibling;
+      const again = {
+        question: question || asked?.querySelector(".user-text")?.textContent || "",
+        messageId: error.message_id || message.id || null,
+      };
+      const event = (detail) => new CustomEvent("botport:retry", { detail, bubbles: true });
+      const ask = onRetry ?? ((detail) => item.dispatchEvent(event(detail)));
+      if (again.question) {
+        const retry = h("button", { type: "button", class: "retry-button", onclick: () => ask(again) });
         retry.append(icon("retry"), t("retry"));
         problem.append(retry);
       }
@@ -196,6 +259,7 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
     thinking.hidden = false;
   }
   view.setStatus(message.status || "completed");
+  if (message.status === "requires_action") view.notice(toolNotice(message.tool_calls)); // it runs no tools
   view.setUsage(message.usage);
   list().append(item);
   scrollToEnd(true);
@@ -214,7 +278,7 @@ export function renderHistory(messages, handlers, liveId = null) {
   messages.forEach((message, index) => {
     if (message.role === "user") {
       question = message.content;
-      appendUser(message.content);
+      appendUser(message.content, message);
       return;
     }
     const last = index === messages.length - 1;

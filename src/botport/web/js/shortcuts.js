@@ -1,8 +1,9 @@
 // Keyboard shortcuts, listed in a dialog opened with "?" (outside a text field) or the topbar button:
-// Ctrl/Cmd+Shift+O new chat, "/" the message box, Escape stops the answer.
+// Ctrl/Cmd+Shift+O new chat, "/" the message box, Ctrl/Cmd+K the search box, Escape stops the answer.
 
 import { stop, turnHere } from "./chat.js";
 import { focusComposer } from "./composer.js";
+import { focusSearch } from "./search.js";
 
 const el = (id) => document.getElementById(id);
 
@@ -29,6 +30,10 @@ export function initShortcuts(newChat) {
       if (modal) return;
       event.preventDefault();
       newChat();
+    } else if (mod && !event.shiftKey && !event.altKey && event.key.toLowerCase() === "k") {
+      if (modal) return;
+      event.preventDefault(); // also in a text field, and before the browser's own Ctrl+K
+      focusSearch();
     } else if (event.key === "Escape" && !modal && !drawer && turnHere() && !turnHere().stopped) {
       event.preventDefault();
       stop();

@@ -1,9 +1,13 @@
-// The conversation list: newest first, open, rename, delete, load more; off-canvas on phones.
+// The conversation list: newest first in date groups (dates.js), pinned ones first (library.js), open,
+// rename, delete, load more, search (search.js); off-canvas on phones.
 
 import * as api from "./api.js";
+import { groupedItems } from "./dates.js";
 import { askTitle, confirmDelete } from "./dialogs.js";
 import { h, icon, notify } from "./dom.js";
 import { t } from "./i18n.js";
+import { botLabel, initLibrary, loadPinned, rowMenu, withPinned } from "./library.js";
+import { initSearch } from "./search.js";
 import { emit, on, removeConversation, state, upsertConversation } from "./store.js";
 
 const narrow = window.matchMedia("(max-width: 768px)");
@@ -14,10 +18,13 @@ export function titleOf(conversation) {
 }
 
 export async function loadConversations(more = false) {
-  const page = await api.listConversations(more ? state.nextCursor : null);
+  const [page, pinned] = await Promise.all([
+    api.listConversations(more ? state.nextCursor : null),
+    more ? [] : loadPinned(), // pinned ones show first, however old: the list pages as before
+  ]);
   const known = more ? state.conversations : [];
   const ids = new Set(known.map((c) => c.id));
-  state.conversations = [...known, ...page.items.filter((c) => !ids.has(c.id))];
+  state.conversations = withPinned([...known, ...page.items.filter((c) => !ids.has(c.id))], pinned);
   state.nextCursor = page.next_cursor || null;
   emit("conversations");
 }
@@ -29,6 +36,7 @@ function item(conversation, navigate) {
     "a",
     { class: "conversation-link", href: `/c/${encodeURIComponent(conversation.id)}`, title },
     h("span", { class: "conversation-title" }, title),
+    botLabel(conversation),
   );
   if (current) link.setAttribute("aria-current", "page");
   link.addEventListener("click", (event) => {
@@ -56,6 +64,7 @@ function item(conversation, navigate) {
       { class: "conversation-actions" },
       action("rename", t("rename"), () => rename(conversation)),
       action("delete", t("delete"), () => remove(conversation, navigate)),
+      rowMenu(conversation, title),
     ),
   );
 }
@@ -134,7 +143,7 @@ export function closeSidebarOnPhone() {
 export function initSidebar(navigate) {
   const render = () => {
     const list = el("conversation-list");
-    list.replaceChildren(...state.conversations.map((c) => item(c, navigate)));
+    list.replaceChildren(...groupedItems(state.conversations, (c) => item(c, navigate)));
     el("conversations-empty").hidden = state.conversations.length > 0;
     el("load-more").hidden = !state.nextCursor;
   };
@@ -142,6 +151,8 @@ export function initSidebar(navigate) {
   on("opened", render);
   document.addEventListener("botport:language", render);
   el("load-more").addEventListener("click", () => loadConversations(true));
+  initSearch(navigate);
+  initLibrary(navigate);
   el("sidebar-toggle").addEventListener("click", () => setSidebarOpen(!sidebarIsOpen()));
   el("sidebar-close").addEventListener("click", () => {
     setSidebarOpen(false);

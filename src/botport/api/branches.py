@@ -1,0 +1,114 @@
+"""Edit a question, regenerate an answer, and switch between the versions they leave (docs/api.md,
+"Versions and branches"). The edit and the regenerate answer like sending a message."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from botport.api.deps import ChatServiceDep, IdentityDep, ServicesDep
+from botport.api.responses import ErrorBody, errors
+from botport.api.schemas import BranchSwitch, MessageCreate, MessageList, MessagePublic, RegenerateRequest
+from botport.api.turn_edge import IdempotencyKeyHeader
+from botport.api.web import RenderHeader, message_list, turn_response
+from botport.chat.branches import NewVersion, edited_question, regenerated_answer
+from botport.chat.handles import TurnRequest, fingerprint
+from botport.errors import NotFoundError, TurnInProgressError
+from botport.identity import Identity
+from botport.store import repository as repo
+from botport.store.branches import NotInConversation, TurnRunning, switch_branch
+
+router = APIRouter(
+    prefix="/api/conversations/{conversation_id}",
+    tags=["chat"],
+    responses=errors(ErrorBody, 400, 401, 403, 404, 409, 422, 429),
+)
+
+_BUSY = "an answer is being written in this conversation; wait for it or stop it first"
+_TURN_RESPONSES = {
+    200: {"content": {"text/event-stream": {}}, "description": "SSE when stream is true"},
+    **errors(ErrorBody, 502, 503, 504),
+}
+
+
+@router.post("/messages/{message_id}/edit", response_model=MessagePublic, responses=_TURN_RESPONSES)
+async def edit_question(
+    conversation_id: str,
+    message_id: str,
+    body: MessageCreate,
+    request: Request,
+    identity: IdentityDep,
+    chat: ChatServiceDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+    render: RenderHeader = "",
+) -> StreamingResponse | JSONResponse:
+    """Send a new version of a question: a new branch from the message before it. The earlier version
+    and its answers stay, as the other branch."""
+    version = await edited_question(chat.db, identity, conversation_id, message_id, body.content)
+    digest = fingerprint("api.edit", [conversation_id, message_id, body.content])
+    handle = await chat.start_turn(_request(identity, conversation_id, version, idempotency_key, digest))
+    return await turn_response(handle, body, request, chat, render)
+
+
+@router.post("/messages/{message_id}/regenerate", response_model=MessagePublic, responses=_TURN_RESPONSES)
+async def regenerate_answer(
+    conversation_id: str,
+    message_id: str,
+    request: Request,
+    identity: IdentityDep,
+    chat: ChatServiceDep,
+    body: RegenerateRequest | None = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+    render: RenderHeader = "",
+) -> StreamingResponse | JSONResponse:
+    """Answer an answer's question again, as a new version of that answer (the question is not
+    repeated). Works for any answer, failed or not, last or not."""
+    version = await regenerated_answer(chat.db, identity, conversation_id, message_id)
+    digest = fingerprint("api.regenerate", [conversation_id, message_id])
+    handle = await chat.start_turn(_request(identity, conversation_id, version, idempotency_key, digest))
+    return await turn_response(handle, body or RegenerateRequest(), request, chat, render)
+
+
+@router.put("/branch", response_model=MessageList)
+async def choose_branch(
+    conversation_id: str,
+    body: BranchSwitch,
+    identity: IdentityDep,
+    services: ServicesDep,
+    chat: ChatServiceDep,
+) -> MessageList:
+    """Read the conversation along another version of a message; returns the messages as they now read."""
+    async with services.db.read() as conn:
+        conversation = await repo.get_conversation(
+            conn, owner=identity.owner, conversation_id=conversation_id
+        )
+    if conversation is None:
+        raise NotFoundError("no such conversation", code="conversation_not_found")
+    if chat.is_running(conversation_id):
+        raise TurnInProgressError(_BUSY)
+    owner = identity.owner
+    try:
+        thread = await services.db.write(
+            lambda conn: switch_branch(
+                conn, owner=owner, conversation_id=conversation_id, message_id=body.message_id
+            )
+        )
+    except NotInConversation:
+        raise NotFoundError("no such message in this conversation", code="message_not_found") from None
+    except TurnRunning:
+        raise TurnInProgressError(_BUSY) from None
+    return message_list(thread)
+
+
+def _request(
+    identity: Identity, conversation_id: str, version: NewVersion, key: str | None, digest: str
+) -> TurnRequest:
+    return TurnRequest(
+        identity=identity,
+        conversation_id=conversation_id,
+        content=version.question,
+        idempotency_key=key,
+        fingerprint=digest,
+        branch=version.branch,
+        store_question=version.store_question,
+    )
