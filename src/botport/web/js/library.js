@@ -3,6 +3,7 @@
 
 import * as api from "./api.js";
 import { announce, h, icon, notify } from "./dom.js";
+import { failureReason } from "./failures.js";
 import { t } from "./i18n.js";
 import { menuButton } from "./menu.js";
 import { botBySlug, state, upsertConversation } from "./store.js";
@@ -46,7 +47,7 @@ async function setPinned(conversation, pinned) {
     }
     announce(t(pinned ? "pinnedDone" : "unpinnedDone"));
   } catch (error) {
-    notify(t("pinFailed", { message: error.message }));
+    notify(t("pinFailed", { message: failureReason(error) }));
   }
 }
 
@@ -90,7 +91,7 @@ async function importFile(file, navigate) {
     announce(t("importDone"));
     navigate(conversation.id);
   } catch (error) {
-    notify(t("importFailed", { message: error.message }));
+    notify(t("importFailed", { message: failureReason(error) }));
   }
 }
 

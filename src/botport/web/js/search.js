@@ -3,6 +3,7 @@
 
 import * as api from "./api.js";
 import { announce, h } from "./dom.js";
+import { failureReason } from "./failures.js";
 import { t } from "./i18n.js";
 import { botLabel } from "./library.js";
 import { on, state } from "./store.js";
@@ -73,7 +74,7 @@ async function run(query, navigate) {
     shown = { query, items: [] };
     searching(true);
     el("search-results").replaceChildren();
-    el("search-status").textContent = t("searchFailed", { message: error.message });
+    el("search-status").textContent = t("searchFailed", { message: failureReason(error) });
   }
 }
 

@@ -5,6 +5,7 @@ import * as api from "./api.js";
 import { groupedItems } from "./dates.js";
 import { askTitle, confirmDelete } from "./dialogs.js";
 import { h, icon, notify } from "./dom.js";
+import { failureReason } from "./failures.js";
 import { t } from "./i18n.js";
 import { botLabel, initLibrary, loadPinned, rowMenu, withPinned } from "./library.js";
 import { initSearch } from "./search.js";
@@ -75,7 +76,7 @@ async function rename(conversation) {
   try {
     upsertConversation(await api.renameConversation(conversation.id, title));
   } catch (error) {
-    notify(t("renameFailed", { message: error.message }));
+    notify(t("renameFailed", { message: failureReason(error) }));
   }
 }
 
@@ -85,7 +86,7 @@ async function remove(conversation, navigate) {
     await api.deleteConversation(conversation.id);
   } catch (error) {
     if (error.status !== 404) {
-      notify(t("deleteFailed", { message: error.message }));
+      notify(t("deleteFailed", { message: failureReason(error) }));
       return;
     }
     // Already gone (deleted in another tab): drop it here too.
