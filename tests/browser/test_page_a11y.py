@@ -54,8 +54,36 @@ def test_code_blocks_take_focus_to_scroll(page: Page) -> None:
     ask(page, "/long some code")
     pre = last_answer(page).locator(".markdown pre").first
     expect(pre).to_have_attribute("tabindex", "0")
-    pre.focus()
+    # Focused while the answer is still being written, the block keeps focus as its rendering grows.
+    page.wait_for_function(
+        """() => {
+          const pre = [...document.querySelectorAll('.message.assistant')].at(-1)?.querySelector('.markdown pre');
+          if (!pre) return false;
+          pre.focus();
+          return document.activeElement === pre;
+        }"""
+    )
+    expect(last_answer(page)).to_have_attribute("data-status", "completed")
     expect(pre).to_be_focused()
+
+
+def test_focus_stays_on_a_block_rendered_again(page: Page) -> None:
+    # The page's own patchHtml: the growing block is a new node, and focus moves to it.
+    kept = page.evaluate(
+        """async () => {
+          const src = [...document.scripts].map((s) => s.src).find((s) => s.includes('/js/'));
+          const { patchHtml } = await import(new URL('patch.js', src).href);
+          const answer = document.createElement('div');
+          document.body.append(answer);
+          patchHtml(answer, '<p>intro</p><pre tabindex="0">a</pre>');
+          answer.querySelector('pre').focus();
+          patchHtml(answer, '<p>intro</p><pre tabindex="0">ab</pre>');
+          const kept = document.activeElement === answer.querySelector('pre');
+          answer.remove();
+          return kept;
+        }"""
+    )
+    assert kept
 
 
 def test_phone_drawer_traps_focus_and_closes_on_escape(browser: Browser, base_url: str) -> None:
