@@ -57,7 +57,8 @@ def test_code_blocks_take_focus_to_scroll(page: Page) -> None:
     # Focused while the answer is still being written, the block keeps focus as its rendering grows.
     page.wait_for_function(
         """() => {
-          const pre = [...document.querySelectorAll('.message.assistant')].at(-1)?.querySelector('.markdown pre');
+          const answers = document.querySelectorAll('.message.assistant');
+          const pre = answers[answers.length - 1]?.querySelector('.markdown pre');
           if (!pre) return false;
           pre.focus();
           return document.activeElement === pre;
