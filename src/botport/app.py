@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
 from botport import __version__
-from botport.api import access, branches, feedback, library, openai, seed, tool, web
+from botport.api import access, branches, feedback, library, openai, openai_responses, seed, tool, web
 from botport.api.cross_site import CrossSiteGuardMiddleware
 from botport.api.deps import Services
 from botport.api.docs import install_docs
@@ -148,6 +148,7 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
     app.include_router(access.router)
     app.include_router(seed.router)
     app.include_router(openai.router)
+    app.include_router(openai_responses.router)
     app.include_router(tool.router)
 
     @app.get("/healthz", tags=["meta"])

@@ -63,7 +63,7 @@ def _models_created(request: Request) -> int:
     return created
 
 
-def _bot(bots: BotRegistry, model: str) -> BotConfig:
+def bot_for_model(bots: BotRegistry, model: str) -> BotConfig:
     try:
         return bots.get(model)
     except NotFoundError:
@@ -82,7 +82,7 @@ async def list_models(request: Request, identity: ApiKeyIdentityDep, bots: BotsD
 async def get_model(
     model_id: str, request: Request, identity: ApiKeyIdentityDep, bots: BotsDep
 ) -> dict[str, Any]:
-    return model_object(_bot(bots, model_id).slug, _models_created(request))
+    return model_object(bot_for_model(bots, model_id).slug, _models_created(request))
 
 
 @router.post(
@@ -97,7 +97,7 @@ async def chat_completions(
     conversation_header: ConversationHeader = None,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    bot = _bot(services.bots, body.model)
+    bot = bot_for_model(services.bots, body.model)
     if body.n not in (None, 1):
         raise with_param(BadRequestError("only n=1 is supported", code="unsupported_n"), "n")
     explicit_id = conversation_header.strip() if conversation_header else None

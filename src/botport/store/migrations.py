@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Connection,
     ForeignKey,
@@ -277,6 +278,36 @@ def _0007_branches(conn: Connection) -> None:
         conn.execute(text("UPDATE conversations SET leaf_id = :b_leaf WHERE id = :b_id"), leaves)
 
 
+def _0008_responses(conn: Connection) -> None:
+    """The OpenAI Responses edge's responses: each one answer message, with its request's input items
+    and parameters."""
+    schema = MetaData(naming_convention=NAMING_CONVENTION)
+    Table("conversations", schema, Column("id", String(32), primary_key=True))
+    Table(
+        "responses",
+        schema,
+        Column("id", String(64), primary_key=True),
+        Column("owner", String(255), nullable=False),
+        Column(
+            "conversation_id",
+            String(32),
+            ForeignKey("conversations.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        Column("message_id", String(32), nullable=False, unique=True),
+        Column("previous_response_id", String(64), nullable=True),
+        Column("model", String(64), nullable=False),
+        Column("background", Boolean, nullable=False),
+        # False: the request said store=false; only botport reads the row (to forget the exchange).
+        Column("stored", Boolean, nullable=False),
+        Column("params", JSON(none_as_null=True), nullable=False),
+        Column("input_items", JSON(none_as_null=True), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Index(None, "owner", "created_at"),
+    )
+    schema.tables["responses"].create(conn)
+
+
 MIGRATIONS: Sequence[tuple[str, MigrationStep]] = (
     ("0001_initial", _0001_initial),
     ("0002_history_hash_chain", _0002_history_hash_chain),
@@ -285,6 +316,7 @@ MIGRATIONS: Sequence[tuple[str, MigrationStep]] = (
     ("0005_message_feedback", _0005_message_feedback),
     ("0006_search_and_pins", _0006_search_and_pins),
     ("0007_branches", _0007_branches),
+    ("0008_responses", _0008_responses),
 )
 
 

@@ -15,7 +15,7 @@ PostgreSQL: a GIN expression index), made by migration ``0006_search_and_pins`` 
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 from botport.store.types import UTCDateTime
 
@@ -136,4 +136,29 @@ idempotency_keys = Table(
     Column("message_id", String(32), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Index(None, "created_at"),
+)
+
+# A response of the OpenAI Responses edge (botport.api.openai_responses): one answer message, and what
+# the request said that the message does not keep (its input items, the parameters echoed back).
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("owner", String(255), nullable=False),
+    Column(
+        "conversation_id",
+        String(32),
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("message_id", String(32), nullable=False, unique=True),
+    Column("previous_response_id", String(64), nullable=True),
+    Column("model", String(64), nullable=False),
+    Column("background", Boolean, nullable=False),
+    # False: the request said store=false; only botport reads the row (to forget the exchange).
+    Column("stored", Boolean, nullable=False),
+    Column("params", JSON(none_as_null=True), nullable=False),
+    Column("input_items", JSON(none_as_null=True), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "owner", "created_at"),
 )
