@@ -25,6 +25,7 @@ class UpstreamCall:
     path: str
     params: dict[str, str]
     body: Any
+    method: str = "POST"
 
 
 @dataclass
@@ -37,7 +38,9 @@ class Recorder(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         raw = await request.aread()
         self.calls.append(
-            UpstreamCall(request.url.path, dict(request.url.params), json.loads(raw) if raw else None)
+            UpstreamCall(
+                request.url.path, dict(request.url.params), json.loads(raw) if raw else None, request.method
+            )
         )
         return await self.inner.handle_async_request(request)
 

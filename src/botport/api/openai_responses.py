@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -23,7 +24,7 @@ from botport.api.errors import exception_response
 from botport.api.openai import bot_for_model
 from botport.api.openai_errors import OpenAIRoute, with_param
 from botport.api.openai_render import failed_turn
-from botport.api.openai_responses_input import ResponseCreateRequest, numbered, read_input
+from botport.api.openai_responses_input import ReadInput, ResponseCreateRequest, numbered, read_input
 from botport.api.openai_responses_objects import ResponseMeta, status_of, stored_response
 from botport.api.openai_responses_stream import response_frames
 from botport.api.openai_schemas import CONVERSATION_HEADER
@@ -33,6 +34,7 @@ from botport.chat.events import TurnFailed
 from botport.chat.handles import TurnHandle, fingerprint
 from botport.errors import BadRequestError, BotportError, NotFoundError
 from botport.identity import Identity
+from botport.settings import BotConfig
 from botport.sse import KEEPALIVE_SECONDS
 from botport.store import repository as repo
 from botport.store.records import MessageRecord
@@ -71,23 +73,7 @@ async def create_response(
     digest = fingerprint("v1.responses", body.model_dump(mode="json", exclude={"stream"}))
     chat = services.chat
     try:
-        handle = await chat.find_repeat(identity, idempotency_key, digest)
-        if handle is None:
-            previous = None
-            if body.previous_response_id:
-                previous = await context.previous_answer(services, identity, bot, body.previous_response_id)
-            handle, forget = await context.start(
-                services,
-                identity,
-                bot,
-                read.asked,
-                previous=previous,
-                store=store,
-                key=idempotency_key,
-                digest=digest,
-            )
-            if forget:
-                context.forget_when_done(services, identity, handle)
+        handle, forget = await _start_or_repeat(services, identity, bot, body, read, idempotency_key, digest)
     except BotportError as exc:
         return exception_response(request, exc)
     row = await services.db.write(
@@ -106,19 +92,64 @@ async def create_response(
     )
     meta = ResponseMeta.of_row(row)
     headers = {CONVERSATION_HEADER: handle.conversation.id}
+    # store=false: forgotten once delivered (not before: the answer is read back from the store).
+    forget_it = partial(context.forget_when_done, services, identity, handle) if forget else None
     if body.stream:
         # A client that goes away stops the answer, unless it asked for a background one.
-        events = chat.watch(handle, keepalive=KEEPALIVE_SECONDS, cancel_on_exit=not background)
-        return sse_response(response_frames(meta, events), headers=headers)
+        events = chat.watch(handle, keepalive=KEEPALIVE_SECONDS, cancel_on_exit=not background, join=False)
+        return sse_response(_then(response_frames(meta, events), forget_it), headers=headers)
     if background:
         return JSONResponse(stored_response(meta, handle.answer), headers=headers)
     stop = partial(chat.stop_turn, handle, "client_disconnected", "the client went away")
-    result = await unless_disconnected(request, chat.result(handle), stop)
+    try:
+        result = await unless_disconnected(request, chat.result(handle), stop)
+    finally:
+        if forget_it is not None:
+            forget_it()
     # A failure is an error, as for Chat Completions; a cancelled response is returned as such.
     if isinstance(result.end, TurnFailed) and status_of(result.message)[0] == "failed":
         headers.update(retry_headers(result.end))
         return JSONResponse(failed_turn(result.end), status_code=result.end.http_status, headers=headers)
     return JSONResponse(stored_response(meta, result.message), headers=headers)
+
+
+async def _start_or_repeat(
+    services: Services,
+    identity: Identity,
+    bot: BotConfig,
+    body: ResponseCreateRequest,
+    read: ReadInput,
+    key: str | None,
+    digest: str,
+) -> tuple[TurnHandle, bool]:
+    """The turn an earlier request with this Idempotency-Key started, or a new one; and whether its
+    exchange is to be forgotten once delivered."""
+    handle = await services.chat.find_repeat(identity, key, digest)
+    if handle is not None:
+        return handle, False
+    previous = None
+    if body.previous_response_id:
+        previous = await context.previous_answer(services, identity, bot, body.previous_response_id)
+    return await context.start(
+        services,
+        identity,
+        bot,
+        read.asked,
+        previous=previous,
+        store=body.store is not False,
+        key=key,
+        digest=digest,
+    )
+
+
+async def _then(frames: AsyncIterator[bytes], done: Callable[[], None] | None) -> AsyncIterator[bytes]:
+    """The frames, then ``done()`` — also when the client went away first."""
+    try:
+        async for chunk in frames:
+            yield chunk
+    finally:
+        if done is not None:
+            done()
 
 
 # --- a stored response ----------------------------------------------------------------------
@@ -156,7 +187,8 @@ async def get_response(
     if not stream:
         return JSONResponse(stored_response(meta, message))
     handle = await services.chat.owned_answer(identity, row.message_id)
-    events = services.chat.watch(handle, keepalive=KEEPALIVE_SECONDS)  # never stops it: a reader left
+    # Never stops it (a reader left); unjoined, so the events are numbered as the first stream's were.
+    events = services.chat.watch(handle, keepalive=KEEPALIVE_SECONDS, join=False)
     after = -1 if starting_after is None else starting_after
     return sse_response(response_frames(meta, events, starting_after=after))
 

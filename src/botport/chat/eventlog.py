@@ -69,20 +69,21 @@ class TurnLog:
             await self._wakeup.wait()
 
     async def follow(
-        self, after: int = 0, *, keepalive: float | None = None
+        self, after: int = 0, *, keepalive: float | None = None, join: bool = True
     ) -> AsyncIterator[Entry | Keepalive]:
         """The events after ``after``, then new ones as they come, to the end of the turn.
 
         Deltas of one kind that are already waiting are joined into one entry carrying the last
         one's number: a watcher that fell behind catches up in one frame instead of many, and a
-        reconnect after that number still misses nothing.
+        reconnect after that number still misses nothing. ``join=False``: every event as it was
+        appended (an edge that numbers what it renders from each event needs the same events each time).
         """
         seen = max(0, after)
         while True:
             if seen < len(self.events):
                 end = len(self.events)
                 while seen < end:
-                    seq, event = joined(self.events, seen, end)
+                    seq, event = joined(self.events, seen, end) if join else (seen + 1, self.events[seen])
                     seen = seq
                     yield seq, event
                 continue

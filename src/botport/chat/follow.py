@@ -61,11 +61,11 @@ class TurnFollower:
         return TurnResult(message, end)
 
     async def follow(
-        self, handle: TurnHandle, after: int, keepalive: float | None, *, seen: int = 0
+        self, handle: TurnHandle, after: int, keepalive: float | None, *, seen: int = 0, join: bool = True
     ) -> AsyncIterator[Entry | Keepalive]:
         turn_log = self.logs.get(handle.answer.id)
         if turn_log is not None:
-            async for item in turn_log.follow(after, keepalive=keepalive):
+            async for item in turn_log.follow(after, keepalive=keepalive, join=join):
                 yield item
             return
         # Quiet spells are also when the store is asked whether the turn's instance died: within

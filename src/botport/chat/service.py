@@ -405,13 +405,15 @@ class ChatService:
         keepalive: float | None = None,
         cancel_on_exit: bool = False,
         seen: int = 0,
+        join: bool = True,
     ) -> AsyncIterator[Entry | Keepalive]:
         """The turn's events after ``after``, then live to its end, wherever it runs. With
         ``cancel_on_exit``, a watcher that leaves before the end (its client went away) stops it.
-        ``seen``: the number the client saw (it reads from 0 to render); stand-ins are numbered past it."""
+        ``seen``: the number the client saw (it reads from 0 to render); stand-ins are numbered past it.
+        ``join=False``: waiting deltas are not joined (see :meth:`TurnLog.follow`)."""
         ended = False
         try:
-            async for item in self.follower.follow(handle, after, keepalive, seen=seen):
+            async for item in self.follower.follow(handle, after, keepalive, seen=seen, join=join):
                 if not isinstance(item, Keepalive) and is_terminal(item[1]):
                     ended = True
                 yield item
