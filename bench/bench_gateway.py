@@ -180,6 +180,17 @@ def openai_turn(model: str) -> Turn:
     return turn
 
 
+def responses_turn(model: str) -> Turn:
+    """botport's Responses edge, streamed: a new response (and conversation) each time."""
+    body = {"model": model, "stream": True, "input": QUESTION}
+    markers = (b"response.output_text.delta", b"response.reasoning_text.delta")
+
+    async def turn(client: httpx.AsyncClient, url: str) -> Sample:
+        return await streamed(client, f"{url}/v1/responses", body, markers)
+
+    return turn
+
+
 async def run(turn: Turn, url: str, headers: dict[str, str], turns: int, concurrency: int) -> list[Sample]:
     # Idle connections are dropped before uvicorn's 5 s keep-alive closes them: reusing one just as the
     # server closes it fails the request with a ReadError that says nothing about either server.
@@ -352,6 +363,7 @@ BOTPORT_PATHS = {
     "/api stream": lambda bot: api_turn(bot, stream=True),
     "/api JSON": lambda bot: api_turn(bot, stream=False),
     "/v1 stream": openai_turn,
+    "/v1/responses stream": responses_turn,
 }
 
 
@@ -393,7 +405,7 @@ def saturation_round(s: Servers, turns: int, rows: dict[str, Row]) -> None:
     direct = measure(coze_turn(FAST_BOT_ID), s.emulator, coze_auth, turns, c, None)
     floor = measure(coze_turn(FAST_BOT_ID), s.floor, coze_auth, turns, c, s.floor_pid)
     cases = [("straight to the emulator", direct), ("floor", floor)]
-    for path in ("/api stream", "/v1 stream"):
+    for path in ("/api stream", "/v1 stream", "/v1/responses stream"):
         cases.append(
             (
                 f"botport {path}",

@@ -13,7 +13,7 @@ from botport.api.turn_edge import IdempotencyKeyHeader
 from botport.api.web import RenderHeader, message_list, turn_response
 from botport.chat.branches import NewVersion, edited_question, regenerated_answer
 from botport.chat.handles import TurnRequest, fingerprint
-from botport.errors import NotFoundError, TurnInProgressError
+from botport.errors import BadRequestError, NotFoundError, TurnInProgressError
 from botport.identity import Identity
 from botport.store import repository as repo
 from botport.store.branches import NotInConversation, TurnRunning, switch_branch
@@ -94,7 +94,9 @@ async def choose_branch(
             )
         )
     except NotInConversation:
-        raise NotFoundError("no such message in this conversation", code="message_not_found") from None
+        # 422, not 404: the conversation (the path's resource) is there; the body names no message of it.
+        message = "message_id names no message of this conversation"
+        raise BadRequestError(message, code="message_not_found", status=422) from None
     except TurnRunning:
         raise TurnInProgressError(_BUSY) from None
     return message_list(thread)
