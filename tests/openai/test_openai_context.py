@@ -154,3 +154,65 @@ def test_another_key_does_not_match_my_history(fast_server: Server) -> None:
     with pytest.raises(openai.NotFoundError):
         _ask(other, [{"role": "user", "content": "x"}], extra_headers={CONVERSATION: mine})
     assert "**Turn 2.**" in answer  # replayed as context, in a conversation of their own
+
+
+def _versions(server: Server, conversation_id: str) -> list[tuple[str, str, int]]:
+    with server.api() as api:
+        items = api.get(f"/api/conversations/{conversation_id}/messages").json()["items"]
+    return [(m["role"], m["content"][:12], len(m["versions"])) for m in items]
+
+
+def test_an_edited_earlier_question_branches_the_stored_conversation(fast_server: Server) -> None:
+    """Open WebUI's edit: the history ends inside the stored conversation; the new question becomes a
+    new version there (not a second conversation), its Coze conversation seeded with that history."""
+    client, recorder = fast_server.client(), fast_server.recorder
+    assert recorder is not None
+    history: list[dict[str, Any]] = []
+    for question in ["First question", "Second question"]:
+        history.append({"role": "user", "content": question})
+        answer, conversation_id = _ask(client, history)
+        history.append({"role": "assistant", "content": answer})
+    edited = [*history[:2], {"role": "user", "content": "Second, edited"}]
+    answer, same_id = _ask(client, edited)
+    assert same_id == conversation_id and _conversation_count(fast_server) == 1
+    assert "**Turn 2.**" in answer and "Before that you asked: *First question*" in answer
+    seeded = recorder.chats()[-1]
+    assert "conversation_id" not in seeded.params  # a new Coze conversation for the branch...
+    sent = [m["content"] for m in seeded.body["additional_messages"]]
+    assert sent[0] == "First question" and sent[-1] == "Second, edited" and len(sent) == 3  # ...seeded
+    versions = _versions(fast_server, conversation_id)
+    assert [(role, versions_) for role, _, versions_ in versions] == [
+        ("user", 1),
+        ("assistant", 1),
+        ("user", 2),  # the edited question beside the first one
+        ("assistant", 1),
+    ]
+    # The new branch goes on in its own Coze conversation: one message, nothing replayed.
+    follow = [*edited, {"role": "assistant", "content": answer}, {"role": "user", "content": "Third"}]
+    third, third_id = _ask(client, follow)
+    assert third_id == conversation_id and "**Turn 3.**" in third
+    assert recorder.chats()[-1].params["conversation_id"]
+    assert len(recorder.chats()[-1].body["additional_messages"]) == 1
+
+
+def test_asking_the_last_question_again_is_another_answer_to_it(fast_server: Server) -> None:
+    """Open WebUI's regenerate: the same question after the same history is a new version of the answer;
+    the question is not stored twice."""
+    client, recorder = fast_server.client(), fast_server.recorder
+    assert recorder is not None
+    history: list[dict[str, Any]] = [{"role": "user", "content": "Only question"}]
+    first, conversation_id = _ask(client, history)
+    history += [{"role": "assistant", "content": first}, {"role": "user", "content": "Next one"}]
+    _ask(client, history)
+    again, same_id = _ask(client, history)  # the same request: Next one, after the same history
+    assert same_id == conversation_id and _conversation_count(fast_server) == 1
+    assert "**Turn 2.**" in again
+    versions = _versions(fast_server, conversation_id)
+    assert [(role, versions_) for role, _, versions_ in versions] == [
+        ("user", 1),
+        ("assistant", 1),
+        ("user", 1),
+        ("assistant", 2),  # two answers to one question
+    ]
+    sent = [m["content"] for m in recorder.chats()[-1].body["additional_messages"]]
+    assert sent == ["Only question", first, "Next one"]

@@ -157,6 +157,11 @@ async def test_migration_0002_rehashes_stored_histories(database_url: str) -> No
             assert [m.parent_id for m in listed] == [None, listed[0].id, listed[1].id]
             leaves = dict((await conn.execute(select(conversations.c.id, conversations.c.leaf_id))).all())
             assert leaves == {conv_id: listed[-1].id, empty_id: None}
+            # 0009: each completed message got its own hash, so a history ending inside is found
+            for end in (1, 2, 3):
+                point = await history.find_branch_point(conn, owner=ALICE, bot="demo", turns=turns[:end])
+                assert point is not None and point.id == listed[end - 1].id
+            assert await history.find_branch_point(conn, owner=ALICE, bot="other", turns=turns[:2]) is None
     finally:
         await db.close()
 

@@ -18,11 +18,11 @@ from fastapi.responses import JSONResponse, Response
 from botport.api.deps import ApiKeyIdentityDep, BotsDep, ServicesDep
 from botport.api.errors import exception_response
 from botport.api.openai_context import (
-    MAX_EARLIER_TURNS,
     NewQuestion,
     conversation_for_question,
     paused_chat,
     read_messages,
+    turn_request,
 )
 from botport.api.openai_errors import OpenAIRoute, with_param
 from botport.api.openai_render import completion, completion_chunks, failed_turn
@@ -31,7 +31,7 @@ from botport.api.responses import OpenAIErrorBody, errors
 from botport.api.turn_edge import IdempotencyKeyHeader, retry_headers, sse_response, unless_disconnected
 from botport.bots import BotRegistry
 from botport.chat.events import TurnCompleted
-from botport.chat.handles import TurnHandle, TurnRequest, conversation_target, fingerprint
+from botport.chat.handles import TurnHandle, fingerprint
 from botport.errors import BadRequestError, BotportError, NotFoundError
 from botport.identity import Identity
 from botport.settings import BotConfig
@@ -143,16 +143,7 @@ async def _start(
     chat = services.chat
     if isinstance(wanted, NewQuestion):
         found = await conversation_for_question(services.db, identity, bot, wanted, explicit_id)
-        conversation_id, new = conversation_target(found)
-        request = TurnRequest(
-            identity=identity,
-            conversation_id=conversation_id,
-            content=wanted.content,
-            earlier=wanted.earlier[-MAX_EARLIER_TURNS:],
-            idempotency_key=idempotency_key,
-            fingerprint=digest,
-            new_conversation=new,
-        )
+        request = turn_request(found, identity, wanted, key=idempotency_key, digest=digest)
         return await chat.start_turn(request)  # a refused turn leaves no conversation it made
     conversation, paused = await paused_chat(services.db, identity, bot, wanted, explicit_id)
     assert paused.upstream_chat_id is not None

@@ -7,29 +7,34 @@ The rule (docs/openai.md):
   ``tool`` messages and assistant messages that carry ``tool_calls`` when they are history.
 - The other earlier messages become ``(role, text)`` turns (user text stripped, as botport stores it).
   With ``X-Botport-Conversation-Id`` that conversation is used. Otherwise a conversation of the same
-  key and bot whose completed messages are exactly those turns is continued; when none matches, a new
-  conversation is started with those turns stored and sent to Coze once as ``additional_messages``.
+  key and bot whose completed messages are exactly those turns is continued. When the turns end
+  inside a stored conversation instead (the client edited an earlier question, or asks for another
+  answer), the question starts a branch there: a new version, with a new Coze conversation seeded with
+  those turns (:mod:`botport.chat.seeding`), as the page's edit and regenerate do. When nothing
+  matches, a new conversation is started with those turns stored and sent to Coze once as
+  ``additional_messages``.
 - A request ending in ``tool`` messages submits their outputs to the chat paused on those tool calls.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.api.openai_errors import OpenAIError, with_param
 from botport.api.openai_schemas import ChatMessageIn
-from botport.chat.handles import ToolResult
+from botport.chat.handles import ToolResult, TurnRequest, conversation_target
 from botport.chat.text import require_unicode, title_from
 from botport.errors import BadRequestError, NotFoundError
 from botport.identity import Identity
 from botport.settings import BotConfig
 from botport.store import repository as repo
 from botport.store.db import Database
-from botport.store.history import find_conversation_by_history, find_paused_message
+from botport.store.history import find_branch_point, find_conversation_by_history, find_paused_message
 from botport.store.records import ConversationRecord, MessageRecord
-from botport.store.turns import NewConversation
+from botport.store.thread import children_of, conversation_rows
+from botport.store.turns import BranchPoint, NewConversation
 
 MAX_EARLIER_TURNS = 99  # Coze takes at most 100 additional_messages, the question being the last
 MAX_MESSAGES = 1000  # in one request (a longer chat goes on with X-Botport-Conversation-Id)
@@ -41,6 +46,16 @@ _IGNORED_ROLES = ("system", "developer")
 class NewQuestion:
     content: str
     earlier: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BranchFrom:
+    """A new version in a stored conversation: the question follows ``point``; ``store_question``
+    False: the point is that same question, asked again (another answer to it)."""
+
+    conversation_id: str
+    point: BranchPoint
+    store_question: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +155,10 @@ async def _owned(
 
 async def conversation_for_question(
     db: Database, identity: Identity, bot: BotConfig, question: NewQuestion, explicit_id: str | None
-) -> str | NewConversation:
-    """The id of the conversation to ask in, or the conversation that the turn's start creates
-    (with the earlier turns stored, in the same write: a refused request leaves nothing behind)."""
+) -> str | NewConversation | BranchFrom:
+    """The id of the conversation to ask in, the branch to start in one, or the conversation that the
+    turn's start creates (with the earlier turns stored, in the same write: a refused request leaves
+    nothing behind)."""
     owner = identity.owner
     if explicit_id or question.earlier:
         async with db.read() as conn:
@@ -153,8 +169,55 @@ async def conversation_for_question(
             )
             if found is not None:
                 return found.id
+            point = await find_branch_point(conn, owner=owner, bot=bot.slug, turns=question.earlier)
+            if point is not None:
+                rows = await conn.run_sync(conversation_rows, conversation_id=point.conversation_id)
+                return _branch_from(point, rows, question.content.strip())
     first_question = next((text for role, text in question.earlier if role == "user"), "")
     return NewConversation(bot.slug, title_from(first_question), question.earlier)
+
+
+def _branch_from(point: MessageRecord, rows: list[MessageRecord], question: str) -> BranchFrom:
+    """The same question already asked after ``point``: another answer to it (as regenerating does);
+    otherwise a new question there (as editing does)."""
+    asked = next(
+        (m for m in children_of(rows).get(point.id, []) if m.role == "user" and m.content == question), None
+    )
+    if asked is not None:
+        return BranchFrom(point.conversation_id, BranchPoint(asked.id), store_question=False)
+    return BranchFrom(point.conversation_id, BranchPoint(point.id), store_question=True)
+
+
+def turn_request(
+    found: str | NewConversation | BranchFrom,
+    identity: Identity,
+    question: NewQuestion,
+    *,
+    key: str | None,
+    digest: str,
+) -> TurnRequest:
+    """The turn that asks ``question`` where :func:`conversation_for_question` found to ask it."""
+    request = TurnRequest(
+        identity=identity,
+        conversation_id="",
+        content=question.content,
+        idempotency_key=key,
+        fingerprint=digest,
+    )
+    if isinstance(found, BranchFrom):
+        return replace(
+            request,
+            conversation_id=found.conversation_id,
+            branch=found.point,
+            store_question=found.store_question,
+        )
+    conversation_id, new = conversation_target(found)
+    return replace(
+        request,
+        conversation_id=conversation_id,
+        new_conversation=new,
+        earlier=question.earlier[-MAX_EARLIER_TURNS:],
+    )
 
 
 async def paused_chat(

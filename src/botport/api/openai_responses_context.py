@@ -26,6 +26,7 @@ from botport.api.openai_context import (
     ToolResults,
     conversation_for_question,
     paused_chat,
+    turn_request,
 )
 from botport.api.openai_errors import OpenAIError, with_param
 from botport.chat.handles import TurnHandle, TurnRequest, conversation_target
@@ -159,15 +160,7 @@ async def _ask(
         branch = None if conversation.leaf_id == answer.id else BranchPoint(answer.id)
         return await chat.start_turn(replace(request, conversation_id=conversation.id, branch=branch))
     found = await conversation_for_question(services.db, identity, bot, asked, None)
-    conversation_id, new_conversation = conversation_target(found)
-    return await chat.start_turn(
-        replace(
-            request,
-            conversation_id=conversation_id,
-            new_conversation=new_conversation,
-            earlier=asked.earlier[-MAX_EARLIER_TURNS:],
-        )
-    )
+    return await chat.start_turn(turn_request(found, identity, asked, key=key, digest=digest))
 
 
 async def _history(

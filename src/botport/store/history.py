@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.store.records import ConversationRecord, MessageRecord
 from botport.store.tables import conversations, messages
-from botport.store.thread import read_thread
+from botport.store.thread import path_to, read_thread
 
 
 def history_hash(turns: Sequence[tuple[str, str]]) -> str:
@@ -65,15 +65,26 @@ def extend_history_hash(conn: Connection, *, message: MessageRecord) -> None:
     leaf = conn.scalar(select(conversations.c.leaf_id).where(conversations.c.id == message.conversation_id))
     if later.first() is not None or leaf not in (None, message.id):  # not the end of the branch read
         refresh_history_hash(conn, conversation_id=message.conversation_id)
+        set_message_hash(conn, message=message)
         return
     current = conn.scalar(
         select(conversations.c.history_hash).where(conversations.c.id == message.conversation_id)
     )
+    digest = chain_hash(current or "", message.role, message.content)
     conn.execute(
-        update(conversations)
-        .where(conversations.c.id == message.conversation_id)
-        .values(history_hash=chain_hash(current or "", message.role, message.content))
+        update(conversations).where(conversations.c.id == message.conversation_id).values(history_hash=digest)
     )
+    conn.execute(update(messages).where(messages.c.id == message.id).values(history_hash=digest))
+
+
+def set_message_hash(conn: Connection, *, message: MessageRecord) -> None:
+    """Store the message's own history hash: over its branch's completed messages up to it (None when
+    it is not completed). Its descendants keep theirs: a stale one only makes a lookup miss."""
+    digest = None
+    if message.status == "completed":
+        path = path_to(conn, conversation_id=message.conversation_id, message_id=message.id)
+        digest = history_hash([(m.role, m.content) for m in path if m.status == "completed"])
+    conn.execute(update(messages).where(messages.c.id == message.id).values(history_hash=digest))
 
 
 def refresh_history_hash(conn: Connection, *, conversation_id: str) -> None:
@@ -112,6 +123,36 @@ async def find_conversation_by_history(
     for row in candidates:
         if await conn.run_sync(completed_turns, conversation_id=row["id"]) == wanted:
             return ConversationRecord.from_row(row)
+    return None
+
+
+async def find_branch_point(
+    conn: AsyncConnection, *, owner: str, bot: str, turns: Sequence[tuple[str, str]]
+) -> MessageRecord | None:
+    """The owner's newest message (in a conversation with ``bot``) whose branch's completed messages up
+    to it are exactly ``turns``: where a client's history leaves a stored conversation (the client
+    edited an earlier question, or asks for another answer). None for an empty history."""
+    if not turns:
+        return None
+    wanted = [(role, content) for role, content in turns]
+    rows = (
+        await conn.execute(
+            select(messages)
+            .join(conversations, conversations.c.id == messages.c.conversation_id)
+            .where(
+                conversations.c.owner == owner,
+                conversations.c.bot == bot,
+                messages.c.history_hash == history_hash(wanted),
+            )
+            .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+            .limit(5)
+        )
+    ).mappings()
+    for row in list(rows):
+        message = MessageRecord.from_row(row)
+        path = await conn.run_sync(path_to, conversation_id=message.conversation_id, message_id=message.id)
+        if [(m.role, m.content) for m in path if m.status == "completed"] == wanted:
+            return message
     return None
 
 

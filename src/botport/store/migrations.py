@@ -308,6 +308,31 @@ def _0008_responses(conn: Connection) -> None:
     schema.tables["responses"].create(conn)
 
 
+def _0009_message_history_hash(conn: Connection) -> None:
+    """Each completed message's history hash (the chain over the completed messages of its branch up
+    to it), so that a client's history ending at any message, not only at a branch's end, is found."""
+    kind = String(64).compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE messages ADD COLUMN history_hash {kind}"))
+    conn.execute(text("CREATE INDEX ix_messages_history_hash ON messages (history_hash)"))
+    rows = conn.execute(
+        text(
+            "SELECT id, parent_id, role, content, status FROM messages "
+            "ORDER BY conversation_id, created_at, id"
+        )
+    ).all()
+    chains: dict[str, str] = {}  # message id -> the chain up to it ("" before the first completed)
+    hashes: list[dict[str, str]] = []
+    for message_id, parent_id, role, content, status in rows:  # a parent comes before its children
+        chain = chains.get(parent_id, "") if parent_id else ""
+        if status == "completed":
+            item = json.dumps([role, content], ensure_ascii=False, separators=(",", ":"))
+            chain = hashlib.sha256(f"{chain}\n{item}".encode()).hexdigest()
+            hashes.append({"b_id": message_id, "b_hash": chain})
+        chains[message_id] = chain
+    if hashes:
+        conn.execute(text("UPDATE messages SET history_hash = :b_hash WHERE id = :b_id"), hashes)
+
+
 MIGRATIONS: Sequence[tuple[str, MigrationStep]] = (
     ("0001_initial", _0001_initial),
     ("0002_history_hash_chain", _0002_history_hash_chain),
@@ -317,6 +342,7 @@ MIGRATIONS: Sequence[tuple[str, MigrationStep]] = (
     ("0006_search_and_pins", _0006_search_and_pins),
     ("0007_branches", _0007_branches),
     ("0008_responses", _0008_responses),
+    ("0009_message_history_hash", _0009_message_history_hash),
 )
 
 

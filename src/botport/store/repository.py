@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.errors import BadRequestError
-from botport.store.history import extend_history_hash, refresh_history_hash
+from botport.store.history import extend_history_hash, refresh_history_hash, set_message_hash
 from botport.store.records import (
     MESSAGE_ROLES,
     MESSAGE_STATUSES,
@@ -65,6 +65,7 @@ class NewMessageFields(TypedDict, total=False):
     last_seq: int | None
     parent_id: str | None
     coze_conversation_id: str | None
+    history_hash: str | None
 
 
 class MessageFields(NewMessageFields, total=False):
@@ -262,6 +263,7 @@ def new_message_values(
         "feedback_comment": None,
         "parent_id": None,
         "coze_conversation_id": None,
+        "history_hash": None,
         **fields,
         "created_at": now,
         "updated_at": now,
@@ -334,6 +336,7 @@ async def update_message(
         not is_completed or (before.role, before.content) != (record.role, record.content)
     ):
         await conn.run_sync(refresh_history_hash, conversation_id=record.conversation_id)
+        await conn.run_sync(set_message_hash, message=record)
     return record
 
 

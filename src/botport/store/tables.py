@@ -119,7 +119,12 @@ messages = Table(
     # On a branch's newest message: the Coze conversation holding that branch, kept when the reader
     # switched to another branch, so coming back continues there.
     Column("coze_conversation_id", String(128), nullable=True),
+    # A completed message's history hash: the chain (botport.store.history) over the completed messages
+    # from the conversation's first to this one, along its branch. A client's resent history that ends
+    # here (an edit or a regenerate in an OpenAI client) is found by it: the new turn branches off here.
+    Column("history_hash", String(64), nullable=True),
     Index(None, "conversation_id", "created_at"),
+    Index(None, "history_hash"),
     # Finding rows left 'streaming' by a crash, on start.
     Index(None, "status"),
 )

@@ -174,7 +174,13 @@ ENDING_FIELDS = (
 _ANSWER_ENDED = (
     update(messages)
     .where(messages.c.id == bindparam("b_id"), messages.c.status == "streaming")
-    .values({**{name: bindparam(f"b_{name}") for name in ENDING_FIELDS}, "updated_at": bindparam("b_at")})
+    .values(
+        {
+            **{name: bindparam(f"b_{name}") for name in ENDING_FIELDS},
+            "history_hash": bindparam("b_history_hash"),
+            "updated_at": bindparam("b_at"),
+        }
+    )
 )
 _HISTORY_HASH = select(conversations.c.history_hash).where(conversations.c.id == bindparam("b_id"))
 _COZE_ID = func.coalesce(bindparam("b_coze", type_=String), conversations.c.coze_conversation_id)
@@ -219,12 +225,12 @@ def begin_turn(conn: Connection, *, turn: NewTurn) -> BegunTurn:
     # Stored as they were sent, so the client's next request (this history + the answer) matches.
     for role, text in earlier:
         stored_role: MessageRole = "assistant" if role == "assistant" else "user"
-        rows.append(new_message_values(conversation_id, stored_role, text))
         history_hash = chain_hash(history_hash or "", stored_role, text)
+        rows.append(new_message_values(conversation_id, stored_role, text, history_hash=history_hash))
     if turn.question is not None:
-        rows.append(new_message_values(conversation_id, "user", turn.question))
         # The question is the conversation's newest completed message: chain it onto the hash.
         history_hash = chain_hash(history_hash or "", "user", turn.question)
+        rows.append(new_message_values(conversation_id, "user", turn.question, history_hash=history_hash))
         title = title or turn.title
     rows.append(
         new_message_values(
@@ -304,18 +310,22 @@ def end_turn(
     now = utcnow()
     values = {f"b_{name}": fields.get(name) for name in ENDING_FIELDS}
     values["b_follow_ups"] = list(fields.get("follow_ups") or ())
+    completed = fields["status"] == "completed"
+    values["b_history_hash"] = None
+    if completed:
+        # One turn at a time per conversation: the answer is its newest message, so it extends the chain.
+        current = conn.scalar(_HISTORY_HASH, {"b_id": answer.conversation_id})
+        values["b_history_hash"] = chain_hash(current or "", "assistant", fields.get("content") or "")
     stored = conn.execute(_ANSWER_ENDED, {**values, "b_id": answer.id, "b_at": now})
     if stored.rowcount == 0:
         return False
     if key_id is not None:
         add_key_usage(conn, key_id=key_id, tokens=int(fields.get("total_tokens") or 0))
     changes: dict[str, Any] = {"b_id": answer.conversation_id, "b_at": now, "b_coze": coze_conversation_id}
-    if fields["status"] != "completed":
+    if not completed:
         conn.execute(_TURN_ENDED, changes)
         return True
-    # One turn at a time per conversation: the answer is its newest message, so it extends the chain.
-    current = conn.scalar(_HISTORY_HASH, {"b_id": answer.conversation_id})
-    changes["b_hash"] = chain_hash(current or "", "assistant", fields.get("content") or "")
+    changes["b_hash"] = values["b_history_hash"]
     conn.execute(_TURN_COMPLETED, changes)
     return True
 
