@@ -60,7 +60,7 @@ def test_background_returns_at_once_and_runs_to_its_end(paced_server: Server) ->
     client = paced_server.client()
     started = client.responses.create(model="demo", input="Take your time", background=True)
     assert started.status == "in_progress" and started.background is True
-    assert started.output_text == ""  # nothing written yet
+    assert started.output == []  # nothing written yet
     done = _wait_until_done(client, started.id)
     assert done.status == "completed" and "**Turn 1.**" in done.output_text
     assert done.usage is not None and done.usage.total_tokens > 0

@@ -128,7 +128,8 @@ def stored_output(message: MessageRecord) -> list[dict[str, Any]]:
     if message.reasoning:
         items.append(reasoning_item(item_id("rs", message.id, 0, True), message.reasoning, finished))
     calls = stored_tool_calls(message) if message.status == "requires_action" else ()
-    if message.content or not calls:
+    writing = message.status == "streaming" and not message.content  # nothing written yet: no item
+    if message.content or not (calls or writing):
         items.append(message_item(item_id("msg", message.id, len(items), True), message.content, finished))
     for index, call in enumerate(calls):
         items.append(
