@@ -33,6 +33,7 @@ from botport.chat.keeper import new_runner_id
 from botport.chat.service import ChatService
 from botport.demo import emulated_coze, offered_bots
 from botport.identity import BrowserIdentityMiddleware, IdentitySigner, load_or_create_secret
+from botport.mcp.http import McpEndpoint
 from botport.ratelimit import make_limiter
 from botport.redaction import Redactor, install_log_redaction
 from botport.security_headers import SecurityHeadersMiddleware
@@ -121,7 +122,8 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
         else:
             log.info("serving %d bot(s) from %s", len(list(bots)), settings.coze_base_url)
         try:
-            yield
+            async with mcp_endpoint.running():  # /mcp's tool calls end before the chat service closes
+                yield
         finally:
             await chat.close()
             await coze_sync.close()
@@ -150,6 +152,8 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
     app.include_router(openai.router)
     app.include_router(openai_responses.router)
     app.include_router(tool.router)
+    mcp_endpoint = McpEndpoint(lambda: app.state.services)
+    mcp_endpoint.mount(app)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> JSONResponse:

@@ -243,14 +243,14 @@ async def test_refusals(tmp_path: Path, database_url: str) -> None:
         assert await error(await gw.client.post(f"{base}/{q1['id']}/edit", json={}), 422)
         branch = f"/api/conversations/{cid}/branch"
         assert (
-            await error(await gw.client.put(branch, json={"message_id": "nope"}), 422) == "message_not_found"
+            await error(await gw.client.put(branch, json={"message_id": "nope"}), 409) == "message_not_found"
         )
         assert await error(await gw.client.put(branch, json={}), 422)
         # A message of another conversation is no version of this one's.
         other = await gw.conversation()
         await gw.send(other, "elsewhere")
         q_other, _ = await gw.messages(other)
-        assert await error(await gw.client.put(branch, json={"message_id": q_other["id"]}), 422)
+        assert await error(await gw.client.put(branch, json={"message_id": q_other["id"]}), 409)
         assert await error(await gw.client.post(f"{base}/{q_other['id']}/edit", json={"content": "x"}), 404)
         # Someone else's conversation does not exist for them.
         async with gw.other_client() as stranger:

@@ -94,9 +94,9 @@ async def choose_branch(
             )
         )
     except NotInConversation:
-        # 422, not 404: the conversation (the path's resource) is there; the body names no message of it.
+        # 409, not 404: the conversation (the path's resource) is there; the body names no message of it.
         message = "message_id names no message of this conversation"
-        raise BadRequestError(message, code="message_not_found", status=422) from None
+        raise BadRequestError(message, code="message_not_found", status=409) from None
     except TurnRunning:
         raise TurnInProgressError(_BUSY) from None
     return message_list(thread)

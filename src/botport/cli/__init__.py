@@ -10,6 +10,7 @@ from botport.cli.chat import chat
 from botport.cli.doctor import doctor
 from botport.cli.emulator import emulator
 from botport.cli.keys import keys_app
+from botport.cli.mcp import mcp
 from botport.cli.schema import schema
 from botport.cli.serve import serve
 
@@ -19,6 +20,7 @@ app.add_typer(keys_app, name="keys")
 app.command("chat")(chat)
 app.command("doctor")(doctor)
 app.command("emulator")(emulator)
+app.command("mcp")(mcp)
 app.command("schema")(schema)
 app.command("serve")(serve)
 
