@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
+from pydantic import SecretStr
 
-from botport.settings import Settings
+from botport.app import create_app
+from botport.asgi_transport import StreamingASGITransport
+from botport.emulator.app import create_emulator_app
+from botport.emulator.bots import DEMO_BOTS
+from botport.emulator.faults import Faults
+from botport.settings import BotConfig, Settings
 from botport.store import Database
 from botport.store.keys import create_api_key
 
@@ -97,3 +105,20 @@ def _make_key(database_url: str) -> str:
         return plaintext
 
     return asyncio.run(create())
+
+
+def token_server(tmp_path: Path, live_server: Callable[..., Any], faults: Faults, **settings: Any) -> Server:
+    """botport in token mode against an emulator whose bots all have ``faults``, upstream recorded."""
+    bots = [replace(bot, faults=faults) for bot in DEMO_BOTS]
+    recorder = Recorder(StreamingASGITransport(create_emulator_app(tokens=[TOKEN], bots=bots)))
+    config = Settings(
+        coze_token=SecretStr(TOKEN),
+        coze_base_url="http://coze.test",
+        bots=[BotConfig(slug=slug, bot_id=bot.id) for slug, bot in zip(SLUGS, DEMO_BOTS, strict=True)],
+        data_dir=tmp_path,
+        secret_key=SecretStr("openai-edge-test-secret"),
+        **settings,
+    )
+    key = make_key(config)
+    server = live_server(create_app(config, upstream_transport=recorder))
+    return Server(server.url, key, config.resolved_database_url, recorder)

@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
-from openai_helpers import SLUGS, TOKEN, Recorder, Server, make_key
-from pydantic import SecretStr
+from openai_helpers import Server
 
-from botport.app import create_app
-from botport.asgi_transport import StreamingASGITransport
-from botport.emulator.app import create_emulator_app
-from botport.emulator.bots import DEMO_BOTS
 from botport.emulator.faults import Faults
-from botport.settings import BotConfig, Settings
+from conftest import token_server
 
 pytestmark = pytest.mark.live
 
@@ -27,19 +21,7 @@ PACE = 0.03  # seconds between two deltas: a demo answer takes ~3 s, time to act
 
 
 def _paced(tmp_path: Path, live_server: Callable[..., Any], **settings: Any) -> Server:
-    bots = [replace(bot, faults=Faults(delta_delay=PACE)) for bot in DEMO_BOTS]
-    recorder = Recorder(StreamingASGITransport(create_emulator_app(tokens=[TOKEN], bots=bots)))
-    config = Settings(
-        coze_token=SecretStr(TOKEN),
-        coze_base_url="http://coze.test",
-        bots=[BotConfig(slug=slug, bot_id=bot.id) for slug, bot in zip(SLUGS, DEMO_BOTS, strict=True)],
-        data_dir=tmp_path,
-        secret_key=SecretStr("responses-background-test"),
-        **settings,
-    )
-    key = make_key(config)
-    server = live_server(create_app(config, upstream_transport=recorder))
-    return Server(server.url, key, config.resolved_database_url, recorder)
+    return token_server(tmp_path, live_server, Faults(delta_delay=PACE), **settings)
 
 
 @pytest.fixture
