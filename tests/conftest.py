@@ -35,5 +35,14 @@ def live_server() -> Iterator[Callable[..., LiveServer]]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's sync API keeps an event loop of its own for the whole
-    session, and asyncio tests that ran after it started would find that loop instead of theirs."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    session, and asyncio tests that ran after it started would find that loop instead of theirs.
+    Under pytest-xdist each worker sorts the same way, and ``--dist load`` (pyproject.toml) hands each
+    worker its tests in this order: the browser tests are last on every worker too.
+
+    Tests marked ``slow`` first: a worker that starts one late would leave the others idle at the end."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("browser") is not None,
+            item.get_closest_marker("slow") is None,
+        )
+    )

@@ -31,10 +31,14 @@ START_TIMEOUT = 60.0
 DEFAULT_TIMEOUT_MS = 20_000
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+try:  # under pytest (tests/ on sys.path): a port no other xdist worker is handed, see live_server.py
+    from live_server import free_port
+except ImportError:  # screenshots.py, run on its own
+
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
 
 
 def demo_env(data_dir: Path) -> dict[str, str]:
@@ -112,6 +116,30 @@ def new_context(browser: Browser, base_url: str, **options: Any) -> BrowserConte
 def open_page(page: Page, path: str) -> None:
     page.goto(path)
     page.wait_for_selector("html[data-ready='true']")
+
+
+@contextmanager
+def ready_page(context: BrowserContext, path: str = "/") -> Iterator[Page]:
+    """A new page of ``context`` on ``path``, loaded and ready (config, bots and conversations fetched);
+    on a normal exit, asserts that no script error was thrown in it."""
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_page(page, path)
+    yield page
+    assert errors == [], f"errors in the page: {errors}"
+
+
+@contextmanager
+def own_page(browser: Browser, base_url: str, **options: Any) -> Iterator[Page]:
+    """A :func:`ready_page` in a browser context of its own (``options`` as :func:`new_context`'s), for a
+    server of the test's own or other browser settings; the context is closed afterwards."""
+    context = new_context(browser, base_url, **options)
+    try:
+        with ready_page(context) as page:
+            yield page
+    finally:
+        context.close()
 
 
 def ask(page: Page, question: str) -> None:

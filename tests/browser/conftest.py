@@ -1,4 +1,5 @@
-"""Browser tests: a real ``botport serve`` in demo mode (one per session) driven by headless Chromium.
+"""Browser tests: a real ``botport serve`` in demo mode driven by headless Chromium, both started once
+per session (so once per pytest-xdist worker: a few seconds each).
 
 Each test gets a fresh browser context, so a fresh cookie, so a fresh identity with no conversations.
 ``BOTPORT_BROWSER_BASE_URL`` points the tests at an already running server instead (for debugging).
@@ -17,7 +18,7 @@ from browser_helpers import (
     RequestLog,
     launch_chromium,
     new_context,
-    open_page,
+    ready_page,
     running_botport,
 )
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
@@ -72,9 +73,5 @@ def context(browser: Browser, base_url: str, requests_seen: RequestLog) -> Itera
 @pytest.fixture
 def page(context: BrowserContext) -> Iterator[Page]:
     """The chat page, loaded and ready (config, bots and conversations fetched); no script error."""
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    open_page(page, "/")
-    yield page
-    assert errors == [], f"errors in the page: {errors}"
+    with ready_page(context) as page:
+        yield page

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from axe_helpers import assert_no_serious_violations, needs_axe
-from browser_helpers import ask, last_answer, new_context, open_page
+from browser_helpers import ask, last_answer, open_page, own_page
 from playwright.sync_api import Browser, Page, expect
 
 pytestmark = [pytest.mark.browser, needs_axe]
@@ -21,17 +21,9 @@ PHONE = {"width": 390, "height": 844}
 @contextmanager
 def chat_page(browser: Browser, base_url: str, scheme: str, **options: Any) -> Iterator[Page]:
     """The chat page in `scheme`, motion reduced (so no colour is measured mid-fade); no script error."""
-    context = new_context(browser, base_url, color_scheme=scheme, reduced_motion="reduce", **options)
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        open_page(page, "/")
+    with own_page(browser, base_url, color_scheme=scheme, reduced_motion="reduce", **options) as page:
         expect(page.locator("html")).to_have_attribute("data-theme", scheme)
         yield page
-        assert errors == [], f"errors in the page: {errors}"
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)

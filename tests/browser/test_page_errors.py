@@ -23,12 +23,12 @@ from browser_helpers import (
     demo_env,
     free_port,
     last_answer,
-    new_context,
     open_page,
+    own_page,
     running_botport,
     wait_until_healthy,
 )
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from net_faults import CuttableProxy
 
@@ -66,21 +66,6 @@ def in_chinese(page: Page) -> None:
 def expect_failed(answer: Locator, sentence: str) -> None:
     expect(answer).to_have_attribute("data-status", "failed")
     expect(answer.locator(".message-error .error-sentence")).to_have_text(sentence)
-
-
-@contextmanager
-def own_page(browser: Browser, url: str, **options: Any) -> Iterator[Page]:
-    """A page on a server of the test's own (or through a proxy); no script error in it."""
-    context: BrowserContext = new_context(browser, url, **options)
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        open_page(page, "/")
-        yield page
-        assert errors == [], f"errors in the page: {errors}"
-    finally:
-        context.close()
 
 
 def test_a_failure_is_a_sentence_in_the_page_language_with_its_log_id_small(page: Page) -> None:

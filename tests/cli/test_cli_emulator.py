@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,19 +13,14 @@ import pytest
 from cli_helpers import COMMAND, clean_env
 
 from botport.emulator.bots import SLOW_BOT_ID
+from live_server import free_port
 
 pytestmark = pytest.mark.live
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def _emulator(tmp_path: Path, *flags: str) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [*COMMAND, "emulator", "--port", str(port), "--token", "t", *flags],
         env=clean_env(tmp_path),

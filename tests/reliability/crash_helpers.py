@@ -40,10 +40,14 @@ LONG_QUESTION = "/slow " + " ".join(f"word{i}" for i in range(60))
 SHORT_QUESTION = "Are you there again?"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+try:  # under pytest (tests/ on sys.path): a port no other xdist worker is handed, see live_server.py
+    from live_server import free_port
+except ImportError:  # scripts/crash_soak.py, run on its own
+
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
 
 
 def clean_env() -> dict[str, str]:
