@@ -246,11 +246,17 @@ async def paused_chat(
         raise _bad(
             f"these tool calls belong to model {conversation.bot!r}", code="model_mismatch", param="model"
         )
+    check_outputs(paused, results, param="messages")
+    return conversation, paused
+
+
+def check_outputs(paused: MessageRecord, results: ToolResults, *, param: str) -> None:
+    """The outputs answer exactly the tool calls the paused chat asked for (400 otherwise)."""
     asked = {str(call.get("id")) for call in paused.tool_calls or ()}
     given = {output.tool_call_id for output in results.outputs}
     if given != asked:
         raise _bad(
             f"the paused chat asked for tool calls {sorted(asked)}; the request answers {sorted(given)}",
             code="tool_calls_mismatch",
+            param=param,
         )
-    return conversation, paused

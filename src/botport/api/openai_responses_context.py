@@ -17,19 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
 
 from botport.api.deps import Services
 from botport.api.openai_context import (
     MAX_EARLIER_TURNS,
+    BranchFrom,
     NewQuestion,
     ToolResults,
+    check_outputs,
     conversation_for_question,
     paused_chat,
     turn_request,
 )
 from botport.api.openai_errors import OpenAIError, with_param
-from botport.chat.handles import TurnHandle, TurnRequest, conversation_target
+from botport.chat.handles import TurnHandle
 from botport.chat.text import title_from
 from botport.errors import BadRequestError, NotFoundError
 from botport.identity import Identity
@@ -126,18 +127,11 @@ async def _ask(
     digest: str,
 ) -> TurnHandle:
     chat = services.chat
-    request = TurnRequest(
-        identity=identity,
-        conversation_id="",
-        content=asked.content,
-        idempotency_key=key,
-        fingerprint=digest,
-    )
-    if not store:
-        earlier = (await _history(services, previous)) + list(asked.earlier)
-        new = NewConversation(bot.slug, title_from(asked.content), tuple(earlier[-MAX_EARLIER_TURNS:]))
-        conversation_id, _ = conversation_target(new)
-        return await chat.start_turn(replace(request, conversation_id=conversation_id, new_conversation=new))
+    if not store:  # a conversation of its own, with the history it continues
+        earlier = [*(await _history(services, previous)), *asked.earlier]
+        question = NewQuestion(asked.content, tuple(earlier))
+        new = NewConversation(bot.slug, title_from(asked.content), question.earlier[-MAX_EARLIER_TURNS:])
+        return await chat.start_turn(turn_request(new, identity, question, key=key, digest=digest))
     if previous is not None:
         _, conversation, answer = previous
         if asked.earlier:
@@ -157,10 +151,12 @@ async def _ask(
                 "previous_response_id",
             )
         # Continue the branch it ends; from an older answer, branch off (a new Coze conversation).
-        branch = None if conversation.leaf_id == answer.id else BranchPoint(answer.id)
-        return await chat.start_turn(replace(request, conversation_id=conversation.id, branch=branch))
-    found = await conversation_for_question(services.db, identity, bot, asked, None)
-    return await chat.start_turn(turn_request(found, identity, asked, key=key, digest=digest))
+        found: str | BranchFrom = conversation.id
+        if conversation.leaf_id != answer.id:
+            found = BranchFrom(conversation.id, BranchPoint(answer.id), store_question=True)
+        return await chat.start_turn(turn_request(found, identity, asked, key=key, digest=digest))
+    matched = await conversation_for_question(services.db, identity, bot, asked, None)
+    return await chat.start_turn(turn_request(matched, identity, asked, key=key, digest=digest))
 
 
 async def _history(
@@ -187,14 +183,7 @@ async def _paused(
     _, conversation, paused = previous
     if paused.status != "requires_action" or not paused.upstream_chat_id or conversation.leaf_id != paused.id:
         raise _bad("the previous response does not wait for function call outputs", "no_paused_chat", "input")
-    asked = {str(call.get("id")) for call in paused.tool_calls or ()}
-    given = {output.tool_call_id for output in results.outputs}
-    if given != asked:
-        raise _bad(
-            f"the previous response asked for call ids {sorted(asked)}; the input answers {sorted(given)}",
-            "tool_calls_mismatch",
-            "input",
-        )
+    check_outputs(paused, results, param="input")
     return conversation, paused
 
 
