@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from botport.cli.options import ConfigOption, fail, load, say_data_dir
+from botport.cli.options import ConfigOption, KeyOption, UrlOption, fail, load, say_data_dir
 from botport.terminal.client import ApiError, BotportClient
 from botport.terminal.connect import Connection, connect_in_process, connect_remote
 from botport.terminal.turn import run_turn
@@ -126,15 +126,8 @@ def chat(
     conversation: Annotated[
         str | None, typer.Option("--conversation", help="Continue this conversation (its id).")
     ] = None,
-    url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="BOTPORT_URL", help="A running botport, e.g. http://127.0.0.1:8400. Default: in-process."
-        ),
-    ] = None,
-    key: Annotated[
-        str | None, typer.Option(envvar="BOTPORT_API_KEY", help="botport API key for --url (bp_...).")
-    ] = None,
+    url: UrlOption = None,
+    key: KeyOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Chat with a bot in the terminal, or ask once with -m for scripts."""

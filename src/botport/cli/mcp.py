@@ -10,23 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated
 
 import typer
 
-from botport.cli.options import ConfigOption, fail, load, say_data_dir
+from botport.cli.options import ConfigOption, KeyOption, UrlOption, fail, load, say_data_dir
 
 
 def mcp(
-    url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="BOTPORT_URL", help="A running botport, e.g. http://127.0.0.1:8400. Default: in-process."
-        ),
-    ] = None,
-    key: Annotated[
-        str | None, typer.Option(envvar="BOTPORT_API_KEY", help="botport API key for --url (bp_...).")
-    ] = None,
+    url: UrlOption = None,
+    key: KeyOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Serve MCP on stdin/stdout: each bot is a tool, your conversations are resources.

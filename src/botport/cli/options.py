@@ -13,6 +13,16 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", envvar="BOTPORT_CONFIG", help="TOML config file.", exists=True),
 ]
+# A running botport to talk to (`botport chat`, `botport mcp`); without it, botport runs in-process.
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="BOTPORT_URL", help="A running botport, e.g. http://127.0.0.1:8400. Default: in-process."
+    ),
+]
+KeyOption = Annotated[
+    str | None, typer.Option(envvar="BOTPORT_API_KEY", help="botport API key for --url (bp_...).")
+]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
