@@ -11,22 +11,10 @@ import pytest
 from gateway_helpers import emulator
 from test_gateway_instances import Cluster, cluster  # noqa: F401 (the fixture)
 
+from api_keys import new_key
 from botport.emulator.faults import Faults
-from botport.store import Database
-from botport.store.keys import create_api_key
 
 pytestmark = [pytest.mark.live, pytest.mark.postgres]
-
-
-async def _key(database_url: str) -> str:
-    db = Database(database_url)
-    await db.start()
-    try:
-        async with db.connect() as conn:
-            plaintext, _ = await create_api_key(conn, name="responses across instances")
-    finally:
-        await db.close()
-    return plaintext
 
 
 def _client(url: str, key: str) -> openai.AsyncOpenAI:
@@ -38,7 +26,7 @@ async def test_a_background_stream_resumes_on_the_other_instance(cluster: Cluste
     coze = emulator({"slow": Faults(delta_delay=0.05), "demo": Faults(delta_delay=0.3)})
     url_a, _ = cluster.start("a", coze)
     url_b, _ = cluster.start("b", coze)
-    key = await _key(cluster.postgres_url)
+    key = await new_key(cluster.postgres_url, "responses across instances")
     async with _client(url_a, key) as on_a, _client(url_b, key) as on_b:
         stream = await on_a.responses.create(
             model="slow", input="tell me a story", background=True, stream=True

@@ -21,12 +21,11 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr
 
+from api_keys import new_key
 from botport.emulator.bots import DEMO_BOT_ID, FAILING_BOT_ID, SLOW_BOT_ID, TOOL_BOT_ID, EmulatedBot
 from botport.emulator.faults import Faults
 from botport.emulator.scripts import demo_script, failing_script, weather_script
 from botport.settings import BotConfig, Settings
-from botport.store.db import Database
-from botport.store.keys import create_api_key
 
 TOKEN = "pat_MCPTESTSECRET_do_not_leak_0123456789ab"
 TIMEOUT = 30.0
@@ -84,18 +83,6 @@ class Upstream(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
-
-
-async def new_key(database_url: str, name: str = "mcp client") -> str:
-    """A botport API key, created in the app's database (its own connection: works across threads)."""
-    db = Database(database_url)
-    await db.start()
-    try:
-        async with db.connect() as conn:
-            key, _ = await create_api_key(conn, name=name)
-    finally:
-        await db.close()
-    return key
 
 
 @dataclass

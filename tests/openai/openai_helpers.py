@@ -14,14 +14,13 @@ import httpx
 import openai
 from pydantic import SecretStr
 
+from api_keys import new_key
 from botport.app import create_app
 from botport.asgi_transport import StreamingASGITransport
 from botport.emulator.app import create_emulator_app
 from botport.emulator.bots import DEMO_BOTS
 from botport.emulator.faults import Faults
 from botport.settings import BotConfig, Settings
-from botport.store import Database
-from botport.store.keys import create_api_key
 
 TOKEN = "pat_OPENAI_EDGE_TEST_do_not_leak_0123456789"
 SLUGS = ("demo", "weather", "slow", "failing")
@@ -94,17 +93,7 @@ def make_key_on(server: Server) -> str:
 
 
 def _make_key(database_url: str) -> str:
-    async def create() -> str:
-        db = Database(database_url)
-        await db.start()
-        try:
-            async with db.connect() as conn:
-                plaintext, _ = await create_api_key(conn, name="openai tests")
-        finally:
-            await db.close()
-        return plaintext
-
-    return asyncio.run(create())
+    return asyncio.run(new_key(database_url, "openai tests"))
 
 
 def token_server(tmp_path: Path, live_server: Callable[..., Any], faults: Faults, **settings: Any) -> Server:

@@ -27,6 +27,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from api_keys import new_key
 from botport.app import create_app
 from botport.asgi_transport import StreamingASGITransport
 from botport.demo import demo_bots
@@ -34,8 +35,6 @@ from botport.emulator.app import create_emulator_app
 from botport.emulator.bots import DEMO_BOTS
 from botport.emulator.faults import Faults
 from botport.settings import Settings
-from botport.store.db import Database
-from botport.store.keys import create_api_key
 
 pytestmark = [
     pytest.mark.live,
@@ -79,17 +78,6 @@ def _app(tmp_path: Path) -> tuple[Any, Settings]:
         **LIMITS_OFF,
     )
     return create_app(settings, upstream_transport=StreamingASGITransport(emulator)), settings
-
-
-async def _api_key(settings: Settings) -> str:
-    db = Database(settings.resolved_database_url)
-    await db.start()
-    try:
-        async with db.connect() as conn:
-            key, _ = await create_api_key(conn, name="fuzz")
-    finally:
-        await db.close()
-    return key
 
 
 def _cookie(url: str) -> str:
@@ -170,7 +158,7 @@ def _assert_clean(report: dict[str, Any]) -> None:
 def fuzzed_server(tmp_path: Path, live_server: Callable[..., Any]) -> tuple[str, str]:
     app, settings = _app(tmp_path)
     server = live_server(app)
-    return server.url, asyncio.run(_api_key(settings))
+    return server.url, asyncio.run(new_key(settings.resolved_database_url, "fuzz"))
 
 
 def test_every_operation_with_an_api_key_conforms(tmp_path: Path, fuzzed_server: tuple[str, str]) -> None:

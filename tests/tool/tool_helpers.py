@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from openapi_schema_validator import OAS30Validator, OAS31Validator
 from pydantic import SecretStr
 
+from api_keys import new_key
 from botport.app import create_app
 from botport.asgi_transport import StreamingASGITransport
 from botport.emulator.app import create_emulator_app
@@ -21,8 +22,6 @@ from botport.emulator.bots import DEMO_BOT_ID, FAILING_BOT_ID, SLOW_BOT_ID, TOOL
 from botport.emulator.faults import Faults
 from botport.emulator.scripts import demo_script, failing_script, weather_script
 from botport.settings import BotConfig, Settings
-from botport.store.db import Database
-from botport.store.keys import create_api_key
 
 TOKEN = "pat_TOOLTESTSECRET_do_not_leak_0123456789"
 BASE = "http://gateway.test"
@@ -60,18 +59,6 @@ def token_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 def emulator_transport() -> StreamingASGITransport:
     return StreamingASGITransport(create_emulator_app(tokens=[TOKEN], bots=emulated_bots()))
-
-
-async def new_key(database_url: str, name: str = "agent") -> str:
-    """A botport API key, created in the app's database (its own connection: works across threads)."""
-    db = Database(database_url)
-    await db.start()
-    try:
-        async with db.connect() as conn:
-            key, _ = await create_api_key(conn, name=name)
-    finally:
-        await db.close()
-    return key
 
 
 def bearer(key: str) -> dict[str, str]:
