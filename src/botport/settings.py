@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     coze_base_url: str = Field(
         default=COZE_COM, description="api.coze.com, api.coze.cn or a Coze Studio URL."
     )
+    # A Coze OAuth "service" app (JWT), instead of a personal access token (botport.upstream.oauth).
+    coze_oauth_app_id: str | None = Field(default=None, description="The Coze OAuth app's id (JWT issuer).")
+    coze_oauth_key_id: str | None = Field(
+        default=None, description="The id of the app's public key (the JWT header's kid)."
+    )
+    coze_oauth_private_key_file: Path | None = Field(
+        default=None,
+        description="The PEM file of the app's private key; the key itself is never a setting.",
+    )
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=120.0, gt=0, description="Longest silence allowed inside a stream.")
     turn_timeout: float = Field(default=600.0, gt=0, description="Longest a whole turn may take.")
@@ -124,6 +133,10 @@ class Settings(BaseSettings):
 
     # Limits
     max_message_chars: int = Field(default=8000, gt=0)
+    max_attachment_bytes: int = Field(
+        default=10 * 1024 * 1024, gt=0, description="Largest image or file attached to a message."
+    )
+    max_attachments: int = Field(default=10, ge=0, le=50, description="Attachments one message may carry.")
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
     body_timeout: float = Field(
         default=30.0, gt=0, description="Seconds a request body may go without a byte (then 408)."
@@ -216,6 +229,18 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _oauth_app_complete(self) -> Settings:
+        oauth = [self.coze_oauth_app_id, self.coze_oauth_key_id, self.coze_oauth_private_key_file]
+        if any(oauth) and not all(oauth):
+            raise ValueError(
+                "a Coze OAuth app needs all three of coze_oauth_app_id, coze_oauth_key_id and"
+                " coze_oauth_private_key_file (BOTPORT_COZE_OAUTH_*)"
+            )
+        if all(oauth) and self.coze_token is not None:
+            raise ValueError("set either coze_token or a Coze OAuth app (BOTPORT_COZE_OAUTH_*), not both")
+        return self
+
+    @model_validator(mode="after")
     def _lease_outlives_checkpoints(self) -> Settings:
         if self.turn_lease < 3 * self.checkpoint_interval:
             raise ValueError("turn_lease must be at least 3 times checkpoint_interval (the heartbeat)")
@@ -243,9 +268,14 @@ class Settings(BaseSettings):
         return bool(self.public_url and self.public_url.startswith("https://"))
 
     @property
+    def oauth_app(self) -> bool:
+        """Coze is reached with a Coze OAuth app's short-lived tokens (not a personal access token)."""
+        return self.coze_oauth_app_id is not None
+
+    @property
     def demo_mode(self) -> bool:
-        """No token: the built-in emulator answers, with its demo bots."""
-        return self.coze_token is None
+        """No token and no OAuth app: the built-in emulator answers, with its demo bots."""
+        return self.coze_token is None and not self.oauth_app
 
     def all_bots(self) -> list[BotConfig]:
         """The configured bots, the ``bot_id`` shorthand first."""
