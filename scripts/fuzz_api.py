@@ -217,7 +217,16 @@ def st_command(args: argparse.Namespace, url: str, headers: list[str], report_di
     if importlib.util.find_spec("schemathesis") is None:
         raise SystemExit("schemathesis is not installed: pip install -e '.[dev]'")
     # The st command of this interpreter's schemathesis.
-    command = [sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json"]
+    config = Path(__file__).resolve().parent / "schemathesis.toml"  # operations' own expectations
+    command = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(config),
+        "run",
+        f"{url}/openapi.json",
+    ]
     command += ["--checks", "all", "--max-examples", str(args.max_examples)]
     # Keep generating after a failure: otherwise an operation's fuzzing stops at its first one.
     command += ["--continue-on-failure"]

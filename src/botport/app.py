@@ -7,17 +7,20 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from pydantic import SecretStr
 
 from botport import __version__
-from botport.api import access, branches, feedback, library, openai, openai_responses, seed, tool, web
+from botport.api import access, branches, feedback, files, library, openai, openai_responses, seed, tool, web
 from botport.api.cross_site import CrossSiteGuardMiddleware
 from botport.api.deps import Services
 from botport.api.docs import install_docs
+from botport.api.embed import embed_router
 from botport.api.errors import install_error_handlers
 from botport.api.forwarded import ForwardedHeadersMiddleware, TrustedProxies
 from botport.api.limits import BodySizeLimitMiddleware
@@ -32,6 +35,7 @@ from botport.chat.eventlog import EventLogs
 from botport.chat.keeper import new_runner_id
 from botport.chat.service import ChatService
 from botport.demo import emulated_coze, offered_bots
+from botport.embed_tokens import EmbedTokens
 from botport.identity import BrowserIdentityMiddleware, IdentitySigner, load_or_create_secret
 from botport.mcp.http import McpEndpoint
 from botport.ratelimit import make_limiter
@@ -40,6 +44,10 @@ from botport.security_headers import SecurityHeadersMiddleware
 from botport.settings import Settings
 from botport.store.db import Database
 from botport.upstream.client import CozeClient
+from botport.upstream.oauth import CozeOAuthTokens, app_private_key
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +55,28 @@ WEB_DIR = Path(__file__).parent / "web"
 
 
 async def _coze_client(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None, stack: AsyncExitStack
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None,
+    stack: AsyncExitStack,
+    *,
+    redactor: Redactor,
+    oauth_key: RSAPrivateKey | None,
 ) -> CozeClient:
     """The real Coze, or in demo mode the built-in emulator, in-process and streaming."""
     if settings.demo_mode:
         return await emulated_coze(settings, transport, stack)
-    assert settings.coze_token is not None
+    token: SecretStr | CozeOAuthTokens
+    if oauth_key is not None:  # a Coze OAuth app's short-lived tokens, added to the logs' redactor
+        token = CozeOAuthTokens.from_settings(
+            settings, private_key=oauth_key, redactor=redactor, transport=transport
+        )
+        stack.push_async_callback(token.aclose)
+    else:
+        assert settings.coze_token is not None
+        token = settings.coze_token
     return CozeClient(
         base_url=settings.coze_base_url,
-        token=settings.coze_token,
+        token=token,
         transport=transport,
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
@@ -81,6 +102,7 @@ def _event_logs(settings: Settings, runner: str) -> EventLogs:
 def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """Build botport. ``upstream_transport`` replaces the network (tests pass a mock or the emulator)."""
     bots = BotRegistry(offered_bots(settings))
+    oauth_key = app_private_key(settings)  # read once; a missing or wrong file stops the start here
     secret = (
         settings.secret_key.get_secret_value().encode()
         if settings.secret_key
@@ -92,11 +114,12 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The last line of defence: no log line carries the token, whatever wrote it.
         secrets = [settings.coze_token.get_secret_value()] if settings.coze_token else []
-        unredact_logs = install_log_redaction(Redactor(secrets))
+        redactor = Redactor(secrets, growing=settings.oauth_app)  # + an OAuth app's tokens, as issued
+        unredact_logs = install_log_redaction(redactor)
         db = Database(settings.resolved_database_url)
         await db.start()
         stack = AsyncExitStack()
-        coze = await _coze_client(settings, upstream_transport, stack)
+        coze = await _coze_client(settings, upstream_transport, stack, redactor=redactor, oauth_key=oauth_key)
         runner = new_runner_id()
         limits = CallerLimits(settings, make_limiter(settings.redis_url), db)
         chat = ChatService(
@@ -120,7 +143,8 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
         if settings.demo_mode:
             log.warning("DEMO MODE: no Coze token is set; the built-in emulator answers with its demo bots")
         else:
-            log.info("serving %d bot(s) from %s", len(list(bots)), settings.coze_base_url)
+            how = f" as Coze OAuth app {settings.coze_oauth_app_id}" if settings.oauth_app else ""
+            log.info("serving %d bot(s) from %s%s", len(list(bots)), settings.coze_base_url, how)
         try:
             async with mcp_endpoint.running():  # /mcp's tool calls end before the chat service closes
                 yield
@@ -145,6 +169,8 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
     install_error_handlers(app)
     app.include_router(web.router)
     app.include_router(branches.router)
+    app.include_router(files.router)
+    files.document_limits(app, settings)
     app.include_router(feedback.router)
     app.include_router(library.router)
     app.include_router(access.router)
@@ -167,10 +193,14 @@ def create_app(settings: Settings, *, upstream_transport: httpx.AsyncBaseTranspo
     # Outermost last: security headers wrap everything, then CORS, the body limit, the cross-site
     # guard (a refused request gets no cookie), identity, then the browser's requests a minute.
     app.add_middleware(RequestLimitMiddleware)
-    app.add_middleware(BrowserIdentityMiddleware, signer=signer, secure=settings.https_site)
+    embed = EmbedTokens(signer, settings, bots).identity  # the chat widget's X-Botport-Embed header
+    app.add_middleware(BrowserIdentityMiddleware, signer=signer, secure=settings.https_site, embed=embed)
     app.add_middleware(CrossSiteGuardMiddleware, public_url=settings.public_url)
     app.add_middleware(
-        BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, body_timeout=settings.body_timeout
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        body_timeout=settings.body_timeout,
+        routes=files.attachment_body_limits(settings),  # the routes that take attachments: larger
     )
     if settings.cors_origins:  # API-key calls from these sites' pages; cookies never cross (no credentials)
         app.add_middleware(
@@ -201,6 +231,7 @@ def _mount_page(app: FastAPI) -> None:
     assets = PageAssets(WEB_DIR)
     app.mount("/static", assets, name="static")
     page_html = assets.assets["index.html"]
+    app.include_router(embed_router(page_html, assets.assets["embed.js"]))  # the widget (docs/embed.md)
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page(request: Request) -> Response:

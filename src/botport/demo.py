@@ -67,8 +67,8 @@ def offered_bots(settings: Settings) -> list[BotConfig]:
     configured = settings.all_bots()
     if not settings.demo_mode:
         return configured
-    if not configured:
-        return demo_bots()
+    if not configured:  # BOTPORT_EMBED_ORIGINS lets a site embed the demo bots (docs/embed.md)
+        return [bot.model_copy(update={"embed_origins": settings.embed_origins}) for bot in demo_bots()]
     from botport.emulator.bots import DEMO_BOTS
 
     emulated = {bot.id for bot in DEMO_BOTS}

@@ -1,11 +1,12 @@
 """The checks behind ``botport doctor`` (:mod:`botport.cli.doctor` prints them): the setup, and what to fix.
 
-Checks, in order: the bots (configured? without a token, only the emulator's can be served), the
-Coze base URL (reachable?) and token (accepted? a cheap authenticated call), the bots the token sees
-in its workspaces (each configured bot among them?), each configured bot (published to the API
-channel? with ``--live`` also a short real turn, which costs tokens), the database (connects,
-migrations current), the data directory (writable) and the secret key. In demo mode the same upstream
-checks run against the in-process emulator.
+Checks, in order: the bots (configured? without a token, only the emulator's can be served), a Coze
+OAuth app's key file and token exchange (:mod:`botport.doctor_oauth`), the Coze base URL (reachable?)
+and token (accepted? a cheap authenticated call), the bots the token sees in its workspaces (each
+configured bot among them?), each configured bot (published to the API channel? with ``--live`` also a
+short real turn, which costs tokens), the database (connects, migrations current), the data directory
+(writable) and the secret key. In demo mode the same upstream checks run against the in-process
+emulator.
 
 Coze is spoken to only through :class:`~botport.upstream.client.CozeClient`; its typed errors
 (:mod:`botport.errors`) are what the checks read. This module keeps the checks' logic and wording.
@@ -38,6 +39,7 @@ from botport.settings import COZE_CN, BotConfig, Settings
 if TYPE_CHECKING:  # imported when the checks run: `botport` starts without the upstream client
     from botport.upstream.client import CozeClient
     from botport.upstream.models import BotSummary, Workspace
+    from botport.upstream.oauth import CozeOAuthTokens
 
 Status = Literal["ok", "warn", "fail", "info"]
 PAT_PAGES = {
@@ -66,8 +68,11 @@ def pat_page(base_url: str) -> str:
 
 
 @asynccontextmanager
-async def _coze(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> AsyncIterator[CozeClient]:
-    """A client of Coze or, in demo mode, of the in-process emulator (:mod:`botport.demo`)."""
+async def _coze(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None, oauth: CozeOAuthTokens | None = None
+) -> AsyncIterator[CozeClient]:
+    """A client of Coze (with the token, or the OAuth app's ``oauth`` tokens) or, in demo mode, of the
+    in-process emulator (:mod:`botport.demo`)."""
     from botport.demo import emulated_coze
     from botport.upstream.client import CozeClient
 
@@ -75,16 +80,26 @@ async def _coze(settings: Settings, transport: httpx.AsyncBaseTransport | None) 
         if settings.demo_mode:
             coze = await emulated_coze(settings, transport, stack)
         else:
-            assert settings.coze_token is not None
+            token = oauth if oauth is not None else settings.coze_token
+            assert token is not None
             coze = CozeClient(
                 base_url=settings.coze_base_url,
-                token=settings.coze_token,
+                token=token,
                 transport=transport,
                 connect_timeout=settings.connect_timeout,
                 read_timeout=min(settings.read_timeout, LIVE_TIMEOUT),
             )
         stack.push_async_callback(coze.aclose)
         yield coze
+
+
+def _token_page(settings: Settings) -> str:
+    """Where the token's permissions are set: its page of personal access tokens, or of OAuth apps."""
+    if settings.oauth_app:
+        from botport.doctor_oauth import apps_page
+
+        return apps_page(settings.coze_base_url)
+    return pat_page(settings.coze_base_url)
 
 
 def _where(settings: Settings) -> str:
@@ -98,17 +113,20 @@ async def check_token(coze: CozeClient, settings: Settings, bots: list[BotConfig
         await coze.check_token(bots[0].bot_id if bots else None)
     except CozeAPIError as exc:
         reachable = Check("Coze base URL", "ok", f"{where} answers")
-        page = pat_page(settings.coze_base_url)
+        page = _token_page(settings)
         if exc.upstream_code == 4100 or exc.http_status == 401:
             why = with_logid(f"rejected ({exc.upstream_code} {exc.message})", exc.logid)
             fix = (
-                f"the token is invalid or expired: make a new personal access token at {page} "
+                f"the OAuth app's new access token was refused: check at {page} that the app is authorized"
+                if settings.oauth_app
+                else f"the token is invalid or expired: make a new personal access token at {page} "
                 "and set BOTPORT_COZE_TOKEN"
             )
             return [reachable, Check("Coze token", "fail", why, fix)]
         if exc.upstream_code == 4101:
             why = with_logid(f"lacks a permission (4101 {exc.message})", exc.logid)
-            fix = f"give the token the chat and conversation permissions at {page}"
+            whose = "the OAuth app" if settings.oauth_app else "the token"
+            fix = f"give {whose} the chat and conversation permissions at {page}"
             return [reachable, Check("Coze token", "fail", why, fix)]
         why = with_logid(f"the check call answered {exc.upstream_code}: {exc.message}", exc.logid)
         return [reachable, Check("Coze token", "warn", why)]
@@ -149,7 +167,7 @@ async def check_visible_bots(coze: CozeClient, settings: Settings, bots: list[Bo
         listed = [(space, await coze.list_bots(space.id)) for space in workspaces]
     except CozeAPIError as exc:
         if exc.upstream_code == 4101:
-            page = pat_page(settings.coze_base_url)
+            page = _token_page(settings)
             why = with_logid(f"not listed: the token lacks the {missing} permission (4101)", exc.logid)
             return [Check(name, "info", f"{why}; to see them here, add listWorkspace and listBot at {page}")]
         why = with_logid(f"not listed: Coze answered {exc.upstream_code}: {exc.message}", exc.logid)
@@ -331,6 +349,31 @@ async def check_database(settings: Settings) -> Check:
 # --- the run ----------------------------------------------------------------------------------------
 
 
+async def _upstream_checks(
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None,
+    oauth: CozeOAuthTokens | None,
+    bots: list[BotConfig],
+    *,
+    live: bool,
+) -> list[Check]:
+    checks: list[Check] = []
+    async with _coze(settings, transport, oauth) as coze:
+        upstream = await check_token(coze, settings, bots)
+        checks.extend(upstream)
+        if all(c.status != "fail" for c in upstream):
+            checks.extend(await check_visible_bots(coze, settings, bots))
+            for bot in bots:
+                checks.append(await check_bot(coze, bot))
+                if live:
+                    checks.append(await check_live_turn(coze, bot))
+            if not live and bots:
+                checks.append(
+                    Check("bots answer", "info", "not tried: --live runs a short real turn per bot")
+                )
+    return checks
+
+
 async def run_checks(
     settings: Settings, *, live: bool = False, transport: httpx.AsyncBaseTransport | None = None
 ) -> list[Check]:
@@ -358,19 +401,15 @@ async def run_checks(
                     "bots", "fail", "no bot configured", "set BOTPORT_BOT_ID, or [[bots]] in the config file"
                 )
             )
-    async with _coze(settings, transport) as coze:
-        upstream = await check_token(coze, settings, bots)
-        checks.extend(upstream)
-        if all(c.status != "fail" for c in upstream):
-            checks.extend(await check_visible_bots(coze, settings, bots))
-            for bot in bots:
-                checks.append(await check_bot(coze, bot))
-                if live:
-                    checks.append(await check_live_turn(coze, bot))
-            if not live and bots:
-                checks.append(
-                    Check("bots answer", "info", "not tried: --live runs a short real turn per bot")
-                )
+    async with AsyncExitStack() as stack:
+        oauth: CozeOAuthTokens | None = None
+        if settings.oauth_app:  # the key file and an exchange first: without a token, nothing to ask Coze
+            from botport.doctor_oauth import oauth_checks
+
+            found, oauth = await oauth_checks(settings, transport, stack)
+            checks.extend(found)
+        if oauth is not None or not settings.oauth_app:
+            checks.extend(await _upstream_checks(settings, transport, oauth, bots, live=live))
     checks.append(await check_database(settings))
     checks.append(check_data_dir(settings.data_dir))
     checks.append(check_secret_key(settings))

@@ -1,4 +1,5 @@
-"""Who is calling: an anonymous browser identity in a signed cookie, or an API key.
+"""Who is calling: an anonymous browser identity in a signed cookie, an API key, or a visitor of the
+chat widget on another site (a token in the ``X-Botport-Embed`` header, :mod:`botport.embed_tokens`).
 
 The Coze ``user_id`` is derived from the identity here, on the server, so a client can never act as
 another user on Coze's side.
@@ -11,6 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -26,9 +28,19 @@ ACCESS_COOKIE_NAME = "botport_access"  # the web chat's passcode was given (web_
 COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
 
 
+EMBED_HEADER = b"x-botport-embed"
+# The widget's own paths (its script, its page and what that page asks before it has a token): they
+# need no cookie identity, and a cookie set in a third-party frame would be thrown away anyway.
+EMBED_PATHS = ("/embed.js", "/embed/")
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
-    kind: Literal["web", "key"]
+    """``web``: a browser (botport's cookie); ``key``: an API key; ``embed``: an anonymous visitor of the
+    chat widget on another site; ``user``: a user of such a site, vouched for by the site's server (the
+    same for that site's user id on every device)."""
+
+    kind: Literal["web", "key", "embed", "user"]
     id: str
     # Not part of who it is (owner, equality): what its limits are counted by and against.
     address: str | None = field(default=None, compare=False)  # a browser's client address
@@ -59,6 +71,10 @@ class IdentitySigner:
 
     def _mac(self, purpose: bytes, value: str) -> bytes:
         return hmac.new(self._secret, purpose + b"\0" + value.encode(), hashlib.sha256).digest()
+
+    def mac(self, purpose: bytes, value: str) -> bytes:
+        """A MAC of ``value`` for ``purpose`` (each purpose its own, so no value passes for another's)."""
+        return self._mac(b"ext:" + purpose, value)
 
     def sign(self, identity_id: str) -> str:
         sig = base64.urlsafe_b64encode(self._mac(b"cookie", identity_id)[:18]).decode()
@@ -131,7 +147,10 @@ def tossed_cookie_removals(scope: Scope, name: str) -> list[str]:
 class BrowserIdentityMiddleware:
     """Gives every browser an anonymous identity in a signed, HttpOnly, SameSite cookie.
 
-    Requests with an ``Authorization`` header are API calls and get no cookie. The identity is put in
+    Requests with an ``Authorization`` header are API calls and get no cookie. A request with an
+    ``X-Botport-Embed`` header (the chat widget's frame) is the identity its token stands for, or none
+    (``scope["state"]["embed_token_invalid"]``: the routes refuse it); it gets no cookie either, nor do
+    the widget's own paths (:data:`EMBED_PATHS`). The identity is put in
     ``scope["state"]["web_identity"]`` for the routes.
 
     On https the cookie is ``__Host-botport_id``: the browser keeps it only if it is Secure, host-only
@@ -141,25 +160,45 @@ class BrowserIdentityMiddleware:
     answer deletes every cookie of that name but botport's own, so that the next request is clean.
     """
 
-    def __init__(self, app: ASGIApp, signer: IdentitySigner, *, secure: bool = False) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        signer: IdentitySigner,
+        *,
+        secure: bool = False,
+        embed: Callable[[str, str | None], Identity | None] | None = None,
+    ) -> None:
         self.app = app
         self.signer = signer
         self.secure = secure  # the site is https (public_url), whatever a request's scheme says
+        self.embed = embed  # an X-Botport-Embed token and the client's address -> its identity
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or any(name == b"authorization" for name, _ in scope["headers"]):
             await self.app(scope, receive, send)
             return
+        state = scope.setdefault("state", {})
+        client = scope.get("client")
+        address = client[0] if client else None
+        token = next((value for name, value in scope["headers"] if name == EMBED_HEADER), None)
+        if token is not None:
+            identity = self.embed(token.decode("latin-1"), address) if self.embed else None
+            if identity is None:
+                state["embed_token_invalid"] = True
+            else:
+                state["web_identity"] = identity
+            await self.app(scope, receive, send)
+            return
+        if scope.get("path", "").startswith(EMBED_PATHS):
+            await self.app(scope, receive, send)
+            return
         https = self.secure or scope.get("scheme") == "https"
         name = cookie_name(https=https)
         sent = _cookie_values(scope, name)
-        state = scope.setdefault("state", {})
         if len(sent) > 1:
             state["identity_conflict"] = True
             await self.app(scope, receive, _adding_cookies(send, tossed_cookie_removals(scope, name)))
             return
-        client = scope.get("client")
-        address = client[0] if client else None
         identity_id = self.signer.unsign(sent[0]) if sent else None
         if identity_id is not None:
             state["web_identity"] = Identity("web", identity_id, address=address)

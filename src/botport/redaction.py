@@ -10,22 +10,37 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
 MASK = "[redacted]"
 MIN_SECRET_CHARS = 8  # shorter values would mask ordinary words (and are no secrets)
+ADDED_KEPT = 8  # secrets added later (a Coze OAuth app's access tokens) masked at once: the latest ones
 
 
 class Redactor:
-    """Replaces each configured secret in a text with :data:`MASK`."""
+    """Replaces each configured secret in a text with :data:`MASK`.
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    ``growing``: secrets are :meth:`add`-ed later (short-lived tokens, :mod:`botport.upstream.oauth`);
+    the last :data:`ADDED_KEPT` of them are masked with the fixed ones."""
+
+    def __init__(self, secrets: Iterable[str], *, growing: bool = False) -> None:
+        self._fixed = {s for s in secrets if len(s) >= MIN_SECRET_CHARS}
+        self._added: deque[str] = deque(maxlen=ADDED_KEPT)
+        self.growing = growing
         # Longest first: a secret that contains another is masked whole.
-        self.secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
+        self.secrets = sorted(self._fixed, key=len, reverse=True)
 
     def __bool__(self) -> bool:
-        return bool(self.secrets)
+        return bool(self.secrets) or self.growing
+
+    def add(self, secret: str) -> None:
+        """Mask ``secret`` too from now on (a new list, swapped in whole: readers never see it half made)."""
+        if len(secret) < MIN_SECRET_CHARS or secret in self._fixed or secret in self._added:
+            return
+        self._added.append(secret)
+        self.secrets = sorted(self._fixed | set(self._added), key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self.secrets:

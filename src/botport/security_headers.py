@@ -3,7 +3,9 @@
 The strict Content-Security-Policy lets the page load only its own scripts, styles and data; with no
 inline script or style allowed, a bot answer that slipped past the sanitizer still could not run code.
 The API docs (``/docs``: Swagger UI served from the package, started by a script file of ours) get
-the same policy; nothing may frame any page (``frame-ancestors 'none'``).
+the same policy; nothing may frame any page (``frame-ancestors 'none'``), but the chat widget's page
+``/embed/{slug}``, which its route answers with :func:`embed_policy`: framed by the one site that embeds
+it, if that site is in the bot's ``embed_origins`` (docs/embed.md).
 """
 
 from __future__ import annotations
@@ -12,12 +14,27 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CONTENT_SECURITY_POLICY", "SecurityHeadersMiddleware"]
+__all__ = ["CONTENT_SECURITY_POLICY", "SecurityHeadersMiddleware", "embed_policy"]
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-)
+
+def _policy(frame_ancestors: str) -> str:
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors {frame_ancestors}; "
+        "form-action 'self'"
+    )
+
+
+CONTENT_SECURITY_POLICY = _policy("'none'")
+
+
+def embed_policy(site: str) -> str:
+    """The policy of the chat widget's page embedded by ``site``: an origin the settings validated
+    (:func:`botport.settings.embed_origin`: ``scheme://host[:port]``, nothing a policy could misread)."""
+    if not site or any(ch in site for ch in " ;,'\"\r\n*"):
+        raise ValueError(f"not an origin: {site!r}")
+    return _policy(site)
+
 
 _COMMON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),

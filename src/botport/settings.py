@@ -19,6 +19,33 @@ COZE_COM = "https://api.coze.com"
 COZE_CN = "https://api.coze.cn"
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+MIN_EMBED_SECRET_CHARS = 16
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_ORIGIN = re.compile(
+    rf"^(?P<scheme>https?)://(?P<host>{_LABEL}(?:\.{_LABEL})*|\[[0-9a-f:.]+\])(?::(?P<port>[0-9]{{1,5}}))?$"
+)
+
+
+def embed_origin(value: object) -> str:
+    """A site that may embed a bot, as a browser names it: ``scheme://host[:port]``, lowercase, with
+    no path, query, user or wildcard (``https://shop.example.com``). Raises ``ValueError``."""
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if text.count("/") == 3 and text.endswith("/"):  # https://shop.example.com/ names the same site
+        text = text[:-1]
+    match = _ORIGIN.match(text)
+    port = int(match["port"]) if match and match["port"] else None
+    if match is None or port == 0 or (port or 0) > 65535:
+        raise ValueError(f"an embedding site is scheme://host[:port] with no path and no '*', not {value!r}")
+    default = {"http": 80, "https": 443}[match["scheme"]]
+    return f"{match['scheme']}://{match['host']}" + (f":{port}" if port not in (None, default) else "")
+
+
+def _embed_origins(value: object) -> object:
+    if isinstance(value, str):  # BOTPORT_EMBED_ORIGINS=https://a.example,https://b.example
+        value = [part for part in (p.strip() for p in value.split(",")) if part]
+    if isinstance(value, list):
+        return list(dict.fromkeys(embed_origin(origin) for origin in value))
+    return value
 
 
 class BotConfig(BaseModel):
@@ -29,6 +56,12 @@ class BotConfig(BaseModel):
     name: str = ""
     description: str = ""
     greeting: str = ""
+    embed_origins: list[str] = Field(
+        default_factory=list,
+        description="Sites whose pages may embed this bot's chat widget (docs/embed.md); default: none.",
+    )
+
+    _origins = field_validator("embed_origins", mode="before")(_embed_origins)
 
     @field_validator("slug")
     @classmethod
@@ -45,7 +78,10 @@ class BotConfig(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BOTPORT_", extra="ignore", env_nested_delimiter="__")
+    # hide_input_in_errors: an error names the setting, never its value (a token, a secret).
+    model_config = SettingsConfigDict(
+        env_prefix="BOTPORT_", extra="ignore", env_nested_delimiter="__", hide_input_in_errors=True
+    )
 
     # Upstream
     coze_token: SecretStr | None = Field(
@@ -184,7 +220,37 @@ class Settings(BaseSettings):
         default=None, description="The shared passcode of the web chat when web_access is passcode."
     )
 
+    # The chat widget on other sites (docs/embed.md). Each [[bots]] entry has its own embed_origins.
+    embed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Sites (comma-separated origins) that may embed the BOTPORT_BOT_ID bot, or in demo mode "
+        "the demo bots; default: none.",
+    )
+    embed_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Per embedding site, the secret its server signs user ids with (JSON: origin -> "
+        "secret). Keep it in the environment (BOTPORT_EMBED_SECRETS), not in the config file.",
+    )
+
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    _embed_origins = field_validator("embed_origins", mode="before")(_embed_origins)
+
+    @field_validator("embed_secrets", mode="before")
+    @classmethod
+    def _secrets(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        secrets: dict[str, object] = {}
+        for origin, secret in value.items():
+            plain = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+            if not isinstance(plain, str) or len(plain.strip()) < MIN_EMBED_SECRET_CHARS:
+                raise ValueError(
+                    f"the embed secret of {origin!r} must be a string of at least {MIN_EMBED_SECRET_CHARS}"
+                    " characters"  # never the value itself
+                )
+            secrets[embed_origin(origin)] = secret
+        return secrets
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -281,7 +347,13 @@ class Settings(BaseSettings):
         """The configured bots, the ``bot_id`` shorthand first."""
         bots = list(self.bots)
         if self.bot_id and all(bot.bot_id != self.bot_id for bot in bots):
-            bots.insert(0, BotConfig(slug="default", bot_id=self.bot_id, name=self.bot_name or "Assistant"))
+            shorthand = BotConfig(
+                slug="default",
+                bot_id=self.bot_id,
+                name=self.bot_name or "Assistant",
+                embed_origins=self.embed_origins,
+            )
+            bots.insert(0, shorthand)
         return bots
 
     def data_dir_description(self) -> str:

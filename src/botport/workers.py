@@ -59,10 +59,11 @@ def plan_workers(settings: Settings, *, cores: int) -> WorkerPlan:
         return WorkerPlan(1, "1 worker, as asked")
     if settings.demo_mode:
         raise WorkersRefused(
-            f"--workers {asked} needs a Coze token: in demo mode the built-in emulator runs inside "
-            "the process, so each worker would have its own, and a conversation's chats, tool calls "
-            "and Stop would not reach the worker whose emulator holds them. To try several workers "
-            "offline, run `botport emulator` and point BOTPORT_COZE_BASE_URL and BOTPORT_COZE_TOKEN at it."
+            f"--workers {asked} needs a Coze token (or a Coze OAuth app): in demo mode the built-in "
+            "emulator runs inside the process, so each worker would have its own, and a conversation's "
+            "chats, tool calls and Stop would not reach the worker whose emulator holds them. To try "
+            "several workers offline, run `botport emulator` and point BOTPORT_COZE_BASE_URL and "
+            "BOTPORT_COZE_TOKEN at it."
         )
     if not postgres:
         raise WorkersRefused(

@@ -12,6 +12,8 @@ from axe_helpers import assert_no_serious_violations, needs_axe
 from browser_helpers import ask, last_answer, open_page, own_page
 from playwright.sync_api import Browser, Page, expect
 
+from image_files import png
+
 pytestmark = [pytest.mark.browser, needs_axe]
 
 SCHEMES = ["light", "dark"]
@@ -151,4 +153,35 @@ def test_search_results_groups_and_row_menu_have_no_serious_violation(
         page.keyboard.press("Escape")
         page.locator("#conversation-search").fill("zebras")
         expect(page.locator(".search-result mark").first).to_be_visible()
+        assert_no_serious_violations(page)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_attachments_in_the_composer_and_the_thread_have_no_serious_violation(
+    browser: Browser, base_url: str, scheme: str
+) -> None:
+    with chat_page(browser, base_url, scheme) as page:
+        page.set_input_files(
+            "#attach-input",
+            [
+                {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"some notes"},
+                {"name": "dot.png", "mimeType": "image/png", "buffer": png(40, 30)},
+            ],
+        )
+        expect(page.locator("#attachment-tray .attachment[data-status='done']")).to_have_count(2)
+        ask(page, "two files")
+        expect(last_answer(page)).to_have_attribute("data-status", "completed")
+        expect(page.locator(".message.user a.file-chip")).to_be_visible()
+        # The tray again: an image ready (its preview), and a file that failed, saying why.
+        page.set_input_files(
+            "#attach-input",
+            [
+                {"name": "again.png", "mimeType": "image/png", "buffer": png(40, 30)},
+                {"name": "tool.exe", "mimeType": "application/x-msdownload", "buffer": b"MZ"},
+            ],
+        )
+        expect(page.locator("#attachment-tray .attachment-thumb")).to_be_visible()
+        expect(page.locator("#attachment-tray .attachment[data-status='failed']")).to_be_visible()
+        page.locator("#composer-input").press("Enter")
+        expect(page.locator("#attachment-status")).to_be_visible()
         assert_no_serious_violations(page)

@@ -124,7 +124,10 @@ class RecordingTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         raw = await request.aread()
-        body = json.loads(raw) if raw else None
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:  # not JSON: a file upload's multipart body, kept as bytes
+            body = raw
         self.requests.append(
             Recorded(
                 request.method,

@@ -7,6 +7,7 @@ import pytest
 from mcp_helpers import BOTS, McpServer, connect, latest_conversation, messages
 
 from botport.emulator.scripts import DEMO_FOLLOW_UPS
+from image_files import data_url, png
 
 pytestmark = pytest.mark.live
 
@@ -27,7 +28,7 @@ async def test_each_bot_is_a_tool_with_its_name_description_and_schemas(
         assert "conversation_id" in tool.description  # how to follow up
         schema = tool.input_schema
         assert schema["required"] == ["question"]
-        assert set(schema["properties"]) == {"question", "conversation_id"}
+        assert set(schema["properties"]) == {"question", "conversation_id", "images"}
         assert schema["properties"]["question"]["type"] == "string"
         assert tool.output_schema is not None
         assert set(tool.output_schema["required"]) == {"answer", "conversation_id", "follow_ups"}
@@ -120,3 +121,24 @@ async def test_client_side_tools_unknown_conversations_and_empty_questions_are_t
     assert "Leave conversation_id out" in texts["unknown"]
     assert texts["empty"] == "The tool was called wrongly: the question is empty; ask the bot something."
     assert "with another bot (demo): continue it with the tool ask_demo" in texts["other"]
+
+
+async def test_a_call_with_an_image_reaches_the_bot(mcp_server: McpServer) -> None:
+    url = "https://pictures.example.net/chart.webp"
+    async with connect(mcp_server) as client:
+        result = await client.call_tool(
+            "ask_demo", {"question": "what do these show?", "images": [data_url(png(32, 16)), url]}
+        )
+        assert not result.is_error
+        answer = result.structured_content
+        assert answer is not None
+        assert "You attached 2 files: image.png (image/png" in answer["answer"]
+        assert "32×16" in answer["answer"] and url in answer["answer"]
+        # The uploaded image is kept with the question, for the key that asked.
+        stored = await messages(mcp_server, answer["conversation_id"])
+        assert [a["name"] for a in stored[0]["attachments"]] == ["image.png"]
+
+        refused = await client.call_tool("ask_demo", {"question": "and this?", "images": ["ftp://x/y.png"]})
+        assert refused.is_error
+        (text,) = [block.text for block in refused.content if block.type == "text"]
+        assert "The question was not asked" in text and "https" in text

@@ -44,11 +44,9 @@ class Recorder(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         raw = await request.aread()
-        self.calls.append(
-            UpstreamCall(
-                request.url.path, dict(request.url.params), json.loads(raw) if raw else None, request.method
-            )
-        )
+        json_body = request.headers.get("content-type", "").startswith("application/json")
+        body = json.loads(raw) if raw and json_body else None  # an upload is multipart: not kept
+        self.calls.append(UpstreamCall(request.url.path, dict(request.url.params), body, request.method))
         return await self.inner.handle_async_request(request)
 
     def chats(self) -> list[UpstreamCall]:

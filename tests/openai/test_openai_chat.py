@@ -124,7 +124,7 @@ def test_last_message_must_be_user_or_tool(fast_server: Server) -> None:
     assert fast_server.recorder is not None and fast_server.recorder.chats() == []
 
 
-def test_content_arrays_take_the_text_parts_and_refuse_images(fast_server: Server) -> None:
+def test_content_arrays_take_the_text_parts_and_refuse_audio(fast_server: Server) -> None:
     client = fast_server.client()
     completion = client.chat.completions.create(
         model="demo",
@@ -136,14 +136,14 @@ def test_content_arrays_take_the_text_parts_and_refuse_images(fast_server: Serve
         ],
     )
     assert "> first line\n> second" in (completion.choices[0].message.content or "")
-    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    audio = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(
             model="demo",
-            messages=[{"role": "user", "content": [{"type": "text", "text": "what is it?"}, image]}],
+            messages=[{"role": "user", "content": [{"type": "text", "text": "what is it?"}, audio]}],
         )
     assert info.value.code == "unsupported_content"
-    assert "image_url" in info.value.message
+    assert "input_audio" in info.value.message  # images and files: test_openai_images.py
 
 
 def test_failing_bot_non_stream_is_502(fast_server: Server) -> None:

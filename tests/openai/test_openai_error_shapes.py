@@ -19,7 +19,9 @@ def _is_openai_error(body: dict[str, object], code: str) -> None:
 
 
 def test_router_and_middleware_errors_take_openai_shape(tmp_path: Path) -> None:
-    app = create_app(Settings(data_dir=tmp_path, max_body_bytes=1000))
+    # /v1/chat/completions takes room for its attachments as data: URLs on top of max_body_bytes.
+    settings = Settings(data_dir=tmp_path, max_body_bytes=1000, max_attachment_bytes=1000, max_attachments=1)
+    app = create_app(settings)
     with TestClient(app) as client:
         missing = client.get("/v1/nothing-here")
         assert missing.status_code == 404

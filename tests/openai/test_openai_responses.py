@@ -274,7 +274,7 @@ def test_bad_requests_are_clear_400s(fast_server: Server) -> None:
     client = fast_server.client()
     image: Any = [{"role": "user", "content": [{"type": "input_image", "image_url": "http://x/y.png"}]}]
     cases: list[tuple[dict[str, Any], str]] = [
-        ({"input": image}, "unsupported_content"),
+        ({"input": image}, "unsupported_file_url"),  # http: Coze could not fetch it; botport does not
         ({"input": "x", "background": True, "store": False}, "invalid_request"),
         ({"input": [{"type": "item_reference", "id": "x"}]}, "unsupported_input"),
         ({"input": [{"role": "assistant", "content": "only me"}]}, "invalid_input"),

@@ -88,7 +88,8 @@ def _cookie(url: str) -> str:
 
 def _schemathesis(url: str, headers: list[str], out: Path, *extra: str) -> dict[str, Any]:
     """One ``st run`` with every check; its JSON report, plus the statuses of all its responses."""
-    command = [sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json"]
+    command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(SCRIPTS / "schemathesis.toml")]
+    command += ["run", f"{url}/openapi.json"]
     command += ["--checks", "all", "--max-examples", str(MAX_EXAMPLES)]
     command += ["--seed", str(SEED), "--continue-on-failure", "--workers", "1", "--request-timeout", "20"]
     command += ["--report", "json,ndjson", "--report-dir", str(out), "--no-color", *extra]

@@ -7,15 +7,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from botport.api.deps import ChatServiceDep, IdentityDep, ServicesDep
+from botport.api.files import attachment_limits
 from botport.api.responses import ErrorBody, errors
 from botport.api.schemas import BranchSwitch, MessageCreate, MessageList, MessagePublic, RegenerateRequest
 from botport.api.turn_edge import IdempotencyKeyHeader
-from botport.api.web import RenderHeader, message_list, turn_response
+from botport.api.web import RenderHeader, message_list, thread_attachments, turn_response
+from botport.chat.attachments import attachments_for_edit, question_attachments
 from botport.chat.branches import NewVersion, edited_question, regenerated_answer
 from botport.chat.handles import TurnRequest, fingerprint
 from botport.errors import BadRequestError, NotFoundError, TurnInProgressError
 from botport.identity import Identity
 from botport.store import repository as repo
+from botport.store.attachments import AttachmentRecord
 from botport.store.branches import NotInConversation, TurnRunning, switch_branch
 
 router = APIRouter(
@@ -39,14 +42,26 @@ async def edit_question(
     request: Request,
     identity: IdentityDep,
     chat: ChatServiceDep,
+    services: ServicesDep,
     idempotency_key: IdempotencyKeyHeader = None,
     render: RenderHeader = "",
 ) -> StreamingResponse | JSONResponse:
     """Send a new version of a question: a new branch from the message before it. The earlier version
-    and its answers stay, as the other branch."""
+    and its answers stay, as the other branch. Without ``attachments`` the new version keeps the
+    question's own; with them, it carries exactly those."""
     version = await edited_question(chat.db, identity, conversation_id, message_id, body.content)
-    digest = fingerprint("api.edit", [conversation_id, message_id, body.content])
-    handle = await chat.start_turn(_request(identity, conversation_id, version, idempotency_key, digest))
+    ids = body.attachments if "attachments" in body.model_fields_set else None
+    files = await attachments_for_edit(
+        chat.db,
+        owner=identity.owner,
+        question_id=message_id,
+        ids=ids,
+        limits=attachment_limits(services.settings),
+    )
+    asked: list[object] = [conversation_id, message_id, body.content]
+    digest = fingerprint("api.edit", asked if ids is None else [*asked, ids])
+    turn = _request(identity, conversation_id, version, idempotency_key, digest, files)
+    handle = await chat.start_turn(turn)
     return await turn_response(handle, body, request, chat, render)
 
 
@@ -64,8 +79,11 @@ async def regenerate_answer(
     """Answer an answer's question again, as a new version of that answer (the question is not
     repeated). Works for any answer, failed or not, last or not."""
     version = await regenerated_answer(chat.db, identity, conversation_id, message_id)
+    question_id = version.branch.parent_id or ""  # a regenerated answer follows its question
+    files = await question_attachments(chat.db, message_id=question_id)
     digest = fingerprint("api.regenerate", [conversation_id, message_id])
-    handle = await chat.start_turn(_request(identity, conversation_id, version, idempotency_key, digest))
+    turn = _request(identity, conversation_id, version, idempotency_key, digest, files)
+    handle = await chat.start_turn(turn)
     return await turn_response(handle, body or RegenerateRequest(), request, chat, render)
 
 
@@ -99,11 +117,18 @@ async def choose_branch(
         raise BadRequestError(message, code="message_not_found", status=409) from None
     except TurnRunning:
         raise TurnInProgressError(_BUSY) from None
-    return message_list(thread)
+    async with services.db.read() as conn:
+        files = await conn.run_sync(thread_attachments, thread=thread)
+    return message_list(thread, files)
 
 
 def _request(
-    identity: Identity, conversation_id: str, version: NewVersion, key: str | None, digest: str
+    identity: Identity,
+    conversation_id: str,
+    version: NewVersion,
+    key: str | None,
+    digest: str,
+    files: tuple[AttachmentRecord, ...],
 ) -> TurnRequest:
     return TurnRequest(
         identity=identity,
@@ -113,4 +138,5 @@ def _request(
         fingerprint=digest,
         branch=version.branch,
         store_question=version.store_question,
+        attachments=files,
     )

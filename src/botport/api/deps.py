@@ -60,6 +60,10 @@ async def get_identity(request: Request, services: ServicesDep) -> Identity:
     if header is not None:
         return await api_key_identity(header, services)
     state = request.scope.get("state", {})
+    if state.get("embed_token_invalid"):  # the chat widget's frame asks for a new one (docs/embed.md)
+        raise AuthenticationError(
+            "the chat widget's session is invalid or expired: start a new one", code="invalid_embed_token"
+        )
     if state.get("identity_conflict"):  # never guess which of two identity cookies is the browser's own
         raise BadRequestError(
             "this browser sent two botport identity cookies (another site on this host set one); "

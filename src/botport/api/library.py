@@ -21,6 +21,7 @@ from botport.api.schemas import NON_BLANK, ConversationPublic
 from botport.api.transfer import attachment, export_of, imported_messages, to_markdown
 from botport.errors import NotFoundError
 from botport.store import repository as repo
+from botport.store.attachments import attachments_of
 from botport.store.pins import list_pinned
 from botport.store.search import MAX_QUERY_CHARS, MAX_RESULTS, SearchHit, search_conversations
 from botport.store.transfer import import_conversation
@@ -87,7 +88,9 @@ async def export_conversation(
         if record is None:
             raise NotFoundError("no such conversation", code="conversation_not_found")
         messages = await repo.list_messages(conn, conversation_id=conversation_id)
-    export = export_of(record, messages)
+        questions = [m.id for m in messages if m.role == "user"]
+        files = await conn.run_sync(lambda sync: attachments_of(sync, message_ids=questions))
+    export = export_of(record, messages, files)
     if format == "md":
         bot = next((b for b in services.bots if b.slug == record.bot), None)
         body, media_type = to_markdown(export, bot_name=bot.name if bot else record.bot), "text/markdown"

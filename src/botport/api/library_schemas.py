@@ -71,6 +71,16 @@ class ExportedError(_Strict):
     message: Annotated[StoredText, Field(max_length=2000, json_schema_extra={"pattern": STORABLE})]
 
 
+class ExportedAttachment(_Strict):
+    """A question's image or file, described: an export holds no file's bytes."""
+
+    name: Annotated[StoredText, Field(min_length=1, max_length=255, json_schema_extra={"pattern": STORABLE})]
+    content_type: Annotated[StoredText, Field(max_length=128, json_schema_extra={"pattern": STORABLE})]
+    size: Count
+    width: Count | None = None
+    height: Count | None = None
+
+
 class ExportedMessage(_Strict):
     role: Literal["user", "assistant"]
     content: FileText
@@ -84,6 +94,12 @@ class ExportedMessage(_Strict):
     ] = Field(default_factory=list, max_length=20)
     usage: ExportedUsage | None = None
     error: ExportedError | None = None
+    attachments: list[ExportedAttachment] = Field(
+        default_factory=list,
+        max_length=50,
+        description="A question's attachments, described. An import cannot bring their bytes back: it "
+        "names them in the question's text.",
+    )
 
 
 class ExportedConversation(_Strict):

@@ -9,6 +9,7 @@ them through :class:`~botport.api.openai_errors.OpenAIRoute`).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from functools import partial
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from botport.api.openai_context import (
     turn_request,
 )
 from botport.api.openai_errors import OpenAIRoute, with_param
+from botport.api.openai_files import attach_files
 from botport.api.openai_render import completion, completion_chunks, failed_turn
 from botport.api.openai_schemas import CONVERSATION_HEADER, ChatCompletionRequest, model_object
 from botport.api.responses import OpenAIErrorBody, errors
@@ -144,6 +146,9 @@ async def _start(
     if isinstance(wanted, NewQuestion):
         found = await conversation_for_question(services.db, identity, bot, wanted, explicit_id)
         request = turn_request(found, identity, wanted, key=idempotency_key, digest=digest)
+        if wanted.files:
+            attachments, remote = await attach_files(services, identity, wanted.files)
+            request = replace(request, attachments=attachments, remote_files=remote)
         return await chat.start_turn(request)  # a refused turn leaves no conversation it made
     conversation, paused = await paused_chat(services.db, identity, bot, wanted, explicit_id)
     assert paused.upstream_chat_id is not None

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botport.api.openai_errors import OpenAIError, with_param
+from botport.api.openai_files import InputFile, chat_part
 from botport.api.openai_schemas import ChatMessageIn
 from botport.chat.handles import ToolResult, TurnRequest, conversation_target
 from botport.chat.text import require_unicode, title_from
@@ -46,6 +47,7 @@ _IGNORED_ROLES = ("system", "developer")
 class NewQuestion:
     content: str
     earlier: tuple[tuple[str, str], ...]
+    files: tuple[InputFile, ...] = ()  # the question's images and files (botport.api.openai_files)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +69,11 @@ def _bad(message: str, code: str = "invalid_messages", param: str = "messages") 
     return with_param(BadRequestError(message, code=code), param)
 
 
-def text_of(message: ChatMessageIn, index: int) -> str:
-    """The message's text; a content array gives its text parts joined by newlines."""
-    text = _text_of(message, index)
+def text_of(message: ChatMessageIn, index: int, files: list[InputFile] | None = None) -> str:
+    """The message's text; a content array gives its text parts joined by newlines. Its images and
+    files go to ``files`` (the question's); given None (history), they are passed over: Coze has them
+    in its conversation already, or they are not sent again."""
+    text = _text_of(message, index, files)
     try:
         require_unicode(text)
     except BadRequestError as exc:
@@ -77,20 +81,26 @@ def text_of(message: ChatMessageIn, index: int) -> str:
     return text
 
 
-def _text_of(message: ChatMessageIn, index: int) -> str:
+def _text_of(message: ChatMessageIn, index: int, files: list[InputFile] | None) -> str:
     content = message.content
     if content is None:
         return ""
     if isinstance(content, str):
         return content
     texts = []
-    for part in content:
-        if part.type != "text":
+    for number, part in enumerate(content):
+        if part.type == "text":
+            texts.append(part.text or "")
+            continue
+        if message.role != "user":
             raise _bad(
-                f"messages[{index}] holds a {part.type!r} part; this endpoint takes text only",
+                f"messages[{index}] holds a {part.type!r} part; only a user message may hold images "
+                "and files",
                 code="unsupported_content",
             )
-        texts.append(part.text or "")
+        found = chat_part(part.model_dump(), f"messages[{index}].content[{number}]")
+        if files is not None and found is not None:
+            files.append(found)
     return "\n".join(texts)
 
 
@@ -120,7 +130,9 @@ def read_messages(messages: list[ChatMessageIn]) -> NewQuestion | ToolResults:
         if m.role in _HISTORY_ROLES and not (m.role == "assistant" and m.tool_calls)
         for text in (text_of(m, i),)
     )
-    return NewQuestion(content=text_of(last, last_index), earlier=earlier)
+    files: list[InputFile] = []
+    content = text_of(last, last_index, files)
+    return NewQuestion(content=content, earlier=earlier, files=tuple(files))
 
 
 def _tool_outputs(indexed: list[tuple[int, ChatMessageIn]]) -> list[ToolResult]:

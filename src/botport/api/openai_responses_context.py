@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from botport.api.deps import Services
 from botport.api.openai_context import (
@@ -30,7 +31,8 @@ from botport.api.openai_context import (
     turn_request,
 )
 from botport.api.openai_errors import OpenAIError, with_param
-from botport.chat.handles import TurnHandle
+from botport.api.openai_files import attach_files
+from botport.chat.handles import TurnHandle, TurnRequest
 from botport.chat.text import title_from
 from botport.errors import BadRequestError, NotFoundError
 from botport.identity import Identity
@@ -126,12 +128,17 @@ async def _ask(
     key: str | None,
     digest: str,
 ) -> TurnHandle:
-    chat = services.chat
+    async def begin(request: TurnRequest) -> TurnHandle:
+        if asked.files:
+            attachments, remote = await attach_files(services, identity, asked.files)
+            request = replace(request, attachments=attachments, remote_files=remote)
+        return await services.chat.start_turn(request)
+
     if not store:  # a conversation of its own, with the history it continues
         earlier = [*(await _history(services, previous)), *asked.earlier]
-        question = NewQuestion(asked.content, tuple(earlier))
+        question = replace(asked, earlier=tuple(earlier))
         new = NewConversation(bot.slug, title_from(asked.content), question.earlier[-MAX_EARLIER_TURNS:])
-        return await chat.start_turn(turn_request(new, identity, question, key=key, digest=digest))
+        return await begin(turn_request(new, identity, question, key=key, digest=digest))
     if previous is not None:
         _, conversation, answer = previous
         if asked.earlier:
@@ -154,9 +161,9 @@ async def _ask(
         found: str | BranchFrom = conversation.id
         if conversation.leaf_id != answer.id:
             found = BranchFrom(conversation.id, BranchPoint(answer.id), store_question=True)
-        return await chat.start_turn(turn_request(found, identity, asked, key=key, digest=digest))
+        return await begin(turn_request(found, identity, asked, key=key, digest=digest))
     matched = await conversation_for_question(services.db, identity, bot, asked, None)
-    return await chat.start_turn(turn_request(matched, identity, asked, key=key, digest=digest))
+    return await begin(turn_request(matched, identity, asked, key=key, digest=digest))
 
 
 async def _history(

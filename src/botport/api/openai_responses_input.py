@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from botport.api.openai_context import MAX_EARLIER_TURNS, MAX_MESSAGES, NewQuestion, ToolResults
 from botport.api.openai_errors import OpenAIError, with_param
+from botport.api.openai_files import InputFile, response_part
 from botport.chat.handles import ToolResult
 from botport.chat.text import require_unicode
 from botport.errors import BadRequestError
@@ -57,8 +58,9 @@ def _bad(message: str, param: str, code: str = "invalid_input") -> OpenAIError:
     return with_param(BadRequestError(message, code=code), param)
 
 
-def _text(value: Any, param: str) -> str:
-    """An item's content: a string, or text parts joined by newlines."""
+def _text(value: Any, param: str, files: list[InputFile] | None = None) -> str:
+    """An item's content: a string, or text parts joined by newlines. With ``files`` (a user
+    message's), its images and files go there; without, only text parts are taken."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -67,6 +69,11 @@ def _text(value: Any, param: str) -> str:
         texts = []
         for index, part in enumerate(value):
             kind = part.get("type") if isinstance(part, dict) else None
+            if files is not None and isinstance(part, dict) and kind not in _TEXT_PARTS:
+                found = response_part(part, f"{param}[{index}]")
+                if found is not None:
+                    files.append(found)
+                continue
             if kind not in _TEXT_PARTS or not isinstance(part.get("text", ""), str):
                 raise _bad(
                     f"{param}[{index}] is a {kind!r} part; this endpoint takes text only",
@@ -108,6 +115,7 @@ def read_input(value: str | list[dict[str, Any]]) -> ReadInput:
             "input",
         )
     turns: list[tuple[str, str]] = []  # (role, text) of user and assistant messages
+    last_files: tuple[InputFile, ...] = ()  # the images and files of the last of them
     outputs: list[ToolResult] = []  # the function-call outputs after the last message
     items: list[dict[str, Any]] = []
     for index, item in enumerate(value):
@@ -117,12 +125,14 @@ def read_input(value: str | list[dict[str, Any]]) -> ReadInput:
             role = item.get("role")
             if role not in ("user", "assistant", *_IGNORED_ROLES):
                 raise _bad(f"{param}.role must be user, assistant, system or developer", f"{param}.role")
-            text = _text(item.get("content"), f"{param}.content")
-            items.append(_message_item(str(role), text))
+            files: list[InputFile] = []
+            text = _text(item.get("content"), f"{param}.content", files if role == "user" else None)
+            items.append(_message_item(str(role), text, files))
             if role in _IGNORED_ROLES:  # a Coze bot has its own persona and prompt
                 continue
             outputs.clear()
             turns.append((str(role), text.strip() if role == "user" else text))
+            last_files = tuple(files)
         elif kind == "function_call_output":
             call_id = item.get("call_id")
             if not isinstance(call_id, str) or not call_id:
@@ -144,7 +154,8 @@ def read_input(value: str | list[dict[str, Any]]) -> ReadInput:
     if not turns or turns[-1][0] != "user":
         raise _bad("the last input item must be a user message or function_call_output", "input")
     question = turns[-1][1]
-    return ReadInput(NewQuestion(content=question, earlier=tuple(turns[:-1][-MAX_EARLIER_TURNS:])), items)
+    earlier = tuple(turns[:-1][-MAX_EARLIER_TURNS:])
+    return ReadInput(NewQuestion(content=question, earlier=earlier, files=last_files), items)
 
 
 def numbered(items: list[dict[str, Any]], message_id: str) -> list[dict[str, Any]]:
@@ -152,11 +163,19 @@ def numbered(items: list[dict[str, Any]], message_id: str) -> list[dict[str, Any
     return [{"id": item.get("id") or f"in_{message_id}_{i}", **item} for i, item in enumerate(items)]
 
 
-def _message_item(role: str, text: str) -> dict[str, Any]:
+def _message_item(role: str, text: str, files: list[InputFile] | None = None) -> dict[str, Any]:
     part = "output_text" if role == "assistant" else "input_text"
-    return {
-        "type": "message",
-        "role": role,
-        "status": "completed",
-        "content": [{"type": part, "text": text}],
-    }
+    content: list[dict[str, Any]] = [{"type": part, "text": text}]
+    for found in files or ():  # as input_items lists them: never the bytes of a data: URL again
+        named = {"filename": found.name} if found.name else {}
+        if found.kind == "image":
+            image = {
+                "type": "input_image",
+                "detail": "auto",
+                "image_url": found.url,
+                "file_id": found.file_id,
+            }
+            content.append(image)
+        else:
+            content.append({"type": "input_file", "file_url": found.url, "file_id": found.file_id, **named})
+    return {"type": "message", "role": role, "status": "completed", "content": content}

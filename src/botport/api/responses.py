@@ -15,7 +15,9 @@ DESCRIPTIONS = {
     404: "No such conversation, message, bot or model (or someone else's)",
     408: "The request body stopped arriving (BOTPORT_BODY_TIMEOUT)",
     409: "A turn is running in this conversation (see Retry-After)",
-    413: "The body is larger than BOTPORT_MAX_BODY_BYTES, or the message longer than max_message_chars",
+    413: "The body is larger than BOTPORT_MAX_BODY_BYTES, the message longer than max_message_chars, or "
+    "an attachment larger than BOTPORT_MAX_ATTACHMENT_BYTES",
+    415: "Not a type of file botport takes (see attachment_types in GET /api/config)",
     422: "Invalid parameters or body, or an Idempotency-Key already used for another request",
     429: "Too many requests or turns (see Retry-After)",
     502: "The bot failed (the partial answer is stored)",

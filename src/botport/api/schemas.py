@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from botport.render import render_markdown
 from botport.settings import BotConfig
+from botport.store.attachments import ID_PATTERN, AttachmentRecord
 from botport.store.records import ConversationRecord, MessageRecord, Rating
 
 # Text botport stores holds no NUL (PostgreSQL refuses it: 400 invalid_text, a title 422).
@@ -50,6 +51,11 @@ class ConfigPublic(BaseModel):
         default="public", description="Who may use the web chat (BOTPORT_WEB_ACCESS)."
     )
     admitted: bool = Field(default=True, description="Whether this browser may use it now.")
+    max_attachment_bytes: int = Field(default=0, description="The largest file POST /api/files takes.")
+    max_attachments: int = Field(default=0, description="Attachments one message may carry (0: none).")
+    attachment_types: list[str] = Field(
+        default_factory=list, description="The MIME types botport takes (checked by the file's bytes)."
+    )
 
 
 def _storable_title(value: str) -> str:
@@ -159,9 +165,34 @@ class ToolCallPublic(BaseModel):
     arguments: str
 
 
+MAX_ATTACHMENT_IDS = 50  # the most BOTPORT_MAX_ATTACHMENTS allows; the server's own limit is checked after
+
+
 class MessageCreate(_Strict):
+    # Text, or attachments, or both: a picture alone is a message.
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"content": {"pattern": NON_BLANK}}},
+                {"properties": {"attachments": {"minItems": 1}}, "required": ["attachments"]},
+            ]
+        },
+    )
+
     content: str = Field(
-        min_length=1, description="The user's message.", json_schema_extra={"pattern": NON_BLANK}
+        description="The user's message; it may be empty when the message carries attachments.",
+        json_schema_extra={"pattern": STORABLE},
+    )
+    attachments: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=MAX_ATTACHMENT_IDS,
+        json_schema_extra={"uniqueItems": True},
+        description="Ids of files uploaded with POST /api/files (the caller's, not sent before), at most "
+        "max_attachments (GET /api/config). Editing a question: omitted, the question's own "
+        "attachments stay with the new version; given, exactly these (the question's own ids or new "
+        "uploads).",
     )
     stream: bool = Field(default=True, description="Answer as Server-Sent Events (true) or one JSON (false).")
     cancel_on_disconnect: bool = Field(
@@ -169,6 +200,30 @@ class MessageCreate(_Strict):
         description="Stop the turn if this request's client goes away (default: the turn runs to its end "
         "and can be followed again at /api/messages/{id}/events).",
     )
+
+
+class Attachment(BaseModel):
+    """An image or file attached to a question. ``url`` serves its bytes, to its owner only."""
+
+    id: str
+    name: str
+    content_type: str
+    size: int = Field(description="Bytes.")
+    width: int | None = Field(default=None, description="Pixels, for an image.")
+    height: int | None = Field(default=None, description="Pixels, for an image.")
+    url: str
+
+    @classmethod
+    def of(cls, record: AttachmentRecord) -> Attachment:
+        return cls(
+            id=record.id,
+            name=record.name,
+            content_type=record.content_type,
+            size=record.size,
+            width=record.width,
+            height=record.height,
+            url=f"/api/files/{record.id}",
+        )
 
 
 class RegenerateRequest(_Strict):
@@ -218,9 +273,17 @@ class MessagePublic(BaseModel):
         description="In a conversation's message list: the ids of this message's versions (edited "
         "questions, regenerated answers), oldest first, itself included; switch with PUT .../branch.",
     )
+    attachments: list[Attachment] = Field(
+        default_factory=list, description="A question's images and files, in the order they were sent."
+    )
 
     @classmethod
-    def of(cls, record: MessageRecord, versions: Sequence[str] | None = None) -> MessagePublic:
+    def of(
+        cls,
+        record: MessageRecord,
+        versions: Sequence[str] | None = None,
+        attachments: Sequence[AttachmentRecord] = (),
+    ) -> MessagePublic:
         usage = None
         if record.total_tokens is not None:
             usage = UsagePublic(
@@ -250,6 +313,7 @@ class MessagePublic(BaseModel):
             created_at=record.created_at,
             parent_id=record.parent_id,
             versions=list(versions) if versions is not None else None,
+            attachments=[Attachment.of(a) for a in attachments],
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -12,11 +12,13 @@ from botport.api.library_schemas import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
     ConversationExport,
+    ExportedAttachment,
     ExportedConversation,
     ExportedError,
     ExportedMessage,
     ExportedUsage,
 )
+from botport.store.attachments import AttachmentRecord
 from botport.store.records import ConversationRecord, MessageRecord
 from botport.store.transfer import ImportedMessage
 
@@ -24,7 +26,14 @@ from botport.store.transfer import ImportedMessage
 _EXPORTED_STATUSES = ("completed", "failed", "interrupted")
 
 
-def export_of(conversation: ConversationRecord, messages: Sequence[MessageRecord]) -> ConversationExport:
+def export_of(
+    conversation: ConversationRecord,
+    messages: Sequence[MessageRecord],
+    attachments: Mapping[str, Sequence[AttachmentRecord]] | None = None,
+) -> ConversationExport:
+    """The file of a conversation; ``attachments``: its questions' attachments, by message id (listed
+    by name and type: the file holds no file's bytes)."""
+    files = attachments or {}
     return ConversationExport(
         format=EXPORT_FORMAT,
         version=EXPORT_VERSION,
@@ -32,11 +41,11 @@ def export_of(conversation: ConversationRecord, messages: Sequence[MessageRecord
         conversation=ExportedConversation(
             title=conversation.title, bot=conversation.bot, created_at=conversation.created_at
         ),
-        messages=[_exported(m) for m in messages if m.status in _EXPORTED_STATUSES],
+        messages=[_exported(m, files.get(m.id, ())) for m in messages if m.status in _EXPORTED_STATUSES],
     )
 
 
-def _exported(message: MessageRecord) -> ExportedMessage:
+def _exported(message: MessageRecord, attachments: Sequence[AttachmentRecord] = ()) -> ExportedMessage:
     usage = None
     if message.total_tokens is not None:
         usage = ExportedUsage(
@@ -56,6 +65,12 @@ def _exported(message: MessageRecord) -> ExportedMessage:
         follow_ups=list(message.follow_ups),
         usage=usage,
         error=error,
+        attachments=[
+            ExportedAttachment(
+                name=a.name, content_type=a.content_type, size=a.size, width=a.width, height=a.height
+            )
+            for a in attachments
+        ],
     )
 
 
@@ -65,7 +80,7 @@ def imported_messages(body: ConversationExport) -> list[ImportedMessage]:
     return [
         ImportedMessage(
             role=m.role,
-            content=m.content,
+            content=_with_attachment_names(m.content, m.attachments),
             created_at=m.created_at or now,
             reasoning=m.reasoning,
             status=m.status,
@@ -80,6 +95,15 @@ def imported_messages(body: ConversationExport) -> list[ImportedMessage]:
     ]
 
 
+def _with_attachment_names(content: str, attachments: Sequence[ExportedAttachment]) -> str:
+    """An imported question keeps what it carried by name (the file has not the bytes)."""
+    if not attachments:
+        return content
+    names = ", ".join(_one_line(a.name) for a in attachments)
+    note = f"*(attached: {names})*"
+    return f"{content}\n\n{note}" if content else note
+
+
 def to_markdown(export: ConversationExport, *, bot_name: str) -> str:
     """The conversation to read: a heading per message (who, when), its thoughts folded away."""
     title = export.conversation.title or "Conversation"
@@ -92,7 +116,9 @@ def to_markdown(export: ConversationExport, *, bot_name: str) -> str:
         lines += ["---", "", f"### {who} · {_time(message.created_at)}", ""]
         if message.reasoning:
             lines += ["<details><summary>Thoughts</summary>", "", message.reasoning, "", "</details>", ""]
-        lines += [message.content or "*(no text)*", ""]
+        lines += [message.content or ("" if message.attachments else "*(no text)*"), ""]
+        if message.attachments:
+            lines += [f"- Attached: {_attachment_line(a)}" for a in message.attachments] + [""]
         if message.status != "completed":
             reason = f": {message.error.message}" if message.error and message.error.message else ""
             lines += [
@@ -100,6 +126,11 @@ def to_markdown(export: ConversationExport, *, bot_name: str) -> str:
                 "",
             ]
     return "\n".join(lines)
+
+
+def _attachment_line(item: ExportedAttachment) -> str:
+    size = f"{item.width}×{item.height}, " if item.width and item.height else ""
+    return f"{_one_line(item.name)} ({item.content_type}, {size}{item.size} bytes)"
 
 
 def _one_line(text: str) -> str:

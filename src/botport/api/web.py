@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, replace
 from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy.engine import Connection
 
 from botport import __version__
 from botport.api.deps import BotsDep, ChatServiceDep, IdentityDep, ServicesDep
 from botport.api.errors import turn_failure
+from botport.api.files import attachment_limits
 from botport.api.live_render import Snapshot, with_snapshots
 from botport.api.responses import ErrorBody, errors
 from botport.api.schemas import (
@@ -39,6 +41,7 @@ from botport.api.turn_edge import (
     unless_disconnected,
 )
 from botport.api.web_access import admitted
+from botport.chat.attachments import attachments_for_turn
 from botport.chat.coze_sync import coze_conversation_of
 from botport.chat.eventlog import Entry, Keepalive
 from botport.chat.events import (
@@ -53,8 +56,10 @@ from botport.chat.events import (
 )
 from botport.chat.handles import TurnHandle, TurnRequest, fingerprint
 from botport.errors import BadRequestError, NotFoundError
+from botport.images import ACCEPTED_TYPES
 from botport.sse import KEEPALIVE_FRAME, KEEPALIVE_SECONDS, frame
 from botport.store import repository as repo
+from botport.store.attachments import AttachmentRecord, attachments_of
 from botport.store.branches import kept_coze_conversations
 from botport.store.pins import MAX_PINNED, set_pinned
 from botport.store.records import ConversationRecord, MessageRecord
@@ -77,6 +82,7 @@ router = APIRouter(
 @router.get("/config", response_model=ConfigPublic)
 async def get_config(request: Request, services: ServicesDep) -> ConfigPublic:
     identity = request.scope.get("state", {}).get("web_identity")
+    attaching = services.settings.max_attachments > 0
     return ConfigPublic(
         version=__version__,
         demo_mode=services.settings.demo_mode,
@@ -84,6 +90,9 @@ async def get_config(request: Request, services: ServicesDep) -> ConfigPublic:
         limits=Limits(max_message_chars=services.settings.max_message_chars),
         access=services.settings.web_access,
         admitted=admitted(request, services.settings, services.signer, identity),
+        max_attachment_bytes=services.settings.max_attachment_bytes if attaching else 0,
+        max_attachments=services.settings.max_attachments,
+        attachment_types=list(ACCEPTED_TYPES) if attaching else [],
     )
 
 
@@ -192,12 +201,20 @@ async def list_messages(conversation_id: str, identity: IdentityDep, services: S
     await _get_owned(services, identity.owner, conversation_id)
     async with services.db.read() as conn:
         thread = await conn.run_sync(read_thread, conversation_id=conversation_id)
-    return message_list(thread)
+        files = await conn.run_sync(thread_attachments, thread=thread)
+    return message_list(thread, files)
 
 
-def message_list(thread: Thread) -> MessageList:
-    """The branch being read, each message with its versions."""
-    return MessageList(items=[MessagePublic.of(m, thread.versions.get(m.id)) for m in thread.path])
+def thread_attachments(conn: Connection, *, thread: Thread) -> dict[str, list[AttachmentRecord]]:
+    """The attachments of the questions on the branch being read, by message id."""
+    return attachments_of(conn, message_ids=[m.id for m in thread.path if m.role == "user"])
+
+
+def message_list(thread: Thread, files: Mapping[str, Sequence[AttachmentRecord]]) -> MessageList:
+    """The branch being read, each message with its versions and attachments."""
+    return MessageList(
+        items=[MessagePublic.of(m, thread.versions.get(m.id), files.get(m.id, ())) for m in thread.path]
+    )
 
 
 @router.post(
@@ -214,16 +231,21 @@ async def send_message(
     request: Request,
     identity: IdentityDep,
     chat: ChatServiceDep,
+    services: ServicesDep,
     idempotency_key: IdempotencyKeyHeader = None,
     render: RenderHeader = "",
 ) -> StreamingResponse | JSONResponse:
+    limits = attachment_limits(services.settings)
+    files = await attachments_for_turn(chat.db, owner=identity.owner, ids=body.attachments, limits=limits)
+    asked: list[object] = [conversation_id, body.content]
     handle = await chat.start_turn(
         TurnRequest(
             identity=identity,
             conversation_id=conversation_id,
             content=body.content,
             idempotency_key=idempotency_key,
-            fingerprint=fingerprint("api.messages", [conversation_id, body.content]),
+            fingerprint=fingerprint("api.messages", [*asked, body.attachments] if files else asked),
+            attachments=files,
         )
     )
     return await turn_response(handle, body, request, chat, render)

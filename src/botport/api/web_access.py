@@ -1,6 +1,10 @@
 """Who may use the web chat (``BOTPORT_WEB_ACCESS``): anyone (``public``), a browser that gave the
 shared passcode (``passcode``: a team's private bot), or nobody without an API key (``keys``).
 
+The chat widget on other sites (docs/embed.md) follows: ``public``, anyone; ``passcode``, only the
+users a site's server signed for (an anonymous visitor cannot give a passcode in a third-party frame);
+``keys``, nobody.
+
 The passcode is exchanged once (:mod:`botport.api.access`) for a pass cookie bound to the browser's
 identity and to the passcode: a new passcode turns every pass away. API keys are never affected.
 """
@@ -27,6 +31,9 @@ def served_over_https(request: Request, settings: Settings) -> bool:
 def admitted(request: Request, settings: Settings, signer: IdentitySigner, identity: Identity | None) -> bool:
     """Whether this browser may use the web chat."""
     if settings.web_access == "public" or OPERATOR in request.scope.get("extensions", {}):
+        return True
+    # A user of a site that embeds the chat, vouched for by its server (docs/embed.md): no passcode.
+    if settings.web_access == "passcode" and identity is not None and identity.kind == "user":
         return True
     if settings.web_access == "keys" or identity is None or settings.web_passcode is None:
         return False

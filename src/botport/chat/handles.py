@@ -7,8 +7,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from botport.chat.attachments import RemoteFile
 from botport.chat.events import TurnCompleted, TurnFailed
 from botport.identity import Identity
+from botport.store.attachments import AttachmentRecord
 from botport.store.records import ConversationRecord, MessageRecord
 from botport.store.turns import BranchPoint, NewConversation
 from botport.store.types import new_id
@@ -33,6 +35,12 @@ class TurnRequest:
     # False: it asks a stored question again (a regenerated answer).
     branch: BranchPoint | None = None
     store_question: bool = True
+    # The caller's uploads the question carries (botport.chat.attachments), sent to Coze as the parts of
+    # an ``object_string`` question; with them ``content`` may be empty. A stored question links them.
+    attachments: tuple[AttachmentRecord, ...] = ()
+    # Files by https URL (an OpenAI client's image_url): handed to Coze as ``file_url``, never fetched
+    # or stored by botport, so only the turn being asked carries them.
+    remote_files: tuple[RemoteFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

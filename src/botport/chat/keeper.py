@@ -27,6 +27,7 @@ from botport.chat.eventlog import EventLogs
 from botport.chat.events import TurnFailed
 from botport.chat.turn import Turn, cancel_coze_chat, try_cancel_coze_chat
 from botport.store import turns as turn_store
+from botport.store.attachments import sweep_unattached
 from botport.store.db import Database
 from botport.store.idempotency import purge_idempotency_keys
 from botport.upstream.client import CozeClient
@@ -34,7 +35,7 @@ from botport.upstream.client import CozeClient
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_TICKS = 3
-PURGE_EVERY_TICKS = 1800  # idempotency keys past their day: once an hour at the default interval
+PURGE_EVERY_TICKS = 1800  # idempotency keys and unsent uploads past their day: once an hour by default
 ORPHAN_CANCEL_CONCURRENCY = 16
 CANCEL_RETRY_FOR = 900.0  # seconds: by then Coze has ended the chat by itself
 MAX_CANCELS_PER_TICK = 64
@@ -113,6 +114,7 @@ class TurnKeeper:
             await self.sweep(lease=self.lease)
         if self._ticks % PURGE_EVERY_TICKS == 0:
             await self.db.write(purge_idempotency_keys)
+            await self.db.write(sweep_unattached)  # uploads no message carried within a day
 
     async def checkpoint(self, *, ids_only: bool = False) -> None:
         """Write what running turns have. A turn younger than one interval has less than one interval

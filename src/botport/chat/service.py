@@ -21,11 +21,12 @@ from botport.chat.eventlog import Entry, EventLogs, Keepalive, is_terminal
 from botport.chat.follow import TurnFollower
 from botport.chat.handles import ToolResult, TurnHandle, TurnRequest, TurnResult
 from botport.chat.keeper import TurnKeeper
-from botport.chat.seeding import entered, history_before, seeded
+from botport.chat.openers import QuestionTurns, TurnFactory
 from botport.chat.text import require_unicode, title_from
-from botport.chat.turn import SHUTDOWN, StreamOpener, Turn, TurnEnv, cancel_coze_chat
+from botport.chat.turn import SHUTDOWN, Turn, TurnEnv, cancel_coze_chat
 from botport.errors import (
     BadRequestError,
+    ConflictError,
     IdempotencyKeyReusedError,
     NotFoundError,
     TurnInProgressError,
@@ -33,11 +34,12 @@ from botport.errors import (
 from botport.identity import Identity
 from botport.store import repository as repo
 from botport.store import turns as turn_store
+from botport.store.attachments import AttachmentsTaken
 from botport.store.db import Database
 from botport.store.idempotency import find_idempotent
 from botport.store.records import ConversationRecord, MessageRecord
 from botport.upstream.client import CozeClient
-from botport.upstream.models import EnterMessage, ToolOutput
+from botport.upstream.models import ToolOutput
 from botport.upstream.stream import ChatStream
 
 log = logging.getLogger(__name__)
@@ -45,8 +47,6 @@ log = logging.getLogger(__name__)
 BUSY_MESSAGE = "an answer is still being written in this conversation; wait for it or stop it first"
 SHUTDOWN_GRACE = 10.0  # seconds for running turns to store their end at shutdown
 STORED_POLL = 1.0  # seconds: following a turn another instance runs, without a shared log
-
-TurnFactory = Callable[[ConversationRecord, MessageRecord | None, MessageRecord], Turn]
 
 
 class _Repeated(Exception):
@@ -102,6 +102,7 @@ class ChatService:
             release=self._release,
             cancel_later=self.keeper.cancel_later,
         )
+        self.questions = QuestionTurns(db=db, coze=coze, bots=bots, coze_user_id=coze_user_id, env=self.env)
 
     # --- lifetime -----------------------------------------------------------------------------
 
@@ -135,7 +136,7 @@ class ChatService:
         """Validate, lock the conversation, store the question, start the turn and wait until Coze
         took it. Raises before anything is stored when the request is wrong (4xx)."""
         content = request.content.strip()
-        if not content:
+        if not content and not (request.attachments or request.remote_files):  # a picture is a message
             raise BadRequestError("the message is empty", code="empty_message")
         if len(content) > self.max_message_chars:
             raise BadRequestError(
@@ -146,40 +147,12 @@ class ChatService:
         require_unicode(content, *(text for _, text in request.earlier))
         if request.new_conversation is not None:
             require_unicode(*(text for _, text in request.new_conversation.earlier))
-        identity = request.identity
-
-        def opener_for(conv: ConversationRecord, earlier: list[EnterMessage]) -> StreamOpener:
-            bot = self.bots.get(conv.bot)
-
-            def opener() -> AbstractAsyncContextManager[ChatStream]:
-                return self.coze.stream_chat(
-                    bot_id=bot.bot_id,
-                    user_id=self.coze_user_id(identity),
-                    messages=[*earlier, EnterMessage.user_text(content)],
-                    conversation_id=conv.coze_conversation_id,
-                )
-
-            return opener
-
-        def make_turn(conv: ConversationRecord, user: MessageRecord | None, answer: MessageRecord) -> Turn:
-            if conv.coze_conversation_id or request.earlier or (user is not None and user.parent_id is None):
-                earlier = () if conv.coze_conversation_id else request.earlier
-                opener = opener_for(conv, [entered(role, text) for role, text in earlier])
-            else:  # stored turns Coze has no conversation for (a new branch, an import): seed them
-                opener = seeded(self.db, answer, lambda turns: opener_for(conv, turns)())
-
-            async def replay() -> StreamOpener:
-                """Coze lost the conversation (expired, deleted, or the demo emulator restarted):
-                start a new one carrying the stored turns, so the bot keeps the context."""
-                turns = await history_before(self.db, answer)
-                return opener_for(replace(conv, coze_conversation_id=None), turns)
-
-            return Turn(self.env, conv, user, answer, opener, replay if conv.coze_conversation_id else None)
 
         def check(conv: ConversationRecord) -> None:
             self.bots.get(conv.bot)  # a bot since removed from the configuration: 404, nothing stored
 
         question = content if request.store_question else None
+        make_turn = self.questions.factory(request, content)
         return await self._begin(request, question=question, make_turn=make_turn, check=check)
 
     async def continue_with_tool_outputs(
@@ -312,11 +285,12 @@ class ChatService:
         owner, key = request.identity.owner, request.idempotency_key
         conversation_id = request.conversation_id
         self._claim(conversation_id)
+        carried = request.attachments if question is not None else ()  # a regenerate's are linked already
         new = turn_store.NewTurn(
             owner=owner,
             conversation_id=conversation_id,
             question=question,
-            title=title_from(question or ""),
+            title=title_from(question or (carried[0].name if carried else "")),
             runner=self.runner,
             lease=self.lease,
             idempotency_key=key,
@@ -324,6 +298,7 @@ class ChatService:
             check=check,
             new_conversation=request.new_conversation,
             branch=request.branch,
+            attachment_ids=tuple(a.id for a in carried),
         )
         try:
             try:
@@ -334,6 +309,9 @@ class ChatService:
                 raise NotFoundError("no such conversation", code="conversation_not_found") from None
             except turn_store.BranchPointGone:
                 raise NotFoundError("no such message", code="message_not_found") from None
+            except AttachmentsTaken as taken:
+                message = f"the attachment {taken.ids[0]} was sent with another message already"
+                raise ConflictError(f"{message}; upload it again", code="attachment_already_sent") from None
             conversation, user, answer = begun.conversation, begun.user, begun.answer
             if begun.orphans:  # a dead instance's chat may still run on Coze: stop it before asking again
                 await self.keeper.cancel_chats(begun.orphans)

@@ -8,6 +8,7 @@ import typer
 
 from botport.cli.chat import chat
 from botport.cli.doctor import doctor
+from botport.cli.embed import embed_snippet
 from botport.cli.emulator import emulator
 from botport.cli.keys import keys_app
 from botport.cli.mcp import mcp
@@ -19,6 +20,7 @@ app = typer.Typer(help="botport: a self-hosted gateway and web chat for Coze bot
 app.add_typer(keys_app, name="keys")
 app.command("chat")(chat)
 app.command("doctor")(doctor)
+app.command("embed-snippet")(embed_snippet)
 app.command("emulator")(emulator)
 app.command("mcp")(mcp)
 app.command("schema")(schema)

@@ -48,7 +48,7 @@ def doctor(
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Check the Coze token and URL, the bots, the database, the data dir and the secret key."""
+    """Check the Coze token or OAuth app, the URL, the bots, the database, the data dir and the secret key."""
     settings = load(config)
     say_data_dir(settings)
     checks = asyncio.run(run_checks(settings, live=live))

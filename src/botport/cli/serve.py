@@ -77,6 +77,8 @@ def serve(
     if plan.warning:
         log.warning("%s", plan.warning)
     mode = "DEMO MODE (built-in emulator, no Coze token)" if settings.demo_mode else settings.coze_base_url
+    if settings.oauth_app:
+        mode += f", Coze OAuth app {settings.coze_oauth_app_id}"
     typer.echo(
         f"botport {__version__} on http://{settings.host}:{settings.port}, "
         f"{plan.count} worker{'' if plan.count == 1 else 's'}  [{mode}]",

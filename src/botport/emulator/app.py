@@ -30,6 +30,7 @@ from botport.emulator.envelope import (
 )
 from botport.emulator.feedback_routes import FeedbackRoutes
 from botport.emulator.middleware import EmulatorMiddleware
+from botport.emulator.oauth_routes import EmulatedOAuthApp, OAuthRoutes
 from botport.emulator.poll_limit import PollLimiter
 from botport.emulator.state import Store
 from botport.emulator.workflow_routes import WorkflowRoutes
@@ -49,19 +50,24 @@ def create_emulator_app(
     bots: Sequence[EmulatedBot] | None = None,
     echo_authorization: bool = False,
     poll_limit: bool = True,
+    oauth_app: EmulatedOAuthApp | None = None,
 ) -> Starlette:
     """An emulator accepting ``tokens`` as Bearer tokens, serving ``bots`` (default: the demo bots).
     ``echo_authorization``: every error message (envelopes, ``error`` events, failed chats) carries
     the caller's Authorization header, as a careless upstream might: for testing redaction.
     ``poll_limit``: refuse a chat's retrieves beyond about one a second, as Coze does (4013, HTTP 429;
-    :mod:`botport.emulator.poll_limit`); ``False`` for callers that poll fast on purpose."""
+    :mod:`botport.emulator.poll_limit`); ``False`` for callers that poll fast on purpose.
+    ``oauth_app``: a Coze OAuth service app whose JWTs the token endpoint exchanges for access tokens
+    (:mod:`botport.emulator.oauth_routes`; ``app.state.oauth`` counts them)."""
     emulator = Emulator(
         store=Store(),
-        tokens=TokenChecker(tokens),
+        tokens=TokenChecker(tokens, issues=oauth_app is not None),
         bots={bot.id: bot for bot in (DEMO_BOTS if bots is None else bots)},
         echo_authorization=echo_authorization,
         poll_limiter=PollLimiter() if poll_limit else None,
     )
+
+    oauth = OAuthRoutes(emulator, oauth_app) if oauth_app is not None else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -83,10 +89,12 @@ def create_emulator_app(
             *FeedbackRoutes(emulator).routes(),
             *AudioRoutes(emulator).routes(),
             *WorkflowRoutes(emulator).routes(),
+            *(oauth.routes() if oauth is not None else []),
         ],
         exception_handlers={EmulatorError: error_response, HTTPException: _http_error},
         lifespan=lifespan,
     )
     app.add_middleware(EmulatorMiddleware)
     app.state.emulator = emulator
+    app.state.oauth = oauth
     return app

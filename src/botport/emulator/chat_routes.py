@@ -102,7 +102,7 @@ class ChatRoutes:
         history = conversation.section_messages() + new
         if save_history:
             conversation.messages.extend(new)
-        plan = bot.script(turn_context(history))
+        plan = bot.script(turn_context(history, files=em.store.files))
         runner = ChatRunner(
             conversation=conversation,
             chat=chat,
@@ -168,7 +168,8 @@ class ChatRoutes:
         conversation = em.store.conversation(account, chat.conversation_id)
         arguments = tuple(calls[call_id]["function"]["arguments"] for call_id, _ in outputs)
         history = conversation.section_messages()
-        plan: TurnPlan = bot.script(turn_context(history, tool_outputs=outputs, tool_arguments=arguments))
+        context = turn_context(history, files=em.store.files, tool_outputs=outputs, tool_arguments=arguments)
+        plan: TurnPlan = bot.script(context)
         chat.status, chat.required_action = "in_progress", None
         runner = ChatRunner(
             conversation=conversation,

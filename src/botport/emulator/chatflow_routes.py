@@ -77,7 +77,7 @@ class ChatflowRoutes:
         runner = ChatRunner(
             conversation=conversation,
             chat=chat,
-            plan=workflow.chat_script(turn_context(history), parameters),
+            plan=workflow.chat_script(turn_context(history, files=em.store.files), parameters),
             faults=faults,
             input_text="".join(m.content for m in history),
             echo=em.echo(request),

@@ -21,6 +21,7 @@ from botport.emulator.inputs import (
 )
 from botport.emulator.paging import int_query
 from botport.emulator.state import FileRecord, MessageRecord
+from botport.images import NotAnImage, image_size
 
 
 def page_messages(
@@ -180,8 +181,20 @@ class ConversationRoutes:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise bad("multipart field 'file' is required")
-            size = len(await upload.read())
-            record = FileRecord(account=account, file_name=upload.filename or "upload", size=size)
+            data = await upload.read()
+            size: tuple[int, int] | None
+            try:
+                size = image_size(data)
+            except NotAnImage:
+                size = None
+            record = FileRecord(
+                account=account,
+                file_name=upload.filename or "upload",
+                size=len(data),
+                content_type=upload.content_type or "application/octet-stream",
+                width=size[0] if size else None,
+                height=size[1] if size else None,
+            )
         self.emulator.store.files[record.id] = record
         return ok(record.to_wire())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,8 +11,8 @@ from starlette.requests import Request
 
 from botport.emulator.envelope import BAD_REQUEST, EmulatorError
 from botport.emulator.faults import FAULT_HEADER, FaultHeaderError, parse_fault_header
-from botport.emulator.plan import TurnContext
-from botport.emulator.state import MessageRecord, Store
+from botport.emulator.plan import AttachedFile, TurnContext
+from botport.emulator.state import FileRecord, MessageRecord, Store
 
 MAX_ADDITIONAL_MESSAGES = 100
 _ROLES = {"user": "question", "assistant": "answer"}
@@ -148,32 +149,56 @@ def message_inputs(raw: object, name: str, store: Store, account: str) -> list[M
     return [message_input(item, f"{name}[{i}]", store, account) for i, item in enumerate(raw)]
 
 
-def question_text(message: MessageRecord) -> tuple[str, int]:
-    """The text of a question and how many attachments it has."""
+def question_text(
+    message: MessageRecord, files: Mapping[str, FileRecord] | None = None
+) -> tuple[str, tuple[AttachedFile, ...]]:
+    """The text of a question and its attachments, described from the uploads they name."""
     if message.content_type != "object_string":
-        return message.content, 0
+        return message.content, ()
     try:
         parts = json.loads(message.content)
     except ValueError:
-        return message.content, 0
-    texts = [p.get("text", "") for p in parts if isinstance(p, dict) and p.get("type") == "text"]
-    return "\n".join(texts), sum(1 for p in parts if isinstance(p, dict) and p.get("type") != "text")
+        return message.content, ()
+    if not isinstance(parts, list):
+        return message.content, ()
+    parts = [p for p in parts if isinstance(p, dict)]
+    texts = [str(p.get("text", "")) for p in parts if p.get("type") == "text"]
+    attached = tuple(_attached(p, files or {}) for p in parts if p.get("type") != "text")
+    return "\n".join(texts), attached
+
+
+def _attached(part: dict[str, Any], files: Mapping[str, FileRecord]) -> AttachedFile:
+    kind = str(part.get("type"))
+    upload = files.get(str(part.get("file_id") or ""))
+    if upload is None:
+        return AttachedFile(kind, url=str(part.get("file_url") or ""))
+    return AttachedFile(
+        kind,
+        name=upload.file_name,
+        content_type=upload.content_type,
+        size=upload.size,
+        width=upload.width,
+        height=upload.height,
+    )
 
 
 def turn_context(
     history: list[MessageRecord],
     *,
+    files: Mapping[str, FileRecord] | None = None,
     tool_outputs: tuple[tuple[str, str], ...] = (),
     tool_arguments: tuple[str, ...] = (),
 ) -> TurnContext:
-    """What the bot knows: the section's questions, the last one being this turn's."""
-    questions = [question_text(m) for m in history if m.role == "user"]
-    text, attachments = questions[-1] if questions else ("", 0)
+    """What the bot knows: the section's questions, the last one being this turn's (``files``: the
+    uploads its parts may name)."""
+    questions = [question_text(m, files) for m in history if m.role == "user"]
+    text, attached = questions[-1] if questions else ("", ())
     return TurnContext(
         question=text,
         turn=len(questions),
         previous_questions=tuple(q for q, _ in questions[:-1]),
-        attachments=attachments,
+        attachments=len(attached),
+        files=attached,
         tool_outputs=tool_outputs,
         tool_arguments=tool_arguments,
     )

@@ -14,11 +14,25 @@ Ending = Literal["completed", "failed", "error", "requires_action"]
 
 
 @dataclass(frozen=True, slots=True)
+class AttachedFile:
+    """An image, file or audio part of the question: an upload (by ``file_id``) or a URL."""
+
+    kind: str  # "image" | "file" | "audio"
+    name: str = ""
+    content_type: str = ""
+    size: int = 0
+    width: int | None = None
+    height: int | None = None
+    url: str = ""  # a file_url part: the emulator never fetches it
+
+
+@dataclass(frozen=True, slots=True)
 class TurnContext:
     question: str  # the text of the user's question (text parts of multimodal content)
     turn: int  # 1 for the first question in this conversation section
     previous_questions: tuple[str, ...] = ()  # oldest first, without this one
     attachments: int = 0  # image/file/audio parts in the question
+    files: tuple[AttachedFile, ...] = ()  # those parts, described
     tool_outputs: tuple[tuple[str, str], ...] = ()  # (tool_call_id, output) after submit_tool_outputs
     tool_arguments: tuple[str, ...] = ()  # the arguments JSON of the calls those outputs answer
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 
-from botport.emulator.plan import ToolCallPlan, TurnContext, TurnPlan
+from botport.emulator.plan import AttachedFile, ToolCallPlan, TurnContext, TurnPlan
 
 DEMO_FOLLOW_UPS = (
     "What did I ask before?",
@@ -22,6 +22,8 @@ DEMO_FOLLOW_UPS = (
 
 
 def _quote(text: str) -> str:
+    if not text:
+        return "*(no text)*"
     return "\n".join(f"> {line}" if line else ">" for line in text.split("\n"))
 
 
@@ -31,10 +33,34 @@ def _context_line(ctx: TurnContext) -> str:
     return f"Before that you asked: *{ctx.previous_questions[-1]}*"
 
 
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _described(item: AttachedFile) -> str:
+    article = "a" if item.kind == "file" else "an"
+    if item.url:
+        return f"{article} {item.kind} at {item.url} (not downloaded: the emulator works offline)"
+    if not item.name:
+        return f"{article} {item.kind} the emulator has no upload for"
+    facts = [item.content_type, _size(item.size)]
+    if item.width and item.height:
+        facts.append(f"{item.width}×{item.height}")
+    return f"{item.name} ({', '.join(facts)})"
+
+
 def _attachment_line(ctx: TurnContext) -> str:
-    if not ctx.attachments:
+    """What the question carried: each upload's name, type, size and an image's dimensions, or the
+    address of a file by URL."""
+    if not ctx.files:
         return ""
-    return f"\n\nYou attached {ctx.attachments} file(s); this demo bot only counts them."
+    count = len(ctx.files)
+    listed = "; ".join(_described(item) for item in ctx.files)
+    return f"\n\nYou attached {count} file{'s' if count != 1 else ''}: {listed}."
 
 
 def _reasoning(ctx: TurnContext) -> str:

@@ -155,9 +155,15 @@ class ConversationRecord:
 
 @dataclass(slots=True)
 class FileRecord:
+    """An upload: what Coze answers about it, and what the demo bot tells (its type as the multipart
+    part declared it, an image's size as its header says)."""
+
     account: str
     file_name: str
     size: int
+    content_type: str = "application/octet-stream"
+    width: int | None = None
+    height: int | None = None
     id: str = field(default_factory=new_id)
     created_at: int = field(default_factory=now)
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 
 import mcp_types as types
 
 from botport.api.deps import Services
+from botport.api.openai_files import attach_files, image_input
 from botport.chat.eventlog import Keepalive
 from botport.chat.handles import TurnHandle, TurnRequest, conversation_target
 from botport.chat.text import sentence
@@ -112,6 +114,10 @@ class ToolCall:
             content=self.question.question,
             new_conversation=new,
         )
+        if self.question.images:
+            files = [image_input(url, f"images[{i}]") for i, url in enumerate(self.question.images)]
+            attachments, remote = await attach_files(self.services, self.identity, files)
+            request = replace(request, attachments=attachments, remote_files=remote)
         return await self.services.chat.start_turn(request)
 
     async def _conversation(self) -> str | NewConversation:

@@ -38,6 +38,14 @@ INPUT_SCHEMA: dict[str, Any] = {
                 "of an earlier answer of this tool: the bot then remembers that conversation."
             ),
         },
+        "images": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": (
+                "Optional images for the bot to look at with the question: each a data: URL "
+                "(data:image/png;base64,...) or an https URL the bot can fetch."
+            ),
+        },
     },
     "required": ["question"],
 }
@@ -114,6 +122,7 @@ class Question:
 
     question: str
     conversation_id: str | None
+    images: tuple[str, ...] = ()  # data: or https URLs
 
 
 class ArgumentError(ValueError):
@@ -130,4 +139,11 @@ def question_of(arguments: dict[str, Any] | None) -> Question:
     conversation_id = args.get("conversation_id")
     if conversation_id is not None and not isinstance(conversation_id, str):
         raise ArgumentError("'conversation_id' must be a string: the conversation_id of an earlier answer")
-    return Question(question.strip(), (conversation_id or "").strip() or None)
+    images = args.get("images") or []
+    if isinstance(images, str):  # one image, as models sometimes send it
+        images = [images]
+    if not isinstance(images, list) or not all(isinstance(i, str) and i.strip() for i in images):
+        raise ArgumentError("'images' must be a list of image URLs: data: URLs or https URLs")
+    return Question(
+        question.strip(), (conversation_id or "").strip() or None, tuple(i.strip() for i in images)
+    )

@@ -55,7 +55,12 @@ def _in_process(settings: Settings, config: Path | None) -> dict[str, Any]:
         value = getattr(settings, name)
         if name in settings.model_fields_set and value:
             env[f"BOTPORT_{name.upper()}"] = str(value)
-    if settings.coze_token is not None or settings.all_bots():
+    if settings.oauth_app:  # the app's id, its key's id and the key file's path: none of them a secret
+        for name in ("coze_oauth_app_id", "coze_oauth_key_id"):
+            env[f"BOTPORT_{name.upper()}"] = str(getattr(settings, name))
+        key_file = settings.coze_oauth_private_key_file
+        env["BOTPORT_COZE_OAUTH_PRIVATE_KEY_FILE"] = str(key_file.resolve()) if key_file else ""
+    elif settings.coze_token is not None or settings.all_bots():
         env["BOTPORT_COZE_TOKEN"] = TOKEN_PLACEHOLDER
     launch: dict[str, Any] = {"command": botport_command(), "args": args}
     if env:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -333,6 +334,31 @@ def _0009_message_history_hash(conn: Connection) -> None:
         conn.execute(text("UPDATE messages SET history_hash = :b_hash WHERE id = :b_id"), hashes)
 
 
+def _0010_attachments(conn: Connection) -> None:
+    """Images and files attached to questions: the bytes, what they are, and Coze's id of the upload."""
+    schema = MetaData(naming_convention=NAMING_CONVENTION)
+    Table("messages", schema, Column("id", String(32), primary_key=True))
+    Table(
+        "attachments",
+        schema,
+        Column("id", String(40), primary_key=True),
+        Column("owner", String(255), nullable=False),
+        Column("message_id", String(32), ForeignKey("messages.id", ondelete="CASCADE"), nullable=True),
+        Column("name", String(255), nullable=False),
+        Column("content_type", String(128), nullable=False),
+        Column("size", Integer, nullable=False),
+        Column("width", Integer, nullable=True),
+        Column("height", Integer, nullable=True),
+        Column("sha256", String(64), nullable=False),
+        Column("data", LargeBinary, nullable=False),
+        Column("coze_file_id", String(128), nullable=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Index(None, "message_id"),
+        Index(None, "created_at"),
+    )
+    schema.tables["attachments"].create(conn)
+
+
 MIGRATIONS: Sequence[tuple[str, MigrationStep]] = (
     ("0001_initial", _0001_initial),
     ("0002_history_hash_chain", _0002_history_hash_chain),
@@ -343,6 +369,7 @@ MIGRATIONS: Sequence[tuple[str, MigrationStep]] = (
     ("0007_branches", _0007_branches),
     ("0008_responses", _0008_responses),
     ("0009_message_history_hash", _0009_message_history_hash),
+    ("0010_attachments", _0010_attachments),
 )
 
 

@@ -15,7 +15,19 @@ PostgreSQL: a GIN expression index), made by migration ``0006_search_and_pins`` 
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 from botport.store.types import UTCDateTime
 
@@ -166,4 +178,33 @@ responses = Table(
     Column("input_items", JSON(none_as_null=True), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Index(None, "owner", "created_at"),
+)
+
+# An image or file a user attached to a question (botport.store.attachments). The bytes are in the
+# database, so every instance sharing it serves them. ``message_id`` is NULL from the upload until the
+# question that carries it is stored; deleting the message (with its conversation) deletes the row.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("owner", String(255), nullable=False),
+    Column(
+        "message_id",
+        String(32),
+        ForeignKey("messages.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    Column("name", String(255), nullable=False),
+    Column("content_type", String(128), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("sha256", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    # Coze's id of the uploaded copy (POST /v1/files/upload), what a question's parts name.
+    Column("coze_file_id", String(128), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "message_id"),
+    # Sweeping uploads that were never sent.
+    Index(None, "created_at"),
 )

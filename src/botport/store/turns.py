@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Row, String, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from botport.store.attachments import link_attachments, unlink_messages
 from botport.store.branches import remember_coze_conversation, return_to_branch
 from botport.store.history import chain_hash, refresh_history_hash
 from botport.store.history import history_hash as hash_of_turns
@@ -91,6 +92,7 @@ class NewTurn:
     new_conversation: NewConversation | None = None
     # A new version of a question or an answer, rather than the next message of the branch being read.
     branch: BranchPoint | None = None
+    attachment_ids: tuple[str, ...] = ()  # the owner's unsent uploads the question carries (linked here)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +242,8 @@ def begin_turn(conn: Connection, *, turn: NewTurn) -> BegunTurn:
     for row in rows:  # each follows the one before it, the first the branch's end (or its point)
         row["parent_id"], parent = parent, row["id"]
     conn.execute(_INSERT_MESSAGES, rows)
+    if turn.attachment_ids and turn.question is not None:  # raises AttachmentsTaken: one was sent already
+        link_attachments(conn, owner=turn.owner, ids=turn.attachment_ids, message_id=rows[-2]["id"])
     changes = {
         "b_id": conversation_id,
         "b_at": rows[-1]["created_at"],
@@ -474,6 +478,7 @@ def discard_turn(
             messages.c.id == (user_message_id or answer_id)
         )
     ).first()
+    unlink_messages(conn, message_ids=ids)  # the question's uploads wait for the retry, unsent again
     conn.execute(delete(messages).where(messages.c.id.in_(ids)))
     conn.execute(delete(idempotency_keys).where(idempotency_keys.c.message_id == answer_id))
     if first is None:

@@ -41,8 +41,10 @@ from botport.redaction import Redactor
 from botport.settings import COZE_COM
 from botport.upstream.catalog import CatalogCalls
 from botport.upstream.detached import DetachedExchanges
+from botport.upstream.files import FileCalls
 from botport.upstream.models import Chat, EnterMessage, ToolOutput, chat_body
 from botport.upstream.netio import coze_transport
+from botport.upstream.oauth import CozeOAuthTokens, OAuthBearer
 from botport.upstream.pools import StreamPools
 from botport.upstream.stream import ChatStream, transport_error
 
@@ -65,13 +67,13 @@ _Model = TypeVar("_Model", bound=BaseModel)
 FeedbackType = Literal["like", "unlike"]
 
 
-class CozeClient(CatalogCalls):
+class CozeClient(CatalogCalls, FileCalls):
     """Coze v3 over HTTP. Owns its ``httpx.AsyncClient`` unless one is passed in as ``http``."""
 
     def __init__(
         self,
         *,
-        token: SecretStr,
+        token: SecretStr | CozeOAuthTokens,
         base_url: str = COZE_COM,
         http: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -83,8 +85,12 @@ class CozeClient(CatalogCalls):
             raise ValueError("pass either http or transport, not both")
         self._base_url = base_url.rstrip("/")
         self._token = token
-        # Every string from Coze passes it: Coze may echo the token back (botport.redaction).
-        self._redact = Redactor([token.get_secret_value()])
+        # Every string from Coze passes it: Coze may echo the token back (botport.redaction). An OAuth
+        # app's access tokens are sent by ``_auth`` and added to its redactor as they are issued.
+        if isinstance(token, SecretStr):
+            self._redact, self._auth = Redactor([token.get_secret_value()]), None
+        else:
+            self._redact, self._auth = token.redactor, OAuthBearer(token)
         # A write is short: bound it like a connect. Waiting for a free connection (the pool) is
         # bounded shorter: past it the request is refused as overloaded (503), not failed.
         self._timeout = httpx.Timeout(
@@ -206,10 +212,11 @@ class CozeClient(CatalogCalls):
     ) -> httpx.Request:
         """A request with the timeouts of the client that will send it (a stream's pool has none)."""
         headers = {
-            "Authorization": f"Bearer {self._token.get_secret_value()}",
             "User-Agent": f"botport/{__version__}",
             "Accept": "text/event-stream, application/json",
         }
+        if isinstance(self._token, SecretStr):  # an OAuth app's token is set when sent (``_auth``)
+            headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
         return (http or self._http).build_request(
             method,
             self._base_url + path,
@@ -223,7 +230,7 @@ class CozeClient(CatalogCalls):
         self, request: httpx.Request, *, stream: bool, http: httpx.AsyncClient | None = None
     ) -> httpx.Response:
         try:
-            response = await (http or self._http).send(request, stream=stream)
+            response = await (http or self._http).send(request, stream=stream, auth=self._auth)
         except httpx.HTTPError as exc:
             logger.debug("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
             raise transport_error(exc, logid=None, mid_stream=False) from exc

@@ -29,15 +29,26 @@ async function errorOf(response) {
   });
 }
 
+let embedToken = null; // the chat widget's frame on another site: its identity (embedded.js)
+let renewEmbedSession = null;
+
+/** In the widget's frame: send `token` with every call; `renew` gets a new one when it expires. */
+export function useEmbedSession(token, renew) {
+  embedToken = token;
+  renewEmbedSession = renew;
+}
+
 async function request(method, path, { body, signal, headers = {}, again = true } = {}) {
   const init = {
     method,
-    headers: { Accept: "application/json", ...headers },
+    headers: { Accept: "application/json", ...(embedToken ? { "X-Botport-Embed": embedToken } : {}), ...headers },
     signal,
     credentials: "same-origin",
     cache: "no-store",
   };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body; // multipart: the browser writes its Content-Type with the boundary
+  } else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
@@ -53,6 +64,10 @@ async function request(method, path, { body, signal, headers = {}, again = true 
     // Another site on this host planted a second identity cookie: the server did nothing and its
     // answer deleted the planted one, so the same request once more is safe and goes through.
     if (error.code === "identity_cookie_conflict" && again) {
+      return request(method, path, { body, signal, headers, again: false });
+    }
+    if (error.code === "invalid_embed_token" && again && renewEmbedSession) {
+      await renewEmbedSession(); // expired, or its site was removed (then this fails, and says why)
       return request(method, path, { body, signal, headers, again: false });
     }
     // The passcode changed, or this browser's pass is gone: the page asks for it again.
@@ -106,6 +121,12 @@ export const importConversation = (file) => json("POST", "/api/import", file);
 export const exportUrl = (id, format) => `${conv(id)}/export?format=${format}`;
 export const listMessages = (id) => json("GET", `${conv(id)}/messages`);
 export const cancelTurn = (id) => json("POST", `${conv(id)}/cancel`);
+/** Upload a file to attach to a message: its Attachment record `{id, name, content_type, size, width, height, url}`. */
+export async function uploadFile(file, signal) {
+  const form = new FormData();
+  form.append("file", file, file.name);
+  return (await request("POST", "/api/files", { body: form, signal })).json();
+}
 /** Rate an answer: "like", "unlike", or null to remove the rating. */
 export const rateMessage = (id, messageId, rating) =>
   json("PUT", `${conv(id)}/messages/${encodeURIComponent(messageId)}/feedback`, { rating });
@@ -136,19 +157,21 @@ const SSE = { Accept: "text/event-stream", "X-Botport-Render": "html" };
  * same `idempotencyKey` on a retry re-attaches to the turn the first request started. Aborting
  * `signal` only stops reading: the turn goes on on the server.
  */
-export async function* streamMessage(id, content, { signal, onOpen, idempotencyKey }) {
+export async function* streamMessage(id, content, { signal, onOpen, idempotencyKey, attachments = [] }) {
   const headers = idempotencyKey ? { ...SSE, "Idempotency-Key": idempotencyKey } : SSE;
-  const body = { content, stream: true };
+  const body = attachments.length ? { content, attachments, stream: true } : { content, stream: true };
   const response = await request("POST", `${conv(id)}/messages`, { body, signal, headers });
   onOpen?.();
   yield* events(response);
 }
 
 /** Send a new version of the question `messageId` (an edit); yields its turn's events like streamMessage. */
-export async function* streamEdit(id, messageId, content, { signal, onOpen, idempotencyKey }) {
+export async function* streamEdit(id, messageId, content, { signal, onOpen, idempotencyKey, attachments }) {
   const headers = idempotencyKey ? { ...SSE, "Idempotency-Key": idempotencyKey } : SSE;
   const path = `${conv(id)}/messages/${encodeURIComponent(messageId)}/edit`;
-  const response = await request("POST", path, { body: { content, stream: true }, signal, headers });
+  // `attachments` omitted: the question's own stay with the new version; given: exactly these ids.
+  const body = attachments ? { content, attachments, stream: true } : { content, stream: true };
+  const response = await request("POST", path, { body, signal, headers });
   onOpen?.();
   yield* events(response);
 }

@@ -6,7 +6,16 @@ import * as api from "./api.js";
 import { announce, notify } from "./dom.js";
 import { errorInfo, follow } from "./follow.js";
 import { t } from "./i18n.js";
-import { appendAssistant, appendUser, clearActions, cutThreadAt, knowQuestionId, questionBefore } from "./messages.js";
+import { restoreAttachments } from "./attachments.js";
+import {
+  appendAssistant,
+  appendUser,
+  attachmentsOf,
+  clearActions,
+  cutThreadAt,
+  knowQuestionId,
+  questionBefore,
+} from "./messages.js";
 import { botBySlug, emit, state, upsertConversation } from "./store.js";
 import { tell } from "./tabs.js";
 import { setThreadActions } from "./versions.js";
@@ -39,6 +48,7 @@ function newTurn(conversation, view, fields) {
     messageId: null,
     lastSeq: 0,
     question: "",
+    attachments: [], // the question's files (their records), sent with it
     key: null,
     posts: 0,
     stopped: false, // Stop was pressed here
@@ -51,31 +61,35 @@ function newTurn(conversation, view, fields) {
   };
 }
 
-function handlers(question) {
-  return { question, onRetry: retry, onSuggestion: (q) => send(q) };
+function handlers(question, attachments = []) {
+  const onRetry = (detail) => retry({ ...detail, attachments });
+  return { question, attachments, onRetry, onSuggestion: (q) => send(q) };
 }
 
 /**
  * Retry on a failed answer, live or in the history: `messageId` is the failed answer, `question` what it
  * answered. The one place that decides what Retry does: a new version of the answer when its id is
- * known, else (the send itself failed: nothing was stored) the question asked again.
+ * known, else (the send itself failed: nothing was stored) the question asked again, with its files.
  */
-export function retry({ question, messageId }) {
-  return messageId ? regenerate(messageId) : send(question);
+export function retry({ question, messageId, attachments = [] }) {
+  return messageId ? regenerate(messageId) : send(question, attachments);
 }
 
 /**
  * Ask a new version of the question `messageId` (shown in the thread): the thread from it on gives way
- * to the new branch; the old one stays on the server, a ‹ › away.
+ * to the new branch; the old one stays on the server, a ‹ › away. Its files stay with the new version
+ * (their ids are sent again, so a question of files only can be edited without text).
  */
 export async function editQuestion(messageId, content) {
   const text = content.trim();
   const conversation = state.current;
-  if (!text || !conversation || turnHere() || !cutThreadAt(messageId)) return false;
+  const kept = attachmentsOf(messageId);
+  if ((!text && kept.length === 0) || !conversation || turnHere() || !cutThreadAt(messageId)) return false;
   clearActions();
-  const userItem = appendUser(text);
+  const userItem = appendUser(text, null, kept);
   const view = appendAssistant({ status: "streaming" }, handlers(text));
-  const open = (options) => api.streamEdit(conversation.id, messageId, text, options);
+  const ids = kept.map((attachment) => attachment.id);
+  const open = (options) => api.streamEdit(conversation.id, messageId, text, { ...options, attachments: ids });
   await run(newTurn(conversation, view, { question: text, key: newKey(), open, userItem, branches: true }));
   return true;
 }
@@ -107,17 +121,20 @@ export async function showVersion(messageId) {
   document.querySelector(`#messages [data-id="${CSS.escape(messageId)}"] .versions button:not(:disabled)`)?.focus();
 }
 
-/** Send `content` in the open conversation (creating one first for a new chat). */
-export async function send(content) {
+/**
+ * Send `content` with `attachments` (uploaded files' records: attachments.js) in the open conversation,
+ * creating one first for a new chat. Files may go without text.
+ */
+export async function send(content, attachments = []) {
   const text = content.trim();
-  if (!text || turnHere()) return false;
+  if ((!text && attachments.length === 0) || turnHere()) return false;
   let conversation = state.current;
   if (!conversation) {
     try {
       conversation = await api.createConversation(state.selectedBot);
     } catch (error) {
-      appendUser(text);
-      appendAssistant({ status: "failed" }, handlers(text)).fail(errorInfo(error));
+      appendUser(text, null, attachments);
+      appendAssistant({ status: "failed" }, handlers(text, attachments)).fail(errorInfo(error));
       emit("turn"); // the thread has messages now: the empty state goes
       return true;
     }
@@ -125,9 +142,13 @@ export async function send(content) {
     await openConversation(conversation, { push: true, render: false });
   }
   clearActions();
-  const userItem = appendUser(text);
-  const view = appendAssistant({ status: "streaming" }, handlers(text));
-  await run(newTurn(conversation, view, { question: text, key: newKey(), userItem }));
+  const userItem = appendUser(text, null, attachments);
+  const view = appendAssistant({ status: "streaming" }, handlers(text, attachments));
+  const ids = attachments.map((attachment) => attachment.id);
+  const id = conversation.id;
+  // With files the question is sent with their ids (a plain question needs no `open`: follow.js sends it).
+  const open = ids.length ? (options) => api.streamMessage(id, text, { ...options, attachments: ids }) : null;
+  await run(newTurn(conversation, view, { question: text, attachments, key: newKey(), userItem, open }));
   return true;
 }
 
@@ -166,6 +187,8 @@ async function run(turn) {
     await showBusy(turn);
     return;
   }
+  const detail = { status: turn.view.element.dataset.status, text: turn.view.content }; // embedded.js tells the host
+  document.dispatchEvent(new CustomEvent("botport:answered", { detail }));
   await refreshAfterTurn(turn);
   // A new version: read the thread again, so it shows ‹ › (unless the reader is elsewhere, or busy).
   if (turn.branches && state.current?.id === conversationId && !turnHere()) {
@@ -180,17 +203,25 @@ function started(turn, data = {}) {
   if (turn.stopped) api.cancelTurn(turn.conversationId).catch(() => {});
   refreshConversation(turn.conversationId)
     .then((conversation) => {
-      if (turn.question || turn.branches) tell("turn-started", { conversation }); // the others may follow
+      if (asked(turn)) tell("turn-started", { conversation }); // the others may follow
     })
     .catch(() => {});
 }
 
 /** A 409: another tab runs a turn in this conversation. Show that answer, and give the question back. */
 async function showBusy(turn) {
-  if (turn.posts === 1 && !turn.branches) emit("draft", turn.question); // a resent question may be that very turn
+  if (turn.posts === 1 && !turn.branches) {
+    emit("draft", turn.question); // a resent question may be that very turn
+    restoreAttachments(turn.attachments, turn.conversationId);
+  }
   if (state.current && state.current.id === turn.conversationId) {
     await openConversation(state.current, { push: false });
   }
+}
+
+/** This tab asked the turn (a question, files, an edit, a regenerate), rather than attached to it. */
+function asked(turn) {
+  return Boolean(turn.question || turn.attachments.length || turn.branches);
 }
 
 async function refreshConversation(id) {
@@ -203,7 +234,7 @@ async function refreshConversation(id) {
 async function refreshAfterTurn(turn) {
   try {
     const conversation = await refreshConversation(turn.conversationId);
-    if (turn.question || turn.branches) tell("turn-ended", { conversation });
+    if (asked(turn)) tell("turn-ended", { conversation });
     const { view, messageId } = turn;
     if (messageId && view.element.isConnected && view.element.dataset.status !== "completed") {
       const { items } = await api.listMessages(turn.conversationId);

@@ -1,6 +1,8 @@
 // The message box: grows with its text, Enter sends, Shift+Enter breaks the line, Stop while streaming.
 // Its text is the open conversation's draft (drafts.js): it stays there when the page looks elsewhere.
+// Files go with the text (attachments.js): Send waits for their uploads, and sends files without text.
 
+import { blockedReason, explainBlocked, initAttachments, takeAttachments, trayState } from "./attachments.js";
 import { send, stop, turnHere } from "./chat.js";
 import { draftKey, loadDraft, saveDraft } from "./drafts.js";
 import { on, state } from "./store.js";
@@ -23,7 +25,8 @@ export function initComposer() {
     const streaming = Boolean(turn && !turn.stopped);
     sendButton.hidden = streaming;
     stopButton.hidden = !streaming;
-    sendButton.disabled = Boolean(turn) || input.value.trim() === "";
+    const nothing = input.value.trim() === "" && trayState().ready === 0;
+    sendButton.disabled = Boolean(turn) || nothing || Boolean(blockedReason());
   };
 
   let draftFor = draftKey(state.current); // whose draft the box holds
@@ -39,13 +42,20 @@ export function initComposer() {
   };
 
   const submit = async () => {
-    if (turnHere() || input.value.trim() === "") return;
+    const files = trayState();
+    if (turnHere() || (input.value.trim() === "" && files.ready + files.uploading + files.failed === 0)) return;
+    if (blockedReason()) {
+      explainBlocked(); // uploads still running, or a file that failed is still in the tray
+      return;
+    }
     const text = input.value;
+    const attachments = takeAttachments();
+    if (text.trim() === "" && attachments.length === 0) return;
     saveDraft(draftFor, ""); // sent: the draft is done
     input.value = "";
     grow();
     refresh();
-    await send(text);
+    await send(text, attachments);
   };
 
   form.addEventListener("submit", (event) => {
@@ -69,6 +79,7 @@ export function initComposer() {
     input.focus();
   });
   on("turn", refresh);
+  on("attachments", refresh);
   on("opening", swapDraft);
   on("opened", () => {
     swapDraft();
@@ -86,6 +97,7 @@ export function initComposer() {
     const max = state.config?.limits?.max_message_chars;
     if (max) input.maxLength = max;
   });
+  initAttachments();
   input.value = loadDraft(draftFor);
   grow();
   refresh();

@@ -29,7 +29,18 @@ const REASONS = {
   not_found: "whyNotFound",
   conversation_not_found: "whyNotFound",
   passcode_required: "whyPasscode",
+  attachment_too_large: "whyAttachmentTooLarge",
+  payload_too_large: "whyAttachmentTooLarge",
+  unsupported_attachment_type: "whyAttachmentType",
+  too_many_attachments: "whyTooManyAttachments",
+  empty_attachment: "whyEmptyAttachment",
+  too_many_unsent_attachments: "whyTooManyUnsent",
+  attachment_not_found: "whyAttachmentGone",
 };
+
+// Reasons that name a limit: filled from the error's own field ({limit: "10 MB"}, {max: 10}); an error
+// without it (another edge's) says the server's message instead of a sentence with a hole.
+const NEEDS = { whyAttachmentTooLarge: "limit", whyTooManyAttachments: "max" };
 
 // Coze's own words say more than our category: they follow the reason, quoted.
 const QUOTE_UPSTREAM = new Set(["chat_failed", "coze_error", "upstream_error"]);
@@ -42,6 +53,8 @@ export function failureReason(error = {}) {
   // A proxy's answer while the server restarts: no JSON body, only the status.
   if (!key && /^http_5\d\d$/.test(code)) key = "whyServerDown";
   if (!key) return message || code || t("whyUnknown");
+  const field = NEEDS[key];
+  if (field) return error[field] != null ? t(key, { [field]: error[field] }) : message || t("whyUnknown");
   if (key === "whyRateLimited" && error.retryAfter) return t("whyRateLimitedFor", { seconds: error.retryAfter });
   const reason = t(key);
   return QUOTE_UPSTREAM.has(code) && message ? t("cozeSaid", { reason, message }) : reason;

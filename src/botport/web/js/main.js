@@ -1,10 +1,12 @@
 // Boot the page: config, bots, routing (/ and /c/{id}), header, empty state and the other views.
 
+import { embedded } from "./frame.js"; // first: the widget's frame on another site is set up before the rest
 import { askPasscode, showClosed } from "./access.js";
 import * as api from "./api.js";
 import { attach, detachTurns, retry, send, setNavigator } from "./chat.js";
 import { focusComposer, initComposer } from "./composer.js";
 import { confirmNewChat } from "./dialogs.js";
+import { startEmbedded } from "./embedded.js";
 import { h, icon } from "./dom.js";
 import { failureReason } from "./failures.js";
 import { lang, t, toggleLanguage, translatePage } from "./i18n.js";
@@ -22,12 +24,13 @@ const finePointer = window.matchMedia("(pointer: fine)");
 let loadToken = 0; // a later navigation wins over a slower earlier one
 
 function conversationIdFromPath(path = location.pathname) {
+  if (embedded) return embedded.conversation ?? null; // the widget's frame stays at /embed/{slug}
   const match = /^\/c\/([^/]+)\/?$/.exec(path);
   return match ? decodeURIComponent(match[1]) : null;
 }
 
 function setPath(path, push) {
-  if (location.pathname === path) return;
+  if (embedded || location.pathname === path) return;
   if (push) history.pushState(null, "", path);
   else history.replaceState(null, "", path);
 }
@@ -194,6 +197,7 @@ async function boot() {
     leave: () => navigate(null, { push: false, focus: false }),
   });
   window.addEventListener("popstate", () => navigate(conversationIdFromPath(), { push: false }));
+  if (embedded && !(await startEmbedded(() => navigate(null)))) return; // refused: it says why
 
   try {
     state.config = await api.getConfig();

@@ -1,5 +1,6 @@
 // The conversation thread: user bubbles and assistant answers (streamed text, then server html).
 
+import { attachmentList } from "./attachments.js";
 import { flashCopied, prepareCode } from "./codecopy.js";
 import { copyText, h, icon } from "./dom.js";
 import { failureReason } from "./failures.js";
@@ -39,19 +40,28 @@ export function clearActions() {
   for (const el of list().querySelectorAll(".follow-ups")) el.remove();
 }
 
+const sentFiles = new WeakMap(); // a question's item -> its attachments' records
+
 /**
- * Append the reader's question. `message` (a stored one) gives its id and versions; a question just sent
- * gets its id when its turn starts (`item.dataset.id`), and Edit waits for it.
+ * Append the reader's question, its files above its text (either may be missing). `message` (a stored
+ * one) gives its id, versions and attachments; a question just sent gets its id when its turn starts
+ * (`item.dataset.id`), and Edit waits for it.
  */
-export function appendUser(content, message = null) {
+export function appendUser(content, message = null, attachments = message?.attachments ?? []) {
   const said = h("span", { class: "visually-hidden" }, t("youSaid"));
   const copy = metaButton("copy", "copy", t("copyMessage"), async () => {
     if (await copyText(content)) flashCopied(copy, t("copyMessage"));
   });
-  const edit = metaButton("edit", "pencil", t("editMessage"), () => openEditor(item, content, { onCancel: () => edit.focus() }));
+  copy.hidden = !content;
+  const keeps = attachments.length > 0;
+  const edit = metaButton("edit", "pencil", t("editMessage"), () =>
+    openEditor(item, content, { onCancel: () => edit.focus(), keepsAttachments: keeps }),
+  );
   const meta = h("div", { class: "message-meta user-meta" }, message ? versionNav(message) : null, copy, edit);
-  const column = h("div", { class: "user-column" }, h("div", { class: "bubble user-text" }, content), meta);
+  const text = content ? h("div", { class: "bubble user-text" }, content) : null;
+  const column = h("div", { class: "user-column" }, attachmentList(attachments), text, meta);
   const item = h("li", { class: "message user" }, said, column);
+  sentFiles.set(item, attachments);
   knowQuestionId(item, message?.id);
   list().append(item);
   scrollToEnd(true);
@@ -62,6 +72,12 @@ export function appendUser(content, message = null) {
 export function knowQuestionId(item, id) {
   if (id) item.dataset.id = id;
   item.querySelector(".edit-button").hidden = !id;
+}
+
+/** The attachments of the question `messageId`, as the thread shows them. */
+export function attachmentsOf(messageId) {
+  const item = Array.from(list().children).find((li) => li.dataset.id === messageId);
+  return (item && sentFiles.get(item)) || [];
 }
 
 /** The thread from `messageId` on goes (a new version replaces it on screen); false if it is not shown. */
@@ -84,7 +100,7 @@ export function questionBefore(messageId) {
  * Append an assistant answer and return its view: the controller calls its methods as events arrive.
  * `message` is a stored Message (history) or a placeholder `{status: "streaming"}`.
  */
-export function appendAssistant(message, { onRetry, onSuggestion, question } = {}) {
+export function appendAssistant(message, { onRetry, onSuggestion, question, attachments = [] } = {}) {
   const thinkingText = h("div", { class: "thinking-text" });
   const thinkingLabel = h("span", {}, t("thoughts"));
   const thinking = h("details", { class: "thinking", hidden: true }, h("summary", {}, thinkingLabel), thinkingText);
@@ -237,7 +253,7 @@ export function appendAssistant(message, { onRetry, onSuggestion, question } = {
       };
       const event = (detail) => new CustomEvent("botport:retry", { detail, bubbles: true });
       const ask = onRetry ?? ((detail) => item.dispatchEvent(event(detail)));
-      if (again.question) {
+      if (again.question || again.messageId || attachments.length) {
         const retry = h("button", { type: "button", class: "retry-button", onclick: () => ask(again) });
         retry.append(icon("retry"), t("retry"));
         problem.append(retry);

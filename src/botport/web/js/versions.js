@@ -46,9 +46,10 @@ export function versionNav(message) {
 
 /**
  * Edit a question in place: its bubble becomes a text box with Send and Cancel (Enter sends, Shift+Enter
- * starts a new line, Escape cancels). Sending asks the new version; the old one stays as a branch.
+ * starts a new line, Escape cancels). Sending asks the new version; the old one stays as a branch. A
+ * question with files (`keepsAttachments`) says that they stay, and may be sent without text.
  */
-export function openEditor(item, content, { onCancel } = {}) {
+export function openEditor(item, content, { onCancel, keepsAttachments = false } = {}) {
   if (item.querySelector(".edit-form")) return;
   const shown = Array.from(item.children).filter((child) => !child.classList.contains("visually-hidden"));
   const box = h("textarea", { class: "edit-box", rows: 3, "aria-label": t("editMessage") });
@@ -60,11 +61,12 @@ export function openEditor(item, content, { onCancel } = {}) {
   };
   const cancel = h("button", { type: "button", class: "button-secondary", onclick: close }, t("cancel"));
   const save = h("button", { type: "submit", class: "button-primary" }, t("sendEdit"));
-  const form = h("form", { class: "edit-form" }, box, h("div", { class: "edit-actions" }, cancel, save));
+  const note = keepsAttachments ? h("p", { class: "edit-note" }, t("editKeepsAttachments")) : null;
+  const form = h("form", { class: "edit-form" }, box, note, h("div", { class: "edit-actions" }, cancel, save));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = box.value.trim();
-    if (!text || !item.dataset.id) return;
+    if ((!text && !keepsAttachments) || !item.dataset.id) return;
     actions.edit?.(item.dataset.id, text);
   });
   box.addEventListener("keydown", (event) => {
