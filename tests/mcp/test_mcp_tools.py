@@ -137,6 +137,11 @@ async def test_a_call_with_an_image_reaches_the_bot(mcp_server: McpServer) -> No
         # The uploaded image is kept with the question, for the key that asked.
         stored = await messages(mcp_server, answer["conversation_id"])
         assert [a["name"] for a in stored[0]["attachments"]] == ["image.png"]
+        # ...and the conversation's resource names it.
+        (content,) = (
+            await client.read_resource(f"botport://conversations/{answer['conversation_id']}")
+        ).contents
+        assert "image.png (image/png, 32×16" in getattr(content, "text", "")
 
         refused = await client.call_tool("ask_demo", {"question": "and this?", "images": ["ftp://x/y.png"]})
         assert refused.is_error

@@ -12,6 +12,7 @@ from botport.errors import BadRequestError
 from botport.identity import Identity
 from botport.mcp.tools import plausible_id
 from botport.store import repository as repo
+from botport.store.attachments import attachments_of
 from botport.store.records import ConversationRecord
 
 SCHEME = "botport://conversations/"
@@ -79,12 +80,14 @@ async def read_conversation(services: Services, identity: Identity, uri: str) ->
     async with services.db.read() as conn:
         record = await repo.get_conversation(conn, owner=identity.owner, conversation_id=conversation_id)
         messages = await repo.list_messages(conn, conversation_id=conversation_id) if record else []
+        questions = [m.id for m in messages if m.role == "user"]
+        files = await conn.run_sync(lambda sync: attachments_of(sync, message_ids=questions))
     if record is None:
         # -32602, as the current protocol has it (2025's -32002 is retired): the same for someone else's.
         raise MCPError(
             types.INVALID_PARAMS, f"no conversation {conversation_id!r} for this caller", data={"uri": uri}
         )
-    markdown = to_markdown(export_of(record, messages), bot_name=_bot_name(services, record.bot))
+    markdown = to_markdown(export_of(record, messages, files), bot_name=_bot_name(services, record.bot))
     return types.ReadResourceResult(
         contents=[types.TextResourceContents(uri=uri, mime_type=MARKDOWN, text=markdown)]
     )
