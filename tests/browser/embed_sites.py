@@ -137,7 +137,11 @@ def ask(page: Page, question: str) -> None:
     answers = chat(page).locator(".message.assistant")
     before = answers.count()
     box = chat(page).locator("#composer-input")
+    # Clicked first, as a visitor does: Playwright's fill types through the page's keyboard, which reaches
+    # a cross-site frame only once that frame has the focus (a script's focus() inside it may not give it).
+    box.click()
     box.fill(question)
+    expect(box).to_have_value(question)
     # Enabled once no answer runs here (one just stored may still be read to its end when it opens).
     expect(chat(page).locator("#send-button")).to_be_enabled()
     box.press("Enter")

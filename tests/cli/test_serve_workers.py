@@ -239,7 +239,8 @@ def started(env: dict[str, str], log_path: Path, *args: str, workers: int = 1) -
         process = subprocess.Popen([*COMMAND, "serve", *args], env=env, stdout=log, stderr=subprocess.STDOUT)
     server = Serving(process, f"http://127.0.0.1:{port}", port, log_path)
     try:
-        deadline = time.monotonic() + 30
+        # Generous: each worker is a fresh interpreter importing the app, and CI's two cores run the suite.
+        deadline = time.monotonic() + 90
         while server.log().count("Application startup complete.") < workers:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"botport serve did not start:\n{server.log()}")

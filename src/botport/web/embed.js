@@ -205,6 +205,12 @@
       post({ type: "init", user });
     } else if (message.type === "ready") {
       ready = true;
+      // Focused while its document still loaded (opened at once), the frame shows the focus but keys do
+      // not reach it: focus it again, unless the visitor has moved on in the page.
+      if (isOpen && parts.root.activeElement === parts.iframe) {
+        parts.iframe.blur();
+        parts.iframe.focus();
+      }
       const queued = waiting;
       waiting = [];
       for (const item of queued) post(item);
