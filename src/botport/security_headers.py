@@ -17,9 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = ["CONTENT_SECURITY_POLICY", "SecurityHeadersMiddleware", "embed_policy"]
 
 
-def _policy(frame_ancestors: str) -> str:
+def _policy(frame_ancestors: str, images: str = "'self' data:") -> str:
     return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src {images}; "
         f"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors {frame_ancestors}; "
         "form-action 'self'"
     )
@@ -30,10 +30,12 @@ CONTENT_SECURITY_POLICY = _policy("'none'")
 
 def embed_policy(site: str) -> str:
     """The policy of the chat widget's page embedded by ``site``: an origin the settings validated
-    (:func:`botport.settings.embed_origin`: ``scheme://host[:port]``, nothing a policy could misread)."""
+    (:func:`botport.settings.embed_origin`: ``scheme://host[:port]``, nothing a policy could misread).
+    Its images may be ``blob:`` URLs: its identity is a header, which an ``<img>`` cannot send, so the
+    page fetches an attachment's bytes itself (only its own script can make such a URL)."""
     if not site or any(ch in site for ch in " ;,'\"\r\n*"):
         raise ValueError(f"not an origin: {site!r}")
-    return _policy(site)
+    return _policy(site, images="'self' data: blob:")
 
 
 _COMMON_HEADERS: tuple[tuple[bytes, bytes], ...] = (

@@ -7,6 +7,7 @@ the next visit finds it again through the partitioned (CHIPS) cookie."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from axe_helpers import assert_no_serious_violations, needs_axe
 from browser_helpers import CHROMIUM, CHROMIUM_ARGS, DEFAULT_TIMEOUT_MS, new_context, running_botport
 from embed_sites import SECRET, Site, ask, chat, events, heard, host_site, launcher, panel, until
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, expect
+
+from image_files import png
 
 pytestmark = pytest.mark.browser
 
@@ -221,6 +224,57 @@ def test_opened_as_soon_as_it_shows_the_chat_takes_the_keys(
             expect(chat(page).locator("#composer-input")).to_have_value(f"typed at once {attempt}")
         finally:
             context.close()
+
+
+def test_files_in_the_widget_reach_the_bot_and_show_to_their_owner(
+    visitor: BrowserContext, shop: Site, widget_botport: str
+) -> None:
+    """The frame's identity is a header, which neither an <img> nor a link can send: it shows the files it
+    fetched itself (blob: URLs, which its CSP allows and only its own script can make)."""
+    page = visitor.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(shop.page_url())
+    launcher(page).click()
+    heard(page, "ready")
+    frame = chat(page)
+    expect(frame.locator("#attach-button")).to_be_visible()
+    frame.locator("#attach-input").set_input_files(
+        [
+            {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello, bot"},
+            {"name": "dot.png", "mimeType": "image/png", "buffer": png(30, 20)},
+        ]
+    )
+    expect(frame.locator("#attachment-tray .attachment[data-status=done]")).to_have_count(2)
+    ask(page, "two things")
+    expect(frame.locator(".message.assistant").last).to_contain_text(
+        re.compile(
+            r"You attached 2 files: notes\.txt \(text/plain.*dot\.png \(image/png, [\d.]+ \w?B, 30×20\)"
+        )
+    )
+
+    def image_shown() -> None:
+        image = frame.locator(".message.user .message-attachments img")
+        expect(image).to_have_attribute("src", re.compile(r"^blob:"))
+        expect(image).to_have_js_property("naturalWidth", 30)  # decoded: real pixels
+        expect(frame.locator(".message.user a.attachment-image")).to_have_attribute("download", "dot.png")
+
+    image_shown()
+    chip = frame.locator(".message.user a.file-chip")
+    with page.expect_download() as download:
+        chip.click()
+    assert download.value.suggested_filename == "notes.txt"
+    assert Path(download.value.path()).read_bytes() == b"hello, bot"
+
+    page.reload()  # the history: the same, through the frame's own fetches
+    launcher(page).click()
+    image_shown()
+    # The file's own URL, without the frame's header: this browser has no identity of botport's for it.
+    href = frame.locator(".message.user a.file-chip").get_attribute("href") or ""
+    assert href.startswith("/api/files/")
+    assert visitor.request.get(f"{widget_botport}{href}").status in (401, 403, 404)
+    assert errors == []
 
 
 @needs_axe

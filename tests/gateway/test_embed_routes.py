@@ -62,10 +62,12 @@ async def test_the_page_may_be_framed_by_the_allowed_site_that_asks_and_by_no_ot
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
         assert 'src="/static/js/main.js"' in page.text  # the chat page itself
         assert _frame_ancestors(page) == SHOP
-        # The rest of the policy is the page's usual one.
+        # The rest of the policy is the page's usual one, but for its images: blob: URLs of the files it
+        # fetched with its header (which an <img> cannot send).
         assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY.replace(
             "'none'; form", f"{SHOP}; form"
-        )
+        ).replace("img-src 'self' data:;", "img-src 'self' data: blob:;")
+        assert "blob:" not in (await client.get("/")).headers["content-security-policy"]
         # Per bot: sales allows two other sites, each framing only its own copy.
         for site in (BLOG, SHOP + ":8443"):
             framed = await client.get("/embed/sales", params={"parent": site})

@@ -108,6 +108,7 @@ async def test_a_browsers_requests_a_minute_are_limited_but_health_and_assets_ar
         assert retry_after <= 60 / 5 + 1
         assert (await browser.get("/healthz")).status_code == 200
         assert (await browser.get("/static/app.css")).status_code == 200
+        assert (await browser.get("/embed.js")).status_code == 200  # on every page of the sites embedding it
         # A fresh cookie at the same address gets the address's rest: 3 more.
         browser.cookies.clear()
         statuses = [(await browser.get("/api/conversations")).status_code for _ in range(4)]

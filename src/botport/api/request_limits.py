@@ -9,9 +9,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from botport.api.errors import send_error
 from botport.errors import TooManyRequestsError
 
-# Cheap and needed to show anything at all, even the "too many requests" message: never counted.
+# Cheap and needed to show anything at all, even the "too many requests" message: never counted. The
+# widget's script too: every page of the sites that embed it loads it, the chat opened or not.
 UNCOUNTED_PREFIXES = ("/static/", "/docs/assets/")
-UNCOUNTED_PATHS = frozenset({"/healthz", "/favicon.ico"})
+UNCOUNTED_PATHS = frozenset({"/healthz", "/favicon.ico", "/embed.js"})
 
 
 class RequestLimitMiddleware:

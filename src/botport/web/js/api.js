@@ -38,6 +38,28 @@ export function useEmbedSession(token, renew) {
   renewEmbedSession = renew;
 }
 
+const privateUrls = new Map(); // in the widget's frame: an attachment's url -> Promise of its blob: URL
+
+/**
+ * The URL an <img> or a link may use for an attachment's bytes (served only to their owner): the url
+ * itself, but in the widget's frame, whose identity is a header that neither can send, a blob: URL of
+ * the bytes fetched with it (once per page).
+ */
+export function attachmentUrl(url) {
+  if (!embedToken) return Promise.resolve(url);
+  if (!privateUrls.has(url)) {
+    const blobUrl = request("GET", url, { headers: { Accept: "*/*" } })
+      .then((response) => response.blob())
+      .then((blob) => URL.createObjectURL(blob));
+    blobUrl.catch(() => privateUrls.delete(url)); // a later look tries again
+    privateUrls.set(url, blobUrl);
+  }
+  return privateUrls.get(url);
+}
+
+/** True when attachments are shown through attachmentUrl's blob: URLs (the widget's frame). */
+export const privateAttachments = () => embedToken !== null;
+
 async function request(method, path, { body, signal, headers = {}, again = true } = {}) {
   const init = {
     method,

@@ -5,7 +5,7 @@
 // Also how a sent message shows its attachments in the thread: images, and file chips to download.
 
 import * as api from "./api.js";
-import { announce, h } from "./dom.js";
+import { announce, h, notify } from "./dom.js";
 import { draftKey } from "./drafts.js";
 import { failureReason, failureSentence } from "./failures.js";
 import { lang, t } from "./i18n.js";
@@ -282,12 +282,27 @@ function imageLink(record) {
     const scale = Math.min(1, SHOWN.width / record.width, SHOWN.height / record.height);
     img.style.width = `${Math.max(1, Math.round(record.width * scale))}px`;
   }
+  if (api.privateAttachments()) {
+    // The widget's frame: the bytes come as a blob: URL, already here (so not lazy: a frame opened from
+    // a closed panel would not load it); the image saves (a new tab could not open it).
+    img.removeAttribute("src");
+    img.removeAttribute("loading");
+    const link = h("a", { class: "attachment-image", download: record.name, title: record.name }, img);
+    api.attachmentUrl(record.url).then(
+      (url) => {
+        img.src = url;
+        link.href = url;
+      },
+      () => link.classList.add("unavailable"),
+    );
+    return link;
+  }
   const title = t("openImage", { name: record.name });
   return h("a", { class: "attachment-image", href: record.url, target: "_blank", rel: "noopener", title }, img);
 }
 
 function fileChip(record) {
-  return h(
+  const chip = h(
     "a",
     { class: "file-chip", href: record.url, download: record.name, title: record.name },
     svg(PATHS.file),
@@ -296,6 +311,21 @@ function fileChip(record) {
     " ",
     h("span", { class: "file-chip-size" }, formatSize(record.size)),
   );
+  if (api.privateAttachments()) {
+    // The widget's frame: the click fetches the bytes (with its identity), then saves them.
+    chip.addEventListener("click", (event) => {
+      if (chip.href.startsWith("blob:")) return;
+      event.preventDefault();
+      api.attachmentUrl(record.url).then(
+        (url) => {
+          chip.href = url;
+          chip.click();
+        },
+        (error) => notify(failureSentence(error)),
+      );
+    });
+  }
+  return chip;
 }
 
 /** A sent message's attachments, as the thread shows them; null when it has none. */
