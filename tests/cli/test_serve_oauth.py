@@ -195,6 +195,7 @@ def test_serve_with_an_oauth_app_never_logs_a_secret(tmp_path: Path, keys: KeyPa
             failed = ask(url, "again")
             assert failed["http_status"] == 502 and failed["error"]["code"] == "coze_oauth_failed"
             emulator.state.oauth.deactivated = False
+            time.sleep(2.1)  # botport asks Coze again 2 s after a failed exchange
             assert ask(url, "and now")["http_status"] == 200
     finally:
         coze.stop()

@@ -279,3 +279,67 @@ async def test_an_unreachable_token_endpoint_is_a_clear_error(keys: KeyPair) -> 
         f"no access token for the Coze OAuth app {APP_ID}: cannot reach {url}{TOKEN_PATH} (ConnectError)"
     )
     assert raised.value.http_status is None
+
+
+@dataclass
+class Outage(httpx.AsyncBaseTransport):
+    """The network, down while ``down`` is set (a refused connection); every attempt counted."""
+
+    inner: httpx.AsyncBaseTransport = field(default_factory=httpx.AsyncHTTPTransport)
+    down: bool = True
+    attempts: int = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.attempts += 1
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_after_a_failed_exchange_coze_is_not_asked_again_at_once(
+    tmp_path: Path, keys: KeyPair, coze: Callable[..., tuple[str, Starlette]]
+) -> None:
+    """A wrong key, or Coze unreachable, would otherwise cost one exchange per turn: the error is given
+    at once, with Retry-After, for 2 s, then 4 s... and a success ends the pauses."""
+    url, emulator = coze()
+    wrong = tokens_for(url, key_pair(tmp_path / "other", "other"))
+    async with wrong:
+        with pytest.raises(CozeOAuthError) as first:
+            await wrong.bearer()
+        assert first.value.retry_after == 2 and emulator.state.oauth.refusals == 1
+        with pytest.raises(CozeOAuthError) as again:
+            await wrong.bearer()
+        assert emulator.state.oauth.refusals == 1  # not asked
+        assert again.value.message == f"{first.value.message} (botport asks Coze again in 2 s)"
+        assert again.value.retry_after == 2 and again.value.http_headers == {"Retry-After": "2"}
+        assert (again.value.code, again.value.http_status, again.value.logid) == (
+            "coze_oauth_failed",
+            401,
+            first.value.logid,
+        )
+        await asyncio.sleep(2.1)
+        with pytest.raises(CozeOAuthError) as third:
+            await wrong.bearer()
+        assert emulator.state.oauth.refusals == 2 and third.value.retry_after == 4  # the pause doubles
+
+    network = Outage()
+    tokens = tokens_for(url, keys, transport=network)
+    async with tokens, CozeClient(token=tokens, base_url=url) as client:
+        for _ in range(3):
+            with pytest.raises(CozeOAuthError, match="cannot reach"):
+                await ask(client)
+        assert network.attempts == 1
+        network.down = False
+        await asyncio.sleep(2.1)
+        await ask(client)  # the network is back: a token, and the turn
+        assert network.attempts == 2 and emulator.state.oauth.exchanges == 1
+        assert tokens.current is not None
+        # A later failure starts again from the first pause.
+        tokens.refused(await tokens.bearer())
+        network.down = True
+        with pytest.raises(CozeOAuthError) as after:
+            await tokens.bearer()
+        assert after.value.retry_after == 2

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import AsyncGenerator, Callable
@@ -64,6 +65,11 @@ RENEW_SHARE = 0.1  # renew when less than this share of a token's life is left..
 RENEW_AT_MOST = 300.0  # ...or five minutes, whichever is less
 EXPIRY_MARGIN = 5.0  # a token this close to its expiry is not sent any more (at most 5% of its life)
 EXCHANGE_TIMEOUT = 30.0
+# After a failed exchange, callers get its error at once for a while rather than each asking Coze
+# again (a wrong key would otherwise cost one refused exchange per turn): 2 s, doubled with each
+# failure in a row, at most a minute.
+FIRST_PAUSE = 2.0
+LONGEST_PAUSE = 60.0
 _EXCERPT_CHARS = 200
 _ABSOLUTE_AFTER = 1_000_000_000  # an expires_in above this is a unix time (Coze's), below it seconds
 
@@ -165,6 +171,9 @@ class CozeOAuthTokens:
         self._token: AccessToken | None = None
         self._exchanging: asyncio.Task[AccessToken] | None = None
         self.exchanges = 0  # exchanges that gave a token
+        self._failures = 0  # exchanges that failed in a row
+        self._last_failure: CozeOAuthError | None = None
+        self._paused_until = 0.0
 
     @classmethod
     def from_settings(
@@ -231,6 +240,9 @@ class CozeOAuthTokens:
         cancelled turn) leaves it to finish for the others."""
         task = self._exchanging
         if task is None:
+            left = self._paused_until - self._clock()
+            if self._last_failure is not None and left > 0:
+                raise self._still_failed(self._last_failure, left)
             task = asyncio.get_running_loop().create_task(self._exchange())
             self._exchanging = task
             task.add_done_callback(self._exchanged)
@@ -243,6 +255,33 @@ class CozeOAuthTokens:
             task.exception()  # retrieved: every waiter may have left
 
     async def _exchange(self) -> AccessToken:
+        try:
+            token = await self._exchange_once()
+        except CozeOAuthError as error:
+            self._failures += 1
+            pause = min(FIRST_PAUSE * 2 ** (self._failures - 1), LONGEST_PAUSE)
+            self._last_failure = error
+            self._paused_until = self._clock() + pause
+            error.retry_after = math.ceil(pause)
+            raise
+        self._failures = 0
+        self._last_failure = None
+        return token
+
+    @staticmethod
+    def _still_failed(error: CozeOAuthError, left: float) -> CozeOAuthError:
+        """The last exchange's error again, while botport waits before asking Coze once more."""
+        seconds = math.ceil(left)
+        again = CozeOAuthError(
+            f"{error.message} (botport asks Coze again in {seconds} s)",
+            logid=error.logid,
+            http_status=error.http_status,
+            upstream_code=error.upstream_code,
+        )
+        again.retry_after = seconds
+        return again
+
+    async def _exchange_once(self) -> AccessToken:
         signed = self._sign()
         scrub = Redactor([signed])  # Coze may echo the Authorization header in its error message
         headers = {"Authorization": f"Bearer {signed}", "User-Agent": f"botport/{__version__}"}
