@@ -282,7 +282,7 @@ def test_the_servers_refusals_read_like_the_pages_own_checks(page: Page) -> None
     expect(item.locator(".attachment-detail")).to_have_text(re.compile(r"^The file is larger than 20 MB"))
 
 
-def test_a_file_removed_before_sending_is_not_sent(page: Page) -> None:
+def test_a_file_removed_before_sending_is_not_sent_and_is_deleted(page: Page) -> None:
     page.set_input_files(
         "#attach-input",
         [
@@ -292,7 +292,10 @@ def test_a_file_removed_before_sending_is_not_sent(page: Page) -> None:
     )
     expect(page.locator("#attachment-tray .attachment[data-status='done']")).to_have_count(2)
     expect(page.locator("#send-button")).to_be_enabled()  # no text, but files ready to go
-    page.get_by_role("button", name="Remove first.png").click()
+    with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
+        page.get_by_role("button", name="Remove first.png").click()
+    assert deleted.value.status == 204
+    assert page.request.get(deleted.value.url).status == 404  # gone from the server too
     expect(page.locator("#live")).to_have_text("first.png removed")
     expect(_tray(page)).to_have_count(1)
     expect(page.get_by_role("button", name="Remove second.png")).to_be_focused()
@@ -300,6 +303,8 @@ def test_a_file_removed_before_sending_is_not_sent(page: Page) -> None:
     expect(last_answer(page)).to_contain_text(re.compile(r"You attached 1 file: second\.png \(image/png"))
     expect(last_answer(page)).not_to_contain_text("first.png")
     expect(page.locator(".message.user img")).to_have_attribute("alt", "second.png")
+    sent = page.locator(".message.user img").get_attribute("src") or ""
+    assert page.request.get(sent).status == 200 and not deleted.value.url.endswith(sent)
 
 
 def test_each_conversation_keeps_its_own_files(page: Page) -> None:

@@ -492,6 +492,26 @@ async def _delete_and_check(gw: Gateway) -> None:
     assert (await gw.client.get(unsent.body["url"])).content == b"later"
 
 
+async def test_an_upload_not_sent_is_deleted_by_its_owner_only(tmp_path: Path, database_url: str) -> None:
+    async with gateway(token_settings(tmp_path, database_url=database_url), recording()) as gw:
+        dropped = await uploaded(gw.client, "wrong.png", png(3, 3))
+        kept = await uploaded(gw.client, "right.txt", b"the one")
+        async with gw.other_client() as stranger:
+            refused = await stranger.delete(dropped.body["url"])
+            assert error_code(refused, 404) == "attachment_not_found"
+        assert (await gw.client.get(dropped.body["url"])).status_code == 200
+        assert (await gw.client.delete(dropped.body["url"])).status_code == 204
+        assert error_code(await gw.client.get(dropped.body["url"]), 404) == "attachment_not_found"
+        assert error_code(await gw.client.delete(dropped.body["url"]), 404) == "attachment_not_found"
+        assert await stored_rows(gw) == 1
+        # A sent file goes with its message, not on its own.
+        cid = await gw.conversation()
+        assert "right.txt" in answer_of(await send(gw.client, cid, "this one", [kept.id]))
+        assert error_code(await gw.client.delete(kept.body["url"]), 409) == "attachment_sent"
+        assert (await gw.client.get(kept.body["url"])).content == b"the one"
+        assert error_code(await gw.client.delete("/api/files/not-an-id"), 422)
+
+
 CAT = "https://cdn.example/cat (1).png"
 
 

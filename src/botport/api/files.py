@@ -1,4 +1,5 @@
-"""``/api/files``: upload an image or a file to attach to a message, and read it back (its owner only).
+"""``/api/files``: upload an image or a file to attach to a message, read it back (its owner only), or
+delete it before it is sent.
 
 An upload is checked by its bytes (:mod:`botport.images`), sent on to Coze and stored
 (:func:`botport.chat.attachments.store_attachment`); a message then names it by id
@@ -23,10 +24,10 @@ from botport.api.limits import RouteLimit
 from botport.api.responses import ErrorBody, errors
 from botport.api.schemas import Attachment
 from botport.chat.attachments import AttachmentLimits, store_attachment, too_large
-from botport.errors import BadRequestError, NotFoundError
+from botport.errors import BadRequestError, ConflictError, NotFoundError
 from botport.images import ACCEPTED_TYPES
 from botport.settings import Settings
-from botport.store.attachments import ID_PATTERN, attachment_data
+from botport.store.attachments import ID_PATTERN, attachment_data, delete_unsent
 
 router = APIRouter(
     prefix="/api", tags=["files"], responses=errors(ErrorBody, 400, 401, 403, 404, 408, 422, 429)
@@ -173,6 +174,30 @@ async def download_file(
     if etag in (tag.strip() for tag in if_none_match.split(",")) or if_none_match.strip() == "*":
         return Response(status_code=304, headers=headers)
     return Response(data, media_type=record.content_type, headers=headers)
+
+
+@router.delete(
+    "/files/{attachment_id}",
+    status_code=204,
+    response_class=Response,
+    responses=errors(ErrorBody, 404, 409),
+)
+async def delete_file(
+    attachment_id: Annotated[str, Path(pattern=ID_PATTERN)], identity: IdentityDep, services: ServicesDep
+) -> Response:
+    """Delete an upload that no message carries yet (a file taken out before sending). A sent file
+    goes with its message: 409."""
+    owner = identity.owner
+    deleted = await services.db.write(
+        lambda conn: delete_unsent(conn, owner=owner, attachment_id=attachment_id)
+    )
+    if deleted is None:
+        raise NotFoundError("no such file", code="attachment_not_found")
+    if not deleted:
+        raise ConflictError(
+            "this file was sent with a message: it goes when that message goes", code="attachment_sent"
+        )
+    return Response(status_code=204)
 
 
 def disposition(name: str, *, inline: bool) -> str:

@@ -4,7 +4,8 @@ An upload is stored at once, unattached (``message_id`` NULL); the question that
 in the same transaction as it is stored (:func:`link_attachments`, called by
 :func:`botport.store.turns.begin_turn`). A linked attachment goes with its message: deleting a
 conversation deletes its messages and so their attachments (``ON DELETE CASCADE``). An upload never
-sent is swept after a day (:func:`sweep_unattached`, run by the turn keeper once an hour).
+sent is swept after a day (:func:`sweep_unattached`, run by the turn keeper once an hour), or deleted
+by its owner before then (:func:`delete_unsent`: the page does when a file leaves the tray).
 
 Owner checks live here: every read takes the owner, and someone else's attachment is missing.
 Write ops take a synchronous connection (:meth:`botport.store.db.Database.write`, or ``run_sync``).
@@ -215,6 +216,26 @@ def count_unsent(conn: Connection, *, owner: str) -> int:
         )
         or 0
     )
+
+
+def delete_unsent(conn: Connection, *, owner: str, attachment_id: str) -> bool | None:
+    """Delete an upload of the owner's that no question carries (a write op). True: deleted; False: a
+    question carries it (it goes with its message); None: the owner has no such upload."""
+    result = conn.execute(
+        delete(attachments).where(
+            attachments.c.id == attachment_id,
+            attachments.c.owner == owner,
+            attachments.c.message_id.is_(None),
+        )
+    )
+    if result.rowcount:
+        return True
+    sent = conn.scalar(
+        select(func.count())
+        .select_from(attachments)
+        .where(attachments.c.id == attachment_id, attachments.c.owner == owner)
+    )
+    return False if sent else None
 
 
 def sweep_unattached(conn: Connection, *, older_than: timedelta = UNSENT_TTL) -> int:

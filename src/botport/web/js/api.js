@@ -149,6 +149,8 @@ export async function uploadFile(file, signal) {
   form.append("file", file, file.name);
   return (await request("POST", "/api/files", { body: form, signal })).json();
 }
+/** Delete an upload no message carries (a file taken out of the tray before sending). */
+export const deleteFile = (id) => json("DELETE", `/api/files/${encodeURIComponent(id)}`);
 /** Rate an answer: "like", "unlike", or null to remove the rating. */
 export const rateMessage = (id, messageId, rating) =>
   json("PUT", `${conv(id)}/messages/${encodeURIComponent(messageId)}/feedback`, { rating });

@@ -200,6 +200,9 @@ async function preview(item) {
 
 function remove(item) {
   item.controller?.abort();
+  // Uploaded already: deleted on the server too (left there, it would count against this reader's
+  // uploads until it is swept a day later).
+  if (item.record) api.deleteFile(item.record.id).catch(() => {});
   for (const items of trays.values()) {
     const index = items.indexOf(item);
     if (index >= 0) items.splice(index, 1);
