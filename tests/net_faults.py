@@ -26,6 +26,7 @@ class CuttableProxy:
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self.down = False
         self._open: set[socket.socket] = set()
+        self._closed = False
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -36,6 +37,8 @@ class CuttableProxy:
             _reset(sock)
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
         self._listener.close()
         self.cut()
 
@@ -54,11 +57,18 @@ class CuttableProxy:
                 _reset(client)
                 continue
             with self._lock:
-                self._open |= {client, upstream}
+                closed = self._closed
+                if not closed:
+                    self._open |= {client, upstream}
+            if closed:  # close() ran meanwhile: nothing would close these two
+                _reset(client)
+                _reset(upstream)
+                return
+            pumps = [2]  # the second pump to end closes the pair
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+                threading.Thread(target=self._pump, args=(source, sink, pumps), daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, pumps: list[int]) -> None:
         try:
             while data := source.recv(65536):
                 sink.sendall(data)
@@ -66,6 +76,14 @@ class CuttableProxy:
         except OSError:
             _reset(source)
             _reset(sink)
+        with self._lock:
+            pumps[0] -= 1
+            last = pumps[0] == 0
+            if last:
+                self._open -= {source, sink}
+        if last:  # both directions ended: the connection is over
+            source.close()
+            sink.close()
 
 
 def _reset(sock: socket.socket) -> None:

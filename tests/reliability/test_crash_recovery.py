@@ -23,7 +23,6 @@ import httpx
 import pytest
 from crash_helpers import (
     CHECKPOINT_INTERVAL,
-    LONG_QUESTION,
     SHORT_QUESTION,
     Botport,
     Stream,
@@ -48,6 +47,9 @@ MAY_LOSE = CHECKPOINT_INTERVAL + 0.75
 # -n, with the browser tests) the kill, the broken streams and a restart took up to ~24 s, so the lease
 # leaves room for that.
 LEASE = {"sqlite": 3.0, "postgres": 40.0}
+# The answers must outlive the lease (a chat left running would end on its own, and the test could not
+# tell it from one cancelled): ~200 words at "/slow" pace, over a minute.
+LONGER_QUESTION = "/slow " + " ".join(f"word{i}" for i in range(200))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -78,7 +80,7 @@ async def test_kill_9_under_streaming_turns(servers: Botport, store: tuple[str, 
     async with api_client(botport, key, CONVERSATIONS) as client:
         conversations = await create_conversations(client, CONVERSATIONS)
         streams = [Stream(c) for c in conversations]
-        tasks = [asyncio.create_task(stream_turn(client, s, LONG_QUESTION)) for s in streams]
+        tasks = [asyncio.create_task(stream_turn(client, s, LONGER_QUESTION)) for s in streams]
         try:
             await wait_streaming_and_checkpointed(client, streams, min_deltas=2, timeout=30)
         except BaseException:
