@@ -63,6 +63,28 @@ def test_new_rename_and_delete(page: Page) -> None:
     expect(page.locator(".message.user .user-text")).to_have_text(["the first one"])
 
 
+def test_the_keyboard_focus_stays_put_when_the_list_is_drawn_again(page: Page) -> None:
+    """Another tab renames a conversation: this tab's list is drawn again, and the control a keyboard
+    user was on keeps the focus (Enter then does what it did)."""
+    start_conversation(page, "kept in focus")
+    start_conversation(page, "renamed elsewhere")
+    other = page.context.new_page()
+    open_page(other, "/")
+    focused = item(page, 1).locator(".rename-button")
+    focused.focus()
+    expect(focused).to_be_focused()
+    other.locator(".conversation").nth(0).hover()
+    other.locator(".conversation").nth(0).locator(".rename-button").click()
+    other.locator("#rename-input").fill("Renamed in another tab")
+    other.locator("#rename-input").press("Enter")
+    expect(item(page, 0).locator(".conversation-title")).to_have_text("Renamed in another tab")
+    expect(item(page, 1).locator(".rename-button")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#rename-dialog")).to_be_visible()
+    expect(page.locator("#rename-input")).to_have_value(re.compile("kept in focus", re.IGNORECASE))
+    other.close()
+
+
 def test_a_failed_rename_or_delete_is_said_and_changes_nothing(page: Page) -> None:
     start_conversation(page, "keep me")
     title = item(page, 0).locator(".conversation-title").inner_text()

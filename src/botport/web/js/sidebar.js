@@ -141,10 +141,27 @@ export function closeSidebarOnPhone() {
   if (narrow.matches && sidebarIsOpen()) setSidebarOpen(false);
 }
 
+/** Where the focus is in the list: a conversation's id and which of its controls (or null). */
+function focusInList(list) {
+  const active = document.activeElement;
+  const row = list.contains(active) ? active.closest("li[data-id]") : null;
+  return row ? { id: row.dataset.id, index: [...row.querySelectorAll("a, button")].indexOf(active) } : null;
+}
+
+/** Focus the same control of the same conversation in the list drawn again. */
+function keepFocus(list, spot) {
+  if (!spot || spot.index < 0) return;
+  const row = list.querySelector(`li[data-id="${CSS.escape(spot.id)}"]`);
+  row?.querySelectorAll("a, button")[spot.index]?.focus({ preventScroll: true });
+}
+
 export function initSidebar(navigate) {
   const render = () => {
     const list = el("conversation-list");
+    // Drawn again (a title came, another tab changed something): a keyboard user's focus stays put.
+    const spot = focusInList(list);
     list.replaceChildren(...groupedItems(state.conversations, (c) => item(c, navigate)));
+    keepFocus(list, spot);
     el("conversations-empty").hidden = state.conversations.length > 0;
     el("load-more").hidden = !state.nextCursor;
   };
