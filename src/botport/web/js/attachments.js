@@ -278,18 +278,18 @@ function isImage(record) {
 }
 
 function imageLink(record) {
-  const img = h("img", { src: record.url, alt: record.name, loading: "lazy", decoding: "async" });
+  const inFrame = api.privateAttachments();
+  // The widget's frame: the bytes come as a blob: URL, already here (so not lazy: a frame opened from
+  // a closed panel would not load it); the image saves (a new tab could not open it).
+  const source = inFrame ? {} : { src: record.url, loading: "lazy" };
+  const img = h("img", { ...source, alt: record.name, decoding: "async" });
   if (record.width && record.height) {
     img.width = record.width; // the box is known before the image loads: nothing below it jumps
     img.height = record.height;
     const scale = Math.min(1, SHOWN.width / record.width, SHOWN.height / record.height);
     img.style.width = `${Math.max(1, Math.round(record.width * scale))}px`;
   }
-  if (api.privateAttachments()) {
-    // The widget's frame: the bytes come as a blob: URL, already here (so not lazy: a frame opened from
-    // a closed panel would not load it); the image saves (a new tab could not open it).
-    img.removeAttribute("src");
-    img.removeAttribute("loading");
+  if (inFrame) {
     const link = h("a", { class: "attachment-image", download: record.name, title: record.name }, img);
     api.attachmentUrl(record.url).then(
       (url) => {
