@@ -27,8 +27,14 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-START_TIMEOUT = 60.0
+START_TIMEOUT = 90.0
 DEFAULT_TIMEOUT_MS = 20_000
+
+
+def to_stop(question: str) -> str:
+    """A ``/slow`` question whose answer a test stops: the demo bot quotes it, so 80 more words keep it
+    streaming well past a minute, and a loaded machine never sees it end before the click."""
+    return f"/slow {question} " + " ".join(f"word{i}" for i in range(80))
 
 
 try:  # under pytest (tests/ on sys.path): a port no other xdist worker is handed, see live_server.py

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from axe_helpers import assert_no_serious_violations, needs_axe
-from browser_helpers import ask, last_answer, open_page, own_page
+from browser_helpers import ask, last_answer, open_page, own_page, to_stop
 from playwright.sync_api import Browser, Page, expect
 
 from image_files import png
@@ -80,7 +80,7 @@ def test_rename_dialog_has_no_serious_violation(browser: Browser, base_url: str,
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_streaming_answer_has_no_serious_violation(browser: Browser, base_url: str, scheme: str) -> None:
     with chat_page(browser, base_url, scheme) as page:
-        ask(page, "/slow think aloud")
+        ask(page, to_stop("think aloud"))
         answer = last_answer(page)
         expect(answer.locator(".markdown")).not_to_be_empty()  # rendered while it streams
         expect(answer).to_have_attribute("data-status", "streaming")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_helpers import RequestLog, ask, last_answer, open_page
+from browser_helpers import RequestLog, ask, last_answer, open_page, to_stop
 from playwright.sync_api import BrowserContext, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -27,7 +27,7 @@ def test_answer_streams_then_shows_rendered_markdown(page: Page) -> None:
 
 
 def test_partial_text_is_visible_before_the_end_and_stop_keeps_it(page: Page) -> None:
-    ask(page, "/slow tell me a long story")
+    ask(page, to_stop("tell me a long story"))
     answer = last_answer(page)
     expect(answer).to_have_attribute("data-status", "streaming")
     expect(answer.locator(".bubble")).to_contain_text("You said")  # partial text, still streaming

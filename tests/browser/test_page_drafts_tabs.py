@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from browser_helpers import ask, last_answer, open_page
+from browser_helpers import ask, last_answer, open_page, to_stop
 from playwright.sync_api import BrowserContext, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -156,8 +156,8 @@ def test_other_tabs_follow_without_a_reload(tabs: tuple[Page, Page]) -> None:
     expect(there.locator(".message.assistant")).to_have_count(1)
 
     # It shows the answers asked in the first tab while it looks at that conversation.
-    ask(here, "/slow a second question")
-    questions = ["said in the first tab", "/slow a second question"]
+    ask(here, to_stop("a second question"))
+    questions = ["said in the first tab", to_stop("a second question")]
     expect(there.locator(".message.user .user-text")).to_have_text(questions)
     expect(last_answer(there)).to_have_attribute("data-status", "streaming")
     expect(there.locator("#stop-button")).to_be_visible()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_helpers import ask, last_answer, new_context, open_page
+from browser_helpers import ask, last_answer, new_context, open_page, to_stop
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
 
 from net_faults import CuttableProxy
@@ -108,7 +108,7 @@ def test_switching_away_and_back_mid_answer(page: Page) -> None:
 
 
 def test_two_tabs_follow_one_answer_and_either_can_stop_it(page: Page, second_page: Page) -> None:
-    ask(page, "/slow watched twice")
+    ask(page, to_stop("watched twice"))
     first = last_answer(page)
     expect_streaming(first)
     conversation = conversation_id(page)

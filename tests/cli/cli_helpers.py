@@ -16,6 +16,9 @@ from botport.cli import app
 
 COMMAND = [sys.executable, "-m", "botport.cli"]
 TIMEOUT = 90
+# How long a started process may take to answer: each worker is a fresh interpreter importing the
+# app, and CI's two cores run the suite beside it (40 s was seen to fall short).
+START_DEADLINE = 90
 
 
 def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_helpers import COMMAND, clean_env
+from cli_helpers import COMMAND, START_DEADLINE, clean_env
 
 from botport.emulator.bots import SLOW_BOT_ID
 from live_server import free_port
@@ -29,7 +29,7 @@ def _emulator(tmp_path: Path, *flags: str) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_DEADLINE
         while True:
             try:
                 httpx.get(f"{url}/v1/bots/{SLOW_BOT_ID}", headers={"Authorization": "Bearer t"}, timeout=2)

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from cli_helpers import COMMAND, botport, clean_env
+from cli_helpers import COMMAND, START_DEADLINE, botport, clean_env
 from cozepy import JWTOAuthApp
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
@@ -64,7 +64,7 @@ def running(
     with log_path.open("wb") as log:
         process = subprocess.Popen([*COMMAND, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 40
+        deadline = time.monotonic() + START_DEADLINE
         while log_path.read_text(errors="replace").count(ready) < count:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(
@@ -82,7 +82,7 @@ def running(
 
 
 def wait_for_port(port: int) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + START_DEADLINE
     while True:
         try:
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_helpers import COMMAND, clean_env
+from cli_helpers import COMMAND, START_DEADLINE, clean_env
 
 from live_server import free_port
 
@@ -34,7 +34,7 @@ def serve_until_up(env: dict[str, str], port: int, preexec: Callable[[], None]) 
         preexec_fn=preexec,  # only sets a limit before exec
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_DEADLINE
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:

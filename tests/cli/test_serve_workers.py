@@ -24,7 +24,7 @@ import httpx
 import psycopg
 import pytest
 import redis
-from cli_helpers import COMMAND, botport, clean_env
+from cli_helpers import COMMAND, START_DEADLINE, botport, clean_env
 
 from botport import __version__
 from botport.chat.redis_logs import stream_key
@@ -239,8 +239,7 @@ def started(env: dict[str, str], log_path: Path, *args: str, workers: int = 1) -
         process = subprocess.Popen([*COMMAND, "serve", *args], env=env, stdout=log, stderr=subprocess.STDOUT)
     server = Serving(process, f"http://127.0.0.1:{port}", port, log_path)
     try:
-        # Generous: each worker is a fresh interpreter importing the app, and CI's two cores run the suite.
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + START_DEADLINE
         while server.log().count("Application startup complete.") < workers:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"botport serve did not start:\n{server.log()}")

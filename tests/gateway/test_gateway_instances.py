@@ -116,7 +116,7 @@ class Cluster:
         log.close()
         self.processes.append(process)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a fresh interpreter importing the app, under CI's load
         while True:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:

@@ -30,7 +30,7 @@ import psycopg
 TOKEN = "crash-test-token"
 DEMO_BOT_ID = "7000000000000000001"  # streams at 0.02 s a word; "/slow ..." at 0.3 s a word
 CHECKPOINT_INTERVAL = 0.5
-START_TIMEOUT = 30.0
+START_TIMEOUT = 90.0
 MESSAGE_ID_HEADER = "X-Botport-Message-Id"
 
 # A long answer: the demo bot quotes the question, so its answer (after ~5 s of reasoning) runs
