@@ -52,7 +52,7 @@ _UPLOAD_BODY = {
                         "type": "string",
                         "format": "binary",
                         "description": "One file: an image or a document of a type in attachment_types "
-                        "(GET /api/config), judged by its bytes (else 415).",
+                        "(GET /api/config), judged by its bytes (else 415); never empty (else 400).",
                     }
                 },
                 "additionalProperties": False,
