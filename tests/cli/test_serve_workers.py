@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -233,17 +234,21 @@ def _server_socket_inode(server_port: int, client_port: int) -> str:
 
 @contextmanager
 def started(env: dict[str, str], log_path: Path, *args: str, workers: int = 1) -> Iterator[Serving]:
-    """``botport serve`` with ``args``, up once its ``workers`` started; stopped with SIGTERM after."""
-    port = int(env["BOTPORT_PORT"])
+    """``botport serve`` with ``args``, up once its ``workers`` started; stopped with SIGTERM after. Its
+    port is the one its banner names (BOTPORT_PORT=0: the one the system gave it)."""
     with log_path.open("wb") as log:
         process = subprocess.Popen([*COMMAND, "serve", *args], env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = Serving(process, f"http://127.0.0.1:{port}", port, log_path)
     try:
         deadline = time.monotonic() + START_DEADLINE
-        while server.log().count("Application startup complete.") < workers:
+        while log_path.read_text(errors="replace").count("Application startup complete.") < workers:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"botport serve did not start:\n{server.log()}")
+                raise AssertionError(f"botport serve did not start:\n{log_path.read_text(errors='replace')}")
             time.sleep(0.05)
+        banner = re.search(r"botport \S+ on http://127\.0\.0\.1:(\d+), ", log_path.read_text())
+        assert banner, log_path.read_text()
+        port = int(banner[1])
+        assert env["BOTPORT_PORT"] in ("0", str(port))
+        server = Serving(process, f"http://127.0.0.1:{port}", port, log_path)
         assert httpx.get(f"{server.url}/healthz").status_code == 200
         yield server
     finally:
@@ -316,7 +321,7 @@ async def test_two_workers_serve_share_and_stop_each_other_s_turns(
         BOTPORT_COZE_BASE_URL=coze,
         BOTPORT_DATABASE_URL=postgres_url,
         BOTPORT_REDIS_URL=REDIS_URL,
-        BOTPORT_PORT=str(free_port()),
+        BOTPORT_PORT="0",  # the system's choice, shared by both workers (the banner names it)
     )
     message_ids: list[str] = []
     with started(env, tmp_path / "serve.log", "--workers", "2", "--config", str(config), workers=2) as server:
@@ -404,7 +409,7 @@ def test_workers_without_redis_warn_and_die_with_a_killed_parent(
         BOTPORT_BOT_ID=SLOW_BOT_ID,
         BOTPORT_DATABASE_URL=postgres_url,
         BOTPORT_WORKERS="2",
-        BOTPORT_PORT=str(free_port()),
+        BOTPORT_PORT="0",
     )
     with started(env, tmp_path / "serve.log", workers=2) as server:
         assert "WARNING botport.serve: workers without Redis" in server.log()

@@ -23,6 +23,7 @@ import typer
 from botport import __version__
 from botport.cli.logs import configure_logging
 from botport.cli.options import ConfigOption, fail, load, say_data_dir
+from botport.cli.port import CannotListen, reserve_port
 from botport.settings import Settings, load_settings
 from botport.workers import WorkersRefused, available_cores, plan_workers
 
@@ -40,7 +41,10 @@ LISTEN_BACKLOG = 8192
 def serve(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8400).")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port to listen on (default 8400; 0: a free one, named when it starts)."),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -63,10 +67,7 @@ def serve(
     except WorkersRefused as exc:
         fail(str(exc), 2)
 
-    import uvicorn
-
     from botport.app import create_app
-    from botport.connections import PROCESS_PROTOCOL, configure_process
 
     try:
         # Checks the bots, and creates the cookie-signing key once, before any worker needs it.
@@ -76,17 +77,36 @@ def serve(
     log.info("%s", plan.reason)
     if plan.warning:
         log.warning("%s", plan.warning)
+    try:
+        reservation = reserve_port(settings.host, settings.port)
+    except CannotListen as exc:
+        fail(str(exc))
     mode = "DEMO MODE (built-in emulator, no Coze token)" if settings.demo_mode else settings.coze_base_url
     if settings.oauth_app:
         mode += f", Coze OAuth app {settings.coze_oauth_app_id}"
     typer.echo(
-        f"botport {__version__} on http://{settings.host}:{settings.port}, "
+        f"botport {__version__} on http://{settings.host}:{reservation.port}, "
         f"{plan.count} worker{'' if plan.count == 1 else 's'}  [{mode}]",
         err=True,
     )
+    try:
+        _run(settings, application, plan.count, config, {**overrides, "port": reservation.port})
+    finally:
+        reservation.release()
+
+
+def _run(
+    settings: Settings, application: FastAPI, workers: int, config: Path | None, overrides: dict[str, Any]
+) -> None:
+    """uvicorn, on the reserved port: this process serves ``application``, or supervises ``workers``
+    that build their own (the same settings, the same port)."""
+    import uvicorn
+
+    from botport.connections import PROCESS_PROTOCOL, configure_process
+
     options: dict[str, Any] = {
         "host": settings.host,
-        "port": settings.port,
+        "port": overrides["port"],
         # uvicorn's access log at info, like botport's own log; paths and statuses only, never bodies.
         "log_level": settings.log_level,
         # botport reads X-Forwarded-* itself, from BOTPORT_TRUSTED_PROXIES only (api/forwarded.py).
@@ -102,12 +122,12 @@ def serve(
         "http": PROCESS_PROTOCOL,
     }
     configure_process(settings)
-    if plan.count == 1:
+    if workers == 1:
         uvicorn.run(application, **options)
         return
     _prepare_shared_state(settings)
     _pass_to_workers(config, overrides)
-    uvicorn.run(WORKER_FACTORY, factory=True, workers=plan.count, **options)
+    uvicorn.run(WORKER_FACTORY, factory=True, workers=workers, **options)
 
 
 def _open_files_for(upstream_connections: int | None) -> None:
