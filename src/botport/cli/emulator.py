@@ -9,6 +9,7 @@ import typer
 
 from botport.cli.logs import configure_logging
 from botport.cli.options import fail
+from botport.cli.port import CannotListen, http_url, reserve_port
 
 if TYPE_CHECKING:
     from botport.emulator.oauth_routes import EmulatedOAuthApp
@@ -57,10 +58,18 @@ def emulator(
     oauth = _oauth_app(oauth_app_id, oauth_key_id, oauth_public_key_file, oauth_max_duration)
     emulator_app = create_emulator_app(tokens=tokens, poll_limit=poll_limit, oauth_app=oauth)
     app_line = f", OAuth app {oauth.app_id}" if oauth is not None else ""
+    try:
+        reservation = reserve_port(host, port)  # port 0: the banner names the port it got
+    except CannotListen as exc:
+        fail(str(exc))
     typer.echo(
-        f"Coze emulator on http://{host}:{port} (tokens: {len(tokens)} configured{app_line})", err=True
+        f"Coze emulator on {http_url(host, reservation.port)} (tokens: {len(tokens)} configured{app_line})",
+        err=True,
     )
-    uvicorn.run(emulator_app, host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(emulator_app, host=host, port=reservation.port, log_level="warning")
+    finally:
+        reservation.release()
 
 
 def _oauth_app(

@@ -38,3 +38,8 @@ def reserve_port(host: str, port: int) -> Reservation:
         sock.close()
         raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return Reservation(sock, int(sock.getsockname()[1]))
+
+
+def http_url(host: str, port: int) -> str:
+    """The server's address as a URL: an IPv6 host in brackets (``http://[::1]:8400``)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

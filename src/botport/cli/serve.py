@@ -23,7 +23,7 @@ import typer
 from botport import __version__
 from botport.cli.logs import configure_logging
 from botport.cli.options import ConfigOption, fail, load, say_data_dir
-from botport.cli.port import CannotListen, reserve_port
+from botport.cli.port import CannotListen, http_url, reserve_port
 from botport.settings import Settings, load_settings
 from botport.workers import WorkersRefused, available_cores, plan_workers
 
@@ -85,7 +85,7 @@ def serve(
     if settings.oauth_app:
         mode += f", Coze OAuth app {settings.coze_oauth_app_id}"
     typer.echo(
-        f"botport {__version__} on http://{settings.host}:{reservation.port}, "
+        f"botport {__version__} on {http_url(settings.host, reservation.port)}, "
         f"{plan.count} worker{'' if plan.count == 1 else 's'}  [{mode}]",
         err=True,
     )
