@@ -38,23 +38,38 @@ export function useEmbedSession(token, renew) {
   renewEmbedSession = renew;
 }
 
-const privateUrls = new Map(); // in the widget's frame: an attachment's url -> Promise of its blob: URL
+// In the widget's frame: an attachment's url -> Promise of its blob: URL, the most recently used last.
+const privateUrls = new Map();
+// Each blob: URL holds a file's bytes in memory until it is revoked: a visitor who goes through many
+// conversations keeps only the newest this many (far more than one conversation's thread shows).
+export const PRIVATE_URLS_KEPT = 64;
 
 /**
  * The URL an <img> or a link may use for an attachment's bytes (served only to their owner): the url
  * itself, but in the widget's frame, whose identity is a header that neither can send, a blob: URL of
- * the bytes fetched with it (once per page).
+ * the bytes fetched with it (once, while it is among the PRIVATE_URLS_KEPT most recently used).
  */
 export function attachmentUrl(url) {
   if (!embedToken) return Promise.resolve(url);
-  if (!privateUrls.has(url)) {
-    const blobUrl = request("GET", url, { headers: { Accept: "*/*" } })
+  let blobUrl = privateUrls.get(url);
+  if (blobUrl) {
+    privateUrls.delete(url); // used again: now the most recent
+  } else {
+    blobUrl = request("GET", url, { headers: { Accept: "*/*" } })
       .then((response) => response.blob())
       .then((blob) => URL.createObjectURL(blob));
-    blobUrl.catch(() => privateUrls.delete(url)); // a later look tries again
-    privateUrls.set(url, blobUrl);
+    const fetched = blobUrl;
+    fetched.catch(() => {
+      if (privateUrls.get(url) === fetched) privateUrls.delete(url); // a later look tries again
+    });
   }
-  return privateUrls.get(url);
+  privateUrls.set(url, blobUrl);
+  for (const [oldest, held] of privateUrls) {
+    if (privateUrls.size <= PRIVATE_URLS_KEPT) break;
+    privateUrls.delete(oldest);
+    held.then((blob) => URL.revokeObjectURL(blob), () => {});
+  }
+  return blobUrl;
 }
 
 /** True when attachments are shown through attachmentUrl's blob: URLs (the widget's frame). */
