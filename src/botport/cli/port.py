@@ -1,4 +1,4 @@
-"""The port ``botport serve`` listens on, known before anything is printed.
+"""The port ``botport serve`` (and ``botport emulator``) listens on, known before anything is printed.
 
 ``--port 0`` asks the system for a free port: the banner must name the one it got, not ``:0``. And a
 port another program holds should be one clear error before the database is migrated and the workers

@@ -67,7 +67,7 @@ export function attachmentUrl(url) {
   for (const [oldest, held] of privateUrls) {
     if (privateUrls.size <= PRIVATE_URLS_KEPT) break;
     privateUrls.delete(oldest);
-    held.then((blob) => URL.revokeObjectURL(blob), () => {});
+    held.then((revoked) => URL.revokeObjectURL(revoked), () => {});
   }
   return blobUrl;
 }
