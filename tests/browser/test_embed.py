@@ -266,6 +266,14 @@ def test_files_in_the_widget_reach_the_bot_and_show_to_their_owner(
         chip.click()
     assert download.value.suggested_filename == "notes.txt"
     assert Path(download.value.path()).read_bytes() == b"hello, bot"
+    # Again (its blob: URL held now), and the image: each click saves the bytes.
+    with page.expect_download() as download:
+        chip.click()
+    assert Path(download.value.path()).read_bytes() == b"hello, bot"
+    with page.expect_download() as download:
+        frame.locator(".message.user a.attachment-image").click()
+    assert download.value.suggested_filename == "dot.png"
+    assert Path(download.value.path()).read_bytes() == png(30, 20)
 
     page.reload()  # the history: the same, through the frame's own fetches
     launcher(page).click()

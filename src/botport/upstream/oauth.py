@@ -259,7 +259,8 @@ class CozeOAuthTokens:
             token = await self._exchange_once()
         except CozeOAuthError as error:
             self._failures += 1
-            pause = min(FIRST_PAUSE * 2 ** (self._failures - 1), LONGEST_PAUSE)
+            # The exponent capped too: a day of failures would overflow a float.
+            pause = min(FIRST_PAUSE * 2 ** min(self._failures - 1, 32), LONGEST_PAUSE)
             self._last_failure = error
             self._paused_until = self._clock() + pause
             error.retry_after = math.ceil(pause)

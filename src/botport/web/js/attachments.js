@@ -298,7 +298,7 @@ function imageLink(record) {
       },
       () => link.classList.add("unavailable"),
     );
-    return link;
+    return savedThroughTheFrame(link, record);
   }
   const title = t("openImage", { name: record.name });
   return h("a", { class: "attachment-image", href: record.url, target: "_blank", rel: "noopener", title }, img);
@@ -314,21 +314,29 @@ function fileChip(record) {
     " ",
     h("span", { class: "file-chip-size" }, formatSize(record.size)),
   );
-  if (api.privateAttachments()) {
-    // The widget's frame: the click fetches the bytes (with its identity), then saves them.
-    chip.addEventListener("click", (event) => {
-      if (chip.href.startsWith("blob:")) return;
-      event.preventDefault();
-      api.attachmentUrl(record.url).then(
-        (url) => {
-          chip.href = url;
-          chip.click();
-        },
-        (error) => notify(failureSentence(error)),
-      );
-    });
-  }
-  return chip;
+  return api.privateAttachments() ? savedThroughTheFrame(chip, record) : chip;
+}
+
+/**
+ * The widget's frame: a click on `link` saves the bytes from a live blob: URL, the one attachmentUrl
+ * holds (fetched with the frame's identity on the first click, or again if it was let go since).
+ */
+function savedThroughTheFrame(link, record) {
+  let saving = false;
+  link.addEventListener("click", (event) => {
+    if (saving) return; // the click below, with the live URL: let it save
+    event.preventDefault();
+    api.attachmentUrl(record.url).then(
+      (url) => {
+        link.href = url;
+        saving = true;
+        link.click();
+        saving = false;
+      },
+      (error) => notify(failureSentence(error)),
+    );
+  });
+  return link;
 }
 
 /** A sent message's attachments, as the thread shows them; null when it has none. */
